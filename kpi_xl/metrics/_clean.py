@@ -1,0 +1,358 @@
+"""Turning user input into clean numeric arrays, once, with the same rules everywhere.
+
+Rules (shared by every metric and by the Excel face, which calls these after flattening a range):
+
+* Blanks are skipped and counted: ``None``, ``NaN``, ``pd.NA``/``NaT``, empty or whitespace-only text.
+* Numbers stored as text are numbers: ``"9"``, ``" 10 "``, ``"7.0"``.
+* Anything else that is not a valid value (``"ten"``, ``True``, 11 on a 0-10 scale, 9.5 where an
+  integer score is needed, inf) is an error by default that names the value and its 1-based
+  position; with ``on_invalid="drop"`` it is skipped and counted instead.
+
+Everything is vectorised: a clean float64 array takes a fast path with no Python loop over values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ._errors import KpiInputError
+
+__all__ = [
+    "Cleaned",
+    "clean_numbers",
+    "clean_scores",
+    "clean_flags",
+    "clean_dates",
+    "check_on_invalid",
+    "require_positive",
+    "require_share",
+]
+
+OnInvalid = Literal["raise", "drop"]
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """Clean values plus what was skipped.
+
+    ``mask`` marks, over the original input, which positions were kept; ``values`` holds the kept
+    values in input order.
+    """
+
+    values: np.ndarray
+    mask: np.ndarray
+    n_blank: int
+    n_invalid: int
+
+    @property
+    def n_dropped(self) -> int:
+        return self.n_blank + self.n_invalid
+
+
+def check_on_invalid(on_invalid: str) -> None:
+    if on_invalid not in ("raise", "drop"):
+        raise KpiInputError(
+            f"on_invalid must be 'raise' or 'drop', got {on_invalid!r}", argument="on_invalid"
+        )
+
+
+def _as_1d(values: Any, argument: str) -> np.ndarray:
+    if isinstance(values, (pd.Series, pd.Index)):
+        arr = values.to_numpy()
+    elif isinstance(values, np.ndarray):
+        arr = values
+    elif isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+        if hasattr(values, "__iter__") and not isinstance(values, (str, bytes, dict)):
+            arr = np.asarray(list(values), dtype=object)
+        else:
+            arr = np.asarray([values], dtype=object)
+    else:
+        arr = np.asarray(values, dtype=object) if len(values) else np.asarray([], dtype=float)
+    if arr.ndim != 1:
+        arr = arr.reshape(-1)
+    return arr
+
+
+def _blank_mask(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype.kind in "fc":
+        return np.isnan(arr)
+    if arr.dtype.kind in "iub":
+        return np.zeros(arr.shape, dtype=bool)
+    blank = pd.isna(arr)
+    s = pd.Series(arr, dtype=object)
+    is_str = s.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    if is_str.any():
+        stripped = s[is_str].str.strip()
+        blank[np.flatnonzero(is_str)[stripped.to_numpy() == ""]] = True
+    return blank
+
+
+def _to_float(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Float values (NaN where not convertible) and a mask of entries that were not numbers."""
+    if arr.dtype.kind == "f":
+        return arr.astype(np.float64, copy=False), np.zeros(arr.shape, dtype=bool)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.float64), np.zeros(arr.shape, dtype=bool)
+    if arr.dtype.kind == "b":
+        return np.full(arr.shape, np.nan), np.ones(arr.shape, dtype=bool)
+    s = pd.Series(arr, dtype=object)
+    is_bool = s.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+    s = s.where(~is_bool, None)
+    is_str = s.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    if is_str.any():
+        s.loc[is_str] = s[is_str].str.strip()
+    out = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = is_bool | (np.isnan(out) & ~pd.isna(arr))
+    return out, bad
+
+
+def _describe(value: Any) -> str:
+    return repr(value) if not isinstance(value, float) else f"{value:g}"
+
+
+def clean_numbers(
+    values: Any,
+    *,
+    argument: str = "values",
+    lo: float | None = None,
+    hi: float | None = None,
+    integer: bool = False,
+    allow_negative: bool = True,
+    on_invalid: OnInvalid = "raise",
+    expected: str | None = None,
+) -> Cleaned:
+    """Clean a 1-D input of numbers.
+
+    Parameters
+    ----------
+    values:
+        Sequence, numpy array or pandas Series; 2-D input is flattened row by row.
+    argument:
+        Name used in error messages.
+    lo, hi:
+        Inclusive bounds; values outside are invalid.
+    integer:
+        Require whole numbers (survey scores).
+    allow_negative:
+        When False, negative values are invalid (amounts, counts, durations).
+    on_invalid:
+        ``"raise"`` (default) raises :class:`KpiInputError` for the first invalid value;
+        ``"drop"`` skips and counts invalid values.
+    expected:
+        Phrase for the error message, e.g. ``"an integer score from 0 to 10"``.
+    """
+    check_on_invalid(on_invalid)
+    arr = _as_1d(values, argument)
+    blank = _blank_mask(arr)
+    nums, not_number = _to_float(arr)
+    invalid = not_number & ~blank
+    with np.errstate(invalid="ignore"):
+        invalid |= ~blank & ~np.isfinite(nums) & ~not_number
+        if lo is not None:
+            invalid |= ~blank & (nums < lo)
+        if hi is not None:
+            invalid |= ~blank & (nums > hi)
+        if integer:
+            invalid |= ~blank & np.isfinite(nums) & (nums != np.round(nums))
+        if not allow_negative:
+            invalid |= ~blank & (nums < 0)
+    n_invalid = int(invalid.sum())
+    if n_invalid and on_invalid == "raise":
+        pos = int(np.flatnonzero(invalid)[0])
+        if expected is None:
+            parts = []
+            if integer:
+                parts.append("a whole number")
+            else:
+                parts.append("a finite number")
+            if lo is not None and hi is not None:
+                parts.append(f"from {lo:g} to {hi:g}")
+            elif not allow_negative or (lo is not None and lo >= 0):
+                parts.append("that is not negative")
+            expected = " ".join(parts)
+        more = f" ({n_invalid - 1} more invalid value(s) follow)" if n_invalid > 1 else ""
+        raise KpiInputError(
+            f"{argument}: value {_describe(arr[pos])} at position {pos + 1} is not {expected}{more}; "
+            "fix it, or pass on_invalid='drop' to skip and count invalid values",
+            argument=argument,
+            position=pos + 1,
+            value=arr[pos],
+        )
+    keep = ~blank & ~invalid
+    return Cleaned(
+        values=nums[keep], mask=keep, n_blank=int(blank.sum()), n_invalid=n_invalid
+    )
+
+
+def clean_scores(
+    values: Any,
+    *,
+    scale: tuple[int, int],
+    argument: str = "scores",
+    on_invalid: OnInvalid = "raise",
+) -> Cleaned:
+    """Survey scores: whole numbers inside ``scale`` (inclusive)."""
+    lo, hi = scale
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo >= hi:
+        raise KpiInputError(f"scale must be (low, high) with low < high, got {scale!r}", argument="scale")
+    return clean_numbers(
+        values,
+        argument=argument,
+        lo=lo,
+        hi=hi,
+        integer=True,
+        on_invalid=on_invalid,
+        expected=f"a whole-number score from {lo:g} to {hi:g}",
+    )
+
+
+_TRUE_TEXT = {"1", "true", "yes", "y", "x", "ja", "wahr", "t"}
+_FALSE_TEXT = {"0", "false", "no", "n", "nein", "falsch", "f"}
+
+
+def clean_flags(
+    values: Any, *, argument: str = "flags", on_invalid: OnInvalid = "raise"
+) -> Cleaned:
+    """Yes/no columns: booleans, 1/0, and the text forms yes/no, true/false, y/n, x, ja/nein.
+
+    Blanks are skipped and counted like everywhere else. Values come back as float 1.0 / 0.0.
+    """
+    check_on_invalid(on_invalid)
+    arr = _as_1d(values, argument)
+    if arr.dtype.kind == "b":
+        return Cleaned(arr.astype(float), np.ones(arr.shape, bool), 0, 0)
+    blank = _blank_mask(arr)
+    out = np.full(arr.shape, np.nan)
+    for i in np.flatnonzero(~blank):
+        v = arr[i]
+        if isinstance(v, (bool, np.bool_)):
+            out[i] = float(v)
+        elif isinstance(v, (int, float, np.integer, np.floating)) and v in (0, 1):
+            out[i] = float(v)
+        elif isinstance(v, str):
+            t = v.strip().lower()
+            if t in _TRUE_TEXT:
+                out[i] = 1.0
+            elif t in _FALSE_TEXT:
+                out[i] = 0.0
+    invalid = ~blank & np.isnan(out)
+    n_invalid = int(invalid.sum())
+    if n_invalid and on_invalid == "raise":
+        pos = int(np.flatnonzero(invalid)[0])
+        raise KpiInputError(
+            f"{argument}: value {_describe(arr[pos])} at position {pos + 1} is not a yes/no flag "
+            "(TRUE/FALSE, 1/0, yes/no)",
+            argument=argument,
+            position=pos + 1,
+            value=arr[pos],
+        )
+    keep = ~blank & ~invalid
+    return Cleaned(out[keep], keep, int(blank.sum()), n_invalid)
+
+
+# Excel's day zero: serial 1 is 1900-01-01 but Excel counts a fictitious 1900-02-29, so for every
+# date after February 1900 the epoch is 1899-12-30.
+_EXCEL_EPOCH = np.datetime64("1899-12-30")
+
+
+def clean_dates(
+    values: Any, *, argument: str = "dates", allow_blank: bool = True, on_invalid: OnInvalid = "raise"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Parse dates: datetimes, ISO text, ``31.12.2025``-style text, or Excel serial numbers.
+
+    Returns ``(datetime64[ns] array with NaT for blanks, blank mask)``. Blanks are allowed where a
+    date is optional (a churn date, a resolution time); anything unparseable raises (or, with
+    ``on_invalid="drop"``, becomes NaT and is reported as blank by the caller's counts).
+    """
+    check_on_invalid(on_invalid)
+    arr = _as_1d(values, argument)
+    if arr.dtype.kind == "M":
+        out = arr.astype("datetime64[ns]")
+        return out, np.isnat(out)
+    blank = _blank_mask(arr)
+    out = np.full(arr.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
+    s = pd.Series(arr, dtype=object)
+    is_num = s.map(
+        lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+    ).to_numpy(dtype=bool) & ~blank
+    if is_num.any():
+        serial = s[is_num].astype(float).to_numpy()
+        ok = np.isfinite(serial) & (serial >= 1) & (serial < 2958466)
+        idx = np.flatnonzero(is_num)
+        days = np.round(serial[ok] * 86400.0).astype("int64")
+        out[idx[ok]] = (_EXCEL_EPOCH + days.astype("timedelta64[s]")).astype("datetime64[ns]")
+    rest = ~blank & ~is_num
+    if rest.any():
+        sub = s[rest]
+        parsed = pd.Series(pd.NaT, index=sub.index, dtype="datetime64[ns]")
+        for i, v in sub.items():
+            if isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "year"):
+                try:
+                    parsed[i] = pd.Timestamp(v)
+                except (ValueError, TypeError):
+                    pass
+            elif isinstance(v, str):
+                parsed[i] = _parse_date_text(v.strip())
+        out[np.flatnonzero(rest)] = parsed.to_numpy(dtype="datetime64[ns]")
+    bad = ~blank & np.isnat(out)
+    if bad.any():
+        if on_invalid == "raise":
+            pos = int(np.flatnonzero(bad)[0])
+            raise KpiInputError(
+                f"{argument}: value {_describe(arr[pos])} at position {pos + 1} is not a date "
+                "(use a date cell, ISO text like 2025-12-31, or 31.12.2025)",
+                argument=argument,
+                position=pos + 1,
+                value=arr[pos],
+            )
+        blank = blank | bad
+    if not allow_blank and blank.any():
+        pos = int(np.flatnonzero(blank)[0])
+        raise KpiInputError(
+            f"{argument}: the date at position {pos + 1} is blank, but this date is required",
+            argument=argument,
+            position=pos + 1,
+        )
+    return out, blank
+
+
+def _parse_date_text(text: str) -> pd.Timestamp:
+    for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
+                "%d.%m.%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%Y/%m/%d"):
+        try:
+            return pd.Timestamp(pd.to_datetime(text, format=fmt))
+        except (ValueError, TypeError):
+            continue
+    return pd.NaT
+
+
+def require_positive(x: float, argument: str, *, allow_zero: bool = False) -> float:
+    """A scalar that must be a finite number > 0 (or >= 0)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise KpiInputError(f"{argument} must be a number, got {x!r}", argument=argument, value=x)
+    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        need = "0 or more" if allow_zero else "more than 0"
+        kind = "zero-base" if v == 0 else "invalid"
+        raise KpiInputError(f"{argument} must be {need}, got {x!r}", argument=argument, value=x, kind=kind)
+    return v
+
+
+def require_share(x: float, argument: str, *, allow_one: bool = True) -> float:
+    """A scalar rate in [0, 1] (or [0, 1))."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise KpiInputError(f"{argument} must be a number, got {x!r}", argument=argument, value=x)
+    if not np.isfinite(v) or v < 0 or v > 1 or (v == 1 and not allow_one):
+        rng = "from 0 to 1" if allow_one else "from 0 up to (not including) 1"
+        raise KpiInputError(
+            f"{argument} must be a share {rng} (e.g. 0.8 for 80%), got {x!r}", argument=argument, value=x
+        )
+    return v

@@ -1,0 +1,3 @@
+"""Placeholder: filled in by the service work (see kpi_xl/metrics/__init__.py)."""
+
+__all__: list[str] = []

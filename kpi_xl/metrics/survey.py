@@ -1,0 +1,483 @@
+"""Survey metrics: Net Promoter Score, CSAT and Customer Effort Score.
+
+All three drop blanks (counted in ``n_dropped``) and treat a value outside the scale, a fraction
+or text as an error that names the value and its position, unless ``on_invalid="drop"``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+from scipy import stats
+
+from ._clean import OnInvalid, clean_numbers, clean_scores
+from ._errors import KpiInputError
+from ._result import MetricResult, small_sample_warnings
+
+__all__ = ["nps", "nps_diff", "csat", "satisfaction_mean", "ces", "wilson_interval"]
+
+NpsMethod = Literal["wald", "adjusted-wald"]
+
+
+def _z(confidence: float) -> float:
+    if not 0 < confidence < 1:
+        raise KpiInputError(
+            f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}", argument="confidence"
+        )
+    return float(stats.norm.ppf(0.5 + confidence / 2.0))
+
+
+def _nps_variance(p: float, d: float, n: float) -> float:
+    # Promoter and detractor shares come from one multinomial sample: Cov(p, d) = -pd/n, so
+    # Var(p - d) = [p(1-p) + d(1-d) + 2pd] / n = [p + d - (p - d)^2] / n.
+    return max(p + d - (p - d) ** 2, 0.0) / n
+
+
+def nps(
+    scores: Any,
+    *,
+    weights: Any = None,
+    confidence: float = 0.95,
+    method: NpsMethod = "adjusted-wald",
+    promoter_min: int = 9,
+    detractor_max: int = 6,
+    scale: tuple[int, int] = (0, 10),
+    on_invalid: OnInvalid = "raise",
+    min_n: int | None = None,
+) -> MetricResult:
+    r"""Net Promoter Score with its multinomial standard error and confidence interval.
+
+    .. math::
+
+        NPS = 100 (p - d), \quad SE = 100 \sqrt{\frac{p + d - (p - d)^2}{n}}
+
+    where *p* is the share of promoters (9-10), *d* the share of detractors (0-6) and *n* the
+    number of valid responses; passives (7-8) count in *n* only. The Wald interval is
+    ``NPS ± z·SE``. The adjusted-Wald interval (default) adds 3 to *n* and 3/4 to both the
+    promoter and detractor counts before computing the centre and SE; it keeps close to nominal
+    coverage at small *n* (Rocks 2016). The reported ``value`` is always the plain NPS.
+
+    Parameters
+    ----------
+    scores:
+        Likelihood-to-recommend answers, whole numbers on ``scale`` (default 0-10). Blanks are
+        skipped and counted; numbers stored as text are accepted.
+    weights:
+        Optional non-negative weight per response (same length as ``scores``). Shares become
+        weighted shares and *n* the Kish effective sample size ``(Σw)² / Σw²``.
+    confidence:
+        Confidence level of the interval, default 0.95.
+    method:
+        ``"adjusted-wald"`` (default) or ``"wald"``.
+    promoter_min, detractor_max:
+        Breakpoints; defaults are the published 9 and 6.
+    scale:
+        Inclusive score range, default ``(0, 10)``.
+    on_invalid:
+        ``"raise"`` (default): an out-of-scale, fractional or text value is an error naming it and
+        its position. ``"drop"``: skip and count it.
+    min_n:
+        Sample size below which the result carries a small-sample warning (default 30).
+
+    Returns
+    -------
+    MetricResult
+        ``value`` in points (-100..100); ``components`` has ``promoters``, ``passives``,
+        ``detractors`` (counts, or weighted sums) and ``pct_promoters``, ``pct_passives``,
+        ``pct_detractors`` (shares 0..1).
+
+    Raises
+    ------
+    KpiInputError
+        No valid responses (kind ``"empty"``), or an invalid value with ``on_invalid="raise"``.
+
+    References
+    ----------
+    Reichheld, F. (2003). The One Number You Need to Grow. Harvard Business Review 81(12).
+    Rocks, B. (2016). Interval Estimation for the "Net Promoter Score". The American
+    Statistician 70(4), 365-372.
+
+    Examples
+    --------
+    Five responses, two promoters (10, 9), one passive (8), two detractors (6, 0):
+    NPS = 100 · (2/5 - 2/5) = 0.
+
+    >>> nps([10, 9, 8, 6, 0]).value
+    0.0
+    """
+    lo, hi = scale
+    if not lo <= detractor_max < promoter_min <= hi:
+        raise KpiInputError(
+            f"breakpoints must satisfy {lo} <= detractor_max < promoter_min <= {hi}, "
+            f"got detractor_max={detractor_max}, promoter_min={promoter_min}",
+            argument="promoter_min",
+        )
+    if method not in ("wald", "adjusted-wald"):
+        raise KpiInputError(f"method must be 'wald' or 'adjusted-wald', got {method!r}", argument="method")
+    z = _z(confidence)
+    cleaned = clean_scores(scores, scale=scale, on_invalid=on_invalid)
+    x = cleaned.values
+    if weights is None:
+        w = np.ones_like(x)
+    else:
+        w_all = clean_numbers(weights, argument="weights", allow_negative=False).values
+        if len(w_all) != len(cleaned.mask):
+            raise KpiInputError(
+                f"weights has {len(w_all)} values but scores has {len(cleaned.mask)}; give one weight "
+                "per response (and no blank weights)",
+                argument="weights",
+            )
+        w = w_all[cleaned.mask]
+    total = float(w.sum())
+    if x.size == 0 or total <= 0:
+        raise KpiInputError(
+            f"no valid {lo}-{hi} scores to compute NPS from ({cleaned.n_dropped} value(s) skipped)",
+            argument="scores",
+            kind="empty",
+        )
+    prom = float(w[x >= promoter_min].sum())
+    det = float(w[x <= detractor_max].sum())
+    pas = total - prom - det
+    n_eff = total**2 / float((w**2).sum())
+    p, d = prom / total, det / total
+    value = 100.0 * (p - d)
+    if method == "adjusted-wald":
+        n_adj = n_eff + 3.0
+        pa = (p * n_eff + 0.75) / n_adj
+        da = (d * n_eff + 0.75) / n_adj
+        centre = pa - da
+        se = math.sqrt(_nps_variance(pa, da, n_adj))
+    else:
+        centre = p - d
+        se = math.sqrt(_nps_variance(p, d, n_eff))
+    low = max(-1.0, centre - z * se) * 100.0
+    high = min(1.0, centre + z * se) * 100.0
+    return MetricResult(
+        metric="nps",
+        value=value,
+        unit="points",
+        n_used=int(x.size),
+        n_dropped=cleaned.n_dropped,
+        se=100.0 * se,
+        ci_low=low,
+        ci_high=high,
+        confidence=confidence,
+        method=method,
+        components={
+            "promoters": prom,
+            "passives": pas,
+            "detractors": det,
+            "pct_promoters": p,
+            "pct_passives": pas / total,
+            "pct_detractors": d,
+            "n_effective": n_eff,
+        },
+        warnings=small_sample_warnings(int(x.size), min_n),
+    )
+
+
+def nps_diff(
+    scores_a: Any,
+    scores_b: Any,
+    *,
+    confidence: float = 0.95,
+    on_invalid: OnInvalid = "raise",
+    scale: tuple[int, int] = (0, 10),
+) -> MetricResult:
+    r"""Difference between two independent NPS samples (A - B) with a two-sided z-test.
+
+    .. math::
+
+        \Delta = NPS_A - NPS_B, \quad SE_\Delta = \sqrt{SE_A^2 + SE_B^2}, \quad
+        z = \Delta / SE_\Delta, \quad p = 2(1 - \Phi(|z|))
+
+    with each SE the multinomial (Wald) standard error of :func:`nps`. Typical use: this quarter
+    (A) against last quarter (B).
+
+    Returns
+    -------
+    MetricResult
+        ``value`` = NPS_A - NPS_B in points, interval ``Δ ± z·SE``; ``components`` has
+        ``nps_a``, ``nps_b``, ``n_a``, ``n_b``, ``z`` and ``p_value``.
+
+    References
+    ----------
+    Rocks (2016), section 2; MeasuringU, "Comparing Two Net Promoter Scores" (Sauro 2019).
+
+    Examples
+    --------
+    >>> r = nps_diff([10] * 50 + [0] * 50, [10] * 40 + [0] * 60)
+    >>> round(r.value, 1)
+    20.0
+    """
+    a = nps(scores_a, method="wald", on_invalid=on_invalid, scale=scale)
+    b = nps(scores_b, method="wald", on_invalid=on_invalid, scale=scale)
+    z = _z(confidence)
+    diff = a.value - b.value
+    se = math.sqrt((a.se or 0.0) ** 2 + (b.se or 0.0) ** 2)
+    if se > 0:
+        zstat = diff / se
+        pval = float(2.0 * stats.norm.sf(abs(zstat)))
+    else:
+        # Both samples unanimous: no sampling variance, so any difference is certain.
+        zstat = 0.0
+        pval = 1.0 if diff == 0 else 0.0
+    return MetricResult(
+        metric="nps_diff",
+        value=diff,
+        unit="points",
+        n_used=a.n_used + b.n_used,
+        n_dropped=a.n_dropped + b.n_dropped,
+        se=se,
+        ci_low=max(-200.0, diff - z * se),
+        ci_high=min(200.0, diff + z * se),
+        confidence=confidence,
+        method="wald",
+        components={
+            "nps_a": a.value,
+            "nps_b": b.value,
+            "n_a": a.n_used,
+            "n_b": b.n_used,
+            "z": zstat,
+            "p_value": pval,
+        },
+        warnings=tuple(f"sample A: {w}" for w in a.warnings) + tuple(f"sample B: {w}" for w in b.warnings),
+    )
+
+
+def wilson_interval(successes: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
+    r"""Wilson score interval for a binomial proportion.
+
+    .. math::
+
+        \frac{\hat p + z^2/2n \pm z\sqrt{\hat p(1-\hat p)/n + z^2/4n^2}}{1 + z^2/n}
+
+    Stays inside [0, 1] and behaves at p = 0 or 1, unlike the normal interval (Wilson 1927;
+    Newcombe 1998). Equals ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``.
+
+    >>> [round(v, 4) for v in wilson_interval(7, 10)]
+    [0.3968, 0.8922]
+    """
+    if n <= 0:
+        raise KpiInputError("a proportion needs at least one observation", argument="n", kind="empty")
+    z = _z(confidence)
+    p = successes / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def csat(
+    scores: Any,
+    *,
+    scale: tuple[int, int] = (1, 5),
+    threshold: int | None = None,
+    confidence: float = 0.95,
+    on_invalid: OnInvalid = "raise",
+    min_n: int | None = None,
+) -> MetricResult:
+    r"""Customer Satisfaction Score: the top-box share, with a Wilson interval.
+
+    .. math::
+
+        CSAT = \frac{\#\{\text{score} \ge \text{threshold}\}}{n}
+
+    On the usual 1-5 scale the threshold is 4 (top-2-box: 4s and 5s). The 1-5 *mean* is not
+    CSAT; it is reported separately in ``components["mean"]`` (see :func:`satisfaction_mean`).
+
+    Parameters
+    ----------
+    scores:
+        Satisfaction answers, whole numbers on ``scale``.
+    scale:
+        Inclusive range, default ``(1, 5)``; e.g. ``(1, 7)`` or ``(1, 10)``.
+    threshold:
+        Lowest score counted as satisfied. Default: the top two boxes (``scale[1] - 1``).
+    confidence, on_invalid, min_n:
+        As in :func:`nps`.
+
+    Returns
+    -------
+    MetricResult
+        ``value`` is a share in 0..1 (Excel shows it as %); Wilson interval; ``components`` has
+        ``satisfied``, ``mean`` and ``threshold``.
+
+    References
+    ----------
+    Top-2-box CSAT: SoGoSurvey, "Introduction to CSAT"; Wilson, E. B. (1927), JASA 22, 209-212.
+
+    Examples
+    --------
+    Ten answers with seven 4s or 5s: CSAT = 7/10 = 0.7, Wilson 95% interval 0.397-0.892.
+
+    >>> csat([5, 5, 4, 4, 4, 5, 4, 3, 2, 1]).value
+    0.7
+    """
+    lo, hi = scale
+    thr = hi - 1 if threshold is None else int(threshold)
+    if not lo <= thr <= hi:
+        raise KpiInputError(f"threshold {threshold!r} is outside the scale {lo}-{hi}", argument="threshold")
+    cleaned = clean_scores(scores, scale=scale, on_invalid=on_invalid)
+    x = cleaned.values
+    if x.size == 0:
+        raise KpiInputError(
+            f"no valid {lo}-{hi} scores to compute CSAT from ({cleaned.n_dropped} value(s) skipped)",
+            argument="scores",
+            kind="empty",
+        )
+    k = float((x >= thr).sum())
+    n = x.size
+    low, high = wilson_interval(k, n, confidence)
+    p = k / n
+    return MetricResult(
+        metric="csat",
+        value=p,
+        unit="share",
+        n_used=n,
+        n_dropped=cleaned.n_dropped,
+        se=math.sqrt(p * (1 - p) / n),
+        ci_low=low,
+        ci_high=high,
+        confidence=confidence,
+        method="wilson",
+        components={"satisfied": k, "mean": float(x.mean()), "threshold": thr},
+        warnings=small_sample_warnings(n, min_n),
+    )
+
+
+def _mean_result(metric: str, x: np.ndarray, n_dropped: int, confidence: float, min_n: int | None,
+                 components: dict[str, float]) -> MetricResult:
+    n = x.size
+    mean = float(x.mean())
+    if n > 1:
+        sd = float(x.std(ddof=1))
+        se = sd / math.sqrt(n)
+        tq = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1))
+        low, high = mean - tq * se, mean + tq * se
+    else:
+        se, low, high = None, None, None
+    return MetricResult(
+        metric=metric,
+        value=mean,
+        unit="score",
+        n_used=n,
+        n_dropped=n_dropped,
+        se=se,
+        ci_low=low,
+        ci_high=high,
+        confidence=confidence if se is not None else None,
+        method="t" if se is not None else None,
+        components=components,
+        warnings=small_sample_warnings(n, min_n),
+    )
+
+
+def satisfaction_mean(
+    scores: Any,
+    *,
+    scale: tuple[int, int] = (1, 5),
+    confidence: float = 0.95,
+    on_invalid: OnInvalid = "raise",
+    min_n: int | None = None,
+) -> MetricResult:
+    r"""Mean satisfaction on the survey scale, with a t interval (``mean ± t·s/√n``).
+
+    Kept apart from :func:`csat` on purpose: a mean of 4.1 and a CSAT of 80% are different
+    statistics and must not be labelled alike.
+
+    >>> satisfaction_mean([5, 4, 3]).value
+    4.0
+    """
+    _z(confidence)
+    cleaned = clean_scores(scores, scale=scale, on_invalid=on_invalid)
+    if cleaned.values.size == 0:
+        raise KpiInputError("no valid scores to average", argument="scores", kind="empty")
+    return _mean_result("satisfaction_mean", cleaned.values, cleaned.n_dropped, confidence, min_n, {})
+
+
+def ces(
+    scores: Any,
+    *,
+    scale: tuple[int, int] = (1, 7),
+    agree_threshold: int | None = None,
+    higher_is_easier: bool = True,
+    confidence: float = 0.95,
+    on_invalid: OnInvalid = "raise",
+    min_n: int | None = None,
+) -> MetricResult:
+    r"""Customer Effort Score: mean and % agree.
+
+    CES 2.0 (CEB/Gartner) asks for agreement with "[Company] made it easy for me to handle my
+    issue" on 1 (strongly disagree) to 7 (strongly agree). Reported:
+
+    * ``value``: the mean score, with a t interval;
+    * ``components["pct_agree"]``: share of 5-7 ("easy"), ``pct_disagree``: share of 1-3,
+      ``net`` = pct_agree - pct_disagree.
+
+    For the legacy CES 1.0 "how much effort" question on 1-5, where *lower* is better, pass
+    ``scale=(1, 5), higher_is_easier=False``: then "agree" (easy) means a score at or below
+    ``agree_threshold`` (default 2) and "disagree" at or above 4; the mean stays on the raw scale.
+
+    Parameters
+    ----------
+    scale:
+        Inclusive range, default ``(1, 7)``.
+    agree_threshold:
+        Boundary of the "easy" boxes. Default: for higher-is-easier the top 3 of 7 (5); for a
+        reversed 1-5 scale the bottom 2 (2). Generally: the boxes strictly beyond the midpoint.
+    higher_is_easier:
+        Direction of the scale.
+
+    References
+    ----------
+    Dixon, Toman & DeLisi (2013), *The Effortless Experience*; CustomerGauge, "CES 2.0".
+
+    Examples
+    --------
+    >>> r = ces([7, 6, 6, 5, 4, 3, 2, 7])
+    >>> r.value, r.components["pct_agree"], r.components["pct_disagree"]
+    (5.0, 0.625, 0.25)
+    """
+    _z(confidence)
+    lo, hi = scale
+    mid = (lo + hi) / 2.0
+    cleaned = clean_scores(scores, scale=scale, on_invalid=on_invalid)
+    x = cleaned.values
+    if x.size == 0:
+        raise KpiInputError(
+            f"no valid {lo}-{hi} scores to compute CES from ({cleaned.n_dropped} value(s) skipped)",
+            argument="scores",
+            kind="empty",
+        )
+    if higher_is_easier:
+        thr = math.floor(mid) + 1 if agree_threshold is None else int(agree_threshold)
+        agree = x >= thr
+        disagree = x <= (2 * mid - thr)
+    else:
+        thr = math.ceil(mid) - 1 if agree_threshold is None else int(agree_threshold)
+        agree = x <= thr
+        disagree = x >= (2 * mid - thr)
+    if not lo <= thr <= hi:
+        raise KpiInputError(f"agree_threshold {thr} is outside the scale {lo}-{hi}", argument="agree_threshold")
+    n = x.size
+    pa = float(agree.sum()) / n
+    pd_ = float(disagree.sum()) / n
+    a_low, a_high = wilson_interval(float(agree.sum()), n, confidence)
+    return _mean_result(
+        "ces",
+        x,
+        cleaned.n_dropped,
+        confidence,
+        min_n,
+        {
+            "pct_agree": pa,
+            "pct_agree_low": a_low,
+            "pct_agree_high": a_high,
+            "pct_disagree": pd_,
+            "net": pa - pd_,
+            "agree_threshold": thr,
+        },
+    )
