@@ -112,7 +112,9 @@ def _to_float(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _describe(value: Any) -> str:
-    return repr(value) if not isinstance(value, float) else f"{value:g}"
+    if isinstance(value, np.generic):
+        value = value.item()
+    return f"{value:g}" if isinstance(value, float) else repr(value)
 
 
 def clean_numbers(
@@ -184,9 +186,7 @@ def clean_numbers(
             value=arr[pos],
         )
     keep = ~blank & ~invalid
-    return Cleaned(
-        values=nums[keep], mask=keep, n_blank=int(blank.sum()), n_invalid=n_invalid
-    )
+    return Cleaned(values=nums[keep], mask=keep, n_blank=int(blank.sum()), n_invalid=n_invalid)
 
 
 def clean_scores(
@@ -215,9 +215,7 @@ _TRUE_TEXT = {"1", "true", "yes", "y", "x", "ja", "wahr", "t"}
 _FALSE_TEXT = {"0", "false", "no", "n", "nein", "falsch", "f"}
 
 
-def clean_flags(
-    values: Any, *, argument: str = "flags", on_invalid: OnInvalid = "raise"
-) -> Cleaned:
+def clean_flags(values: Any, *, argument: str = "flags", on_invalid: OnInvalid = "raise") -> Cleaned:
     """Yes/no columns: booleans, 1/0, and the text forms yes/no, true/false, y/n, x, ja/nein.
 
     Blanks are skipped and counted like everywhere else. Values come back as float 1.0 / 0.0.
@@ -228,18 +226,26 @@ def clean_flags(
         return Cleaned(arr.astype(float), np.ones(arr.shape, bool), 0, 0)
     blank = _blank_mask(arr)
     out = np.full(arr.shape, np.nan)
-    for i in np.flatnonzero(~blank):
-        v = arr[i]
-        if isinstance(v, (bool, np.bool_)):
-            out[i] = float(v)
-        elif isinstance(v, (int, float, np.integer, np.floating)) and v in (0, 1):
-            out[i] = float(v)
-        elif isinstance(v, str):
-            t = v.strip().lower()
-            if t in _TRUE_TEXT:
-                out[i] = 1.0
-            elif t in _FALSE_TEXT:
-                out[i] = 0.0
+    if arr.dtype.kind in "iuf":
+        nums = arr.astype(float)
+        ok = (nums == 0) | (nums == 1)
+        out[ok] = nums[ok]
+    else:
+        s = pd.Series(arr, dtype=object)
+        is_bool = s.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+        out[is_bool] = s[is_bool].astype(float).to_numpy()
+        is_num = s.map(
+            lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+        ).to_numpy(dtype=bool)
+        nums = s[is_num].astype(float).to_numpy()
+        idx = np.flatnonzero(is_num)
+        ok = (nums == 0) | (nums == 1)
+        out[idx[ok]] = nums[ok]
+        is_str = s.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+        if is_str.any():
+            text = s[is_str].str.strip().str.lower()
+            mapped = text.map(lambda t: 1.0 if t in _TRUE_TEXT else (0.0 if t in _FALSE_TEXT else np.nan))
+            out[np.flatnonzero(is_str)] = mapped.to_numpy(dtype=float)
     invalid = ~blank & np.isnan(out)
     n_invalid = int(invalid.sum())
     if n_invalid and on_invalid == "raise":
@@ -277,9 +283,12 @@ def clean_dates(
     blank = _blank_mask(arr)
     out = np.full(arr.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
     s = pd.Series(arr, dtype=object)
-    is_num = s.map(
-        lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-    ).to_numpy(dtype=bool) & ~blank
+    is_num = (
+        s.map(
+            lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+        ).to_numpy(dtype=bool)
+        & ~blank
+    )
     if is_num.any():
         serial = s[is_num].astype(float).to_numpy()
         ok = np.isfinite(serial) & (serial >= 1) & (serial < 2958466)
@@ -288,17 +297,7 @@ def clean_dates(
         out[idx[ok]] = (_EXCEL_EPOCH + days.astype("timedelta64[s]")).astype("datetime64[ns]")
     rest = ~blank & ~is_num
     if rest.any():
-        sub = s[rest]
-        parsed = pd.Series(pd.NaT, index=sub.index, dtype="datetime64[ns]")
-        for i, v in sub.items():
-            if isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "year"):
-                try:
-                    parsed[i] = pd.Timestamp(v)
-                except (ValueError, TypeError):
-                    pass
-            elif isinstance(v, str):
-                parsed[i] = _parse_date_text(v.strip())
-        out[np.flatnonzero(rest)] = parsed.to_numpy(dtype="datetime64[ns]")
+        out[np.flatnonzero(rest)] = _parse_date_objects(s[rest])
     bad = ~blank & np.isnat(out)
     if bad.any():
         if on_invalid == "raise":
@@ -321,14 +320,38 @@ def clean_dates(
     return out, blank
 
 
-def _parse_date_text(text: str) -> pd.Timestamp:
-    for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
-                "%d.%m.%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%Y/%m/%d"):
-        try:
-            return pd.Timestamp(pd.to_datetime(text, format=fmt))
-        except (ValueError, TypeError):
-            continue
-    return pd.NaT
+_DATE_FORMATS = ("%d.%m.%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%Y/%m/%d", "%d/%m/%Y")
+
+
+def _parse_date_objects(sub: pd.Series) -> np.ndarray:
+    """Datetime-like objects and date text -> datetime64[ns]; NaT where nothing fits.
+
+    Text is tried as ISO 8601 first, then the day-first European forms (31.12.2025, 31/12/2025);
+    an ambiguous 01/02/2025 is read day-first because US-style month-first text is rare in exports
+    that also use dots, and ISO or real date cells are always unambiguous.
+    """
+    is_str = sub.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    result = pd.Series(pd.NaT, index=sub.index, dtype="datetime64[ns]")
+    if (~is_str).any():
+        objs = sub[~is_str]
+        parsed = pd.to_datetime(objs.map(_naive), errors="coerce")
+        result[objs.index] = parsed.astype("datetime64[ns]")
+    if is_str.any():
+        text = sub[is_str].str.strip()
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
+        for fmt in _DATE_FORMATS:
+            todo = parsed.isna()
+            if not todo.any():
+                break
+            parsed[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+        result[text.index] = parsed.astype("datetime64[ns]")
+    return result.to_numpy(dtype="datetime64[ns]")
+
+
+def _naive(v: Any) -> Any:
+    # Timezone-aware stamps (some exports) are compared as wall-clock times.
+    tz = getattr(v, "tzinfo", None)
+    return v.replace(tzinfo=None) if tz is not None else v
 
 
 def require_positive(x: float, argument: str, *, allow_zero: bool = False) -> float:

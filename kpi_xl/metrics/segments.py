@@ -1,3 +1,224 @@
-"""Placeholder: filled in by the segments work (see kpi_xl/metrics/__init__.py)."""
+"""Any metric by segment and by period: one table of metric x group with n and interval.
 
-__all__: list[str] = []
+The table is computed by calling the metric's own engine function once per group, so a segment
+value is by construction the same number the metric gives on that subset; nothing is re-derived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import advocacy, retention, service, survey, value
+from ._clean import clean_dates
+from ._errors import KpiInputError
+from ._result import SMALL_SAMPLE_N, MetricResult
+
+__all__ = ["segment_table", "metric_names", "METRICS", "TABLE_COLUMNS"]
+
+#: Metric name -> engine function. The function's leading positional arguments are data columns,
+#: given to :func:`segment_table` through ``columns`` in the same order.
+METRICS: dict[str, Callable[..., MetricResult]] = {}
+
+
+def _register(name: str, module: Any, attr: str) -> None:
+    fn = getattr(module, attr, None)
+    if fn is not None:
+        METRICS[name] = fn
+
+
+for _name, _module, _attr in (
+    ("nps", survey, "nps"),
+    ("csat", survey, "csat"),
+    ("ces", survey, "ces"),
+    ("satisfaction_mean", survey, "satisfaction_mean"),
+    ("aov", value, "average_order_value"),
+    ("repeat_purchase_rate", retention, "repeat_purchase_rate"),
+    ("purchase_frequency", retention, "purchase_frequency"),
+    ("churn", retention, "churn_from_records"),
+    ("retention", retention, "retention_from_records"),
+    ("first_response_time", service, "first_response_time"),
+    ("resolution_time", service, "resolution_time"),
+    ("sla_rate", service, "sla_rate"),
+    ("complaint_volume", service, "complaint_volume"),
+    ("refund_rate", advocacy, "refund_rate"),
+    ("return_rate", advocacy, "return_rate"),
+    ("referral_conversion", advocacy, "referral_conversion"),
+    ("advocacy_revenue_share", advocacy, "advocacy_revenue_share"),
+    ("engagement_rate", advocacy, "engagement_rate"),
+):
+    _register(_name, _module, _attr)
+
+TABLE_COLUMNS = (
+    "group",
+    "metric",
+    "value",
+    "unit",
+    "n",
+    "n_dropped",
+    "se",
+    "ci_low",
+    "ci_high",
+    "margin_of_error",
+    "small_sample",
+    "warning",
+)
+
+
+def metric_names() -> list[str]:
+    """Names accepted by :func:`segment_table`, sorted."""
+    return sorted(METRICS)
+
+
+def _row(group: str, metric: str, result: MetricResult | None, min_n: int, error: str = "") -> dict:
+    if result is None:
+        return {
+            "group": group,
+            "metric": metric,
+            "value": np.nan,
+            "unit": "",
+            "n": 0,
+            "n_dropped": 0,
+            "se": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "margin_of_error": np.nan,
+            "small_sample": True,
+            "warning": error,
+        }
+    small = result.n_used < min_n
+    warning = "; ".join(w for w in result.warnings if "small sample" not in w)
+    if small:
+        note = f"n={result.n_used} is below the minimum of {min_n}: too small to compare"
+        warning = f"{note}; {warning}" if warning else note
+    nan = np.nan
+    return {
+        "group": group,
+        "metric": metric,
+        "value": result.value,
+        "unit": result.unit,
+        "n": result.n_used,
+        "n_dropped": result.n_dropped,
+        "se": nan if result.se is None else result.se,
+        "ci_low": nan if result.ci_low is None else result.ci_low,
+        "ci_high": nan if result.ci_high is None else result.ci_high,
+        "margin_of_error": nan if result.margin_of_error is None else result.margin_of_error,
+        "small_sample": small,
+        "warning": warning,
+    }
+
+
+def segment_table(
+    data: pd.DataFrame,
+    metric: str | Callable[..., MetricResult],
+    *,
+    columns: str | Sequence[str],
+    by: str | None = None,
+    period: str | None = None,
+    date: str | None = None,
+    min_n: int = SMALL_SAMPLE_N,
+    total: bool = True,
+    **options: Any,
+) -> pd.DataFrame:
+    """Compute one metric per segment and/or per calendar month.
+
+    Parameters
+    ----------
+    data:
+        One row per observation (response, order, ticket, customer ...).
+    metric:
+        A name from :func:`metric_names` (``"nps"``, ``"csat"``, ``"churn"`` ...) or an engine
+        function taking data columns positionally and returning a :class:`MetricResult`.
+    columns:
+        The data column(s) passed to the metric function, in its positional order; e.g.
+        ``"score"`` for NPS, ``["created", "first_reply"]`` for first response time.
+    by:
+        Segment column. Blank segment values form the group ``"(blank)"`` rather than vanishing.
+    period:
+        ``"month"`` to group by calendar month of ``date`` (``"YYYY-MM"``); with ``by`` as well,
+        groups are ``"segment | YYYY-MM"``.
+    date:
+        Date column for ``period``.
+    min_n:
+        Groups with fewer valid observations are flagged (``small_sample``) and their
+        ``warning`` says so; the value is still shown, never hidden.
+    total:
+        Append a ``"Total"`` row computed on all rows.
+    options:
+        Passed to the metric function (e.g. ``scale=(1, 7)``, ``on_invalid="drop"``,
+        ``period_start=...``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`TABLE_COLUMNS`, one row per group (sorted), then ``Total``. A group with no
+        valid data gets a row with NaN value and the reason in ``warning``; invalid values (with
+        the default ``on_invalid="raise"``) raise :class:`KpiInputError` naming the group.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"seg": ["a", "a", "b"], "score": [10, 0, 9]})
+    >>> segment_table(df, "nps", columns="score", by="seg")[["group", "value", "n"]].values.tolist()
+    [['a', 0.0, 2], ['b', 100.0, 1], ['Total', 33.33333333333333, 3]]
+    """
+    if isinstance(metric, str):
+        key = metric.strip().lower()
+        if key not in METRICS:
+            raise KpiInputError(
+                f"unknown metric {metric!r}; choose one of: {', '.join(metric_names())}", argument="metric"
+            )
+        fn, name = METRICS[key], key
+    else:
+        fn, name = metric, getattr(metric, "__name__", "metric")
+    cols = [columns] if isinstance(columns, str) else list(columns)
+    missing = [c for c in cols + [c for c in (by, date) if c] if c not in data.columns]
+    if missing:
+        raise KpiInputError(
+            f"column(s) {', '.join(map(repr, missing))} not found; the data has: "
+            f"{', '.join(map(str, data.columns))}",
+            argument="columns",
+        )
+    if min_n < 1:
+        raise KpiInputError(f"min_n must be at least 1, got {min_n}", argument="min_n")
+
+    keys: list[pd.Series] = []
+    if by is not None:
+        seg = data[by].astype(object)
+        blank = seg.isna() | seg.map(lambda v: isinstance(v, str) and not v.strip())
+        keys.append(seg.where(~blank, "(blank)").map(lambda v: str(v).strip()))
+    if period is not None:
+        if period != "month":
+            raise KpiInputError(f"period must be 'month', got {period!r}", argument="period")
+        if date is None:
+            raise KpiInputError("period='month' needs the date column (date=...)", argument="date")
+        dates, blank_dates = clean_dates(data[date], argument=date)
+        month = pd.Series(pd.DatetimeIndex(dates).strftime("%Y-%m"), index=data.index)
+        keys.append(month.where(~blank_dates, "(no date)"))
+    if not keys:
+        raise KpiInputError("give a segment column (by=...) and/or period='month'", argument="by")
+    group = keys[0] if len(keys) == 1 else keys[0].str.cat(keys[1:], sep=" | ")
+
+    def compute(frame: pd.DataFrame, label: str) -> dict:
+        try:
+            result = fn(*(frame[c] for c in cols), **options)
+        except KpiInputError as exc:
+            if exc.kind in ("empty", "zero-base"):
+                return _row(label, name, None, min_n, error=f"no result: {exc}")
+            where = ""
+            if exc.position is not None and 0 < exc.position <= len(frame):
+                # The engine counts positions inside this group; name the row of the whole table.
+                label_ = frame.index[exc.position - 1]
+                label_ = label_.item() if isinstance(label_, np.generic) else label_
+                where = f" (data row index {label_!r})"
+            raise KpiInputError(
+                f"segment {label!r}{where}: {exc}", argument=exc.argument, value=exc.value
+            ) from exc
+        return _row(label, name, result, min_n)
+
+    rows = [compute(frame, str(label)) for label, frame in data.groupby(group, sort=True)]
+    if total:
+        rows.append(compute(data, "Total"))
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))

@@ -267,7 +267,10 @@ def wilson_interval(successes: float, n: float, confidence: float = 0.95) -> tup
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At p = 0 or 1 the bound equals the estimate exactly; rounding must not push it past it.
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= n else min(1.0, centre + half)
+    return low, high
 
 
 def csat(
@@ -348,8 +351,14 @@ def csat(
     )
 
 
-def _mean_result(metric: str, x: np.ndarray, n_dropped: int, confidence: float, min_n: int | None,
-                 components: dict[str, float]) -> MetricResult:
+def _mean_result(
+    metric: str,
+    x: np.ndarray,
+    n_dropped: int,
+    confidence: float,
+    min_n: int | None,
+    components: dict[str, float],
+) -> MetricResult:
     n = x.size
     mean = float(x.mean())
     if n > 1:
@@ -461,7 +470,9 @@ def ces(
         agree = x <= thr
         disagree = x >= (2 * mid - thr)
     if not lo <= thr <= hi:
-        raise KpiInputError(f"agree_threshold {thr} is outside the scale {lo}-{hi}", argument="agree_threshold")
+        raise KpiInputError(
+            f"agree_threshold {thr} is outside the scale {lo}-{hi}", argument="agree_threshold"
+        )
     n = x.size
     pa = float(agree.sum()) / n
     pd_ = float(disagree.sum()) / n
