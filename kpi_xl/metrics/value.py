@@ -1,3 +1,471 @@
-"""Placeholder: filled in by the value work (see kpi_xl/metrics/__init__.py)."""
+"""Value metrics: average order value, historical CLV and the textbook CLV formulas.
 
-__all__: list[str] = []
+The formula-based CLVs (:func:`clv_formula`, :func:`clv_retention`) take parameters, not
+observations, so they carry no interval and report ``n_used = 0``. The probabilistic models
+(BG/NBD, Gamma-Gamma) are in ``clv_models``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ._clean import Cleaned, OnInvalid, clean_numbers, require_positive, require_share
+from ._errors import KpiInputError
+from ._result import MetricResult, small_sample_warnings
+from .retention import _clean_ids
+
+__all__ = [
+    "average_order_value",
+    "historical_clv",
+    "historical_clv_by_customer",
+    "clv_formula",
+    "lifespan_from_churn",
+    "clv_retention",
+]
+
+ClvConvention = Literal["gupta-lehmann", "blattberg", "ofek"]
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0 < confidence < 1:
+        raise KpiInputError(
+            f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}", argument="confidence"
+        )
+
+
+def _mean_with_t_interval(
+    metric: str,
+    x: np.ndarray,
+    *,
+    n_dropped: int,
+    confidence: float,
+    min_n: int | None,
+    components: dict[str, Any],
+) -> MetricResult:
+    """Mean in currency with the t interval ``mean ± t·s/√n`` (none for a single value)."""
+    n = x.size
+    mean = float(x.mean())
+    se = low = high = None
+    if n > 1:
+        se = float(x.std(ddof=1)) / math.sqrt(n)
+        tq = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1))
+        low, high = mean - tq * se, mean + tq * se
+    return MetricResult(
+        metric=metric,
+        value=mean,
+        unit="currency",
+        n_used=n,
+        n_dropped=n_dropped,
+        se=se,
+        ci_low=low,
+        ci_high=high,
+        confidence=confidence if se is not None else None,
+        method="t" if se is not None else None,
+        components=components,
+        warnings=small_sample_warnings(n, min_n),
+    )
+
+
+def _clean_amounts(amounts: Any, allow_negative: bool, on_invalid: OnInvalid) -> Cleaned:
+    return clean_numbers(
+        amounts,
+        argument="amounts",
+        allow_negative=allow_negative,
+        on_invalid=on_invalid,
+        expected=(
+            "a finite amount"
+            if allow_negative
+            else "an amount of 0 or more (pass allow_negative=True to count refunds as negative amounts)"
+        ),
+    )
+
+
+def average_order_value(
+    amounts: Any,
+    *,
+    allow_negative: bool = False,
+    confidence: float = 0.95,
+    on_invalid: OnInvalid = "raise",
+    min_n: int | None = None,
+) -> MetricResult:
+    r"""Average order value (AOV) with a t interval of the mean.
+
+    .. math::
+
+        AOV = \frac{1}{n}\sum_{i=1}^{n} a_i, \quad SE = s / \sqrt{n}, \quad
+        CI = AOV \pm t_{n-1} \cdot SE
+
+    Parameters
+    ----------
+    amounts:
+        Revenue of each order. Blanks are skipped and counted; numbers stored as text are accepted.
+    allow_negative:
+        By default a negative amount is an error naming its position (a refund mixed into orders
+        lowers AOV silently). ``True`` keeps negative amounts as refunds.
+    confidence:
+        Confidence level of the interval, default 0.95.
+    on_invalid:
+        ``"raise"`` (default) or ``"drop"`` (skip and count invalid values).
+    min_n:
+        Order count below which a small-sample warning is given (default 30).
+
+    Returns
+    -------
+    MetricResult
+        ``value`` in currency; ``components``: ``orders``, ``revenue``.
+
+    Raises
+    ------
+    KpiInputError
+        No valid amounts (kind ``"empty"``); text, inf, or a negative amount unless allowed.
+
+    References
+    ----------
+    Farris et al. (2010), *Marketing Metrics*, 2nd ed. (average order value = revenue / orders).
+
+    Examples
+    --------
+    Orders of 20, 30 and 70: AOV = 120 / 3 = 40.
+
+    >>> average_order_value([20, 30, 70]).value
+    40.0
+    """
+    _check_confidence(confidence)
+    cleaned = _clean_amounts(amounts, allow_negative, on_invalid)
+    x = cleaned.values
+    if x.size == 0:
+        raise KpiInputError(
+            f"no valid amounts to average ({cleaned.n_dropped} value(s) skipped)",
+            argument="amounts",
+            kind="empty",
+        )
+    return _mean_with_t_interval(
+        "average_order_value",
+        x,
+        n_dropped=cleaned.n_dropped,
+        confidence=confidence,
+        min_n=min_n,
+        components={"orders": int(x.size), "revenue": float(x.sum())},
+    )
+
+
+def _revenue_by_customer(
+    customer_ids: Any, amounts: Any, allow_negative: bool, on_invalid: OnInvalid
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(customer ids, orders per customer, revenue per customer, rows dropped)."""
+    codes, uniques, _, _ = _clean_ids(customer_ids, on_invalid=on_invalid)
+    cleaned = _clean_amounts(amounts, allow_negative, on_invalid)
+    if codes.size != cleaned.mask.size:
+        raise KpiInputError(
+            f"customer_ids has {codes.size} values but amounts has {cleaned.mask.size}; give one amount "
+            "per order row",
+            argument="amounts",
+        )
+    amount = np.zeros(codes.size)
+    amount[cleaned.mask] = cleaned.values
+    used = (codes >= 0) & cleaned.mask
+    n_dropped = int((~used).sum())
+    if not used.any():
+        raise KpiInputError(
+            f"no order rows with both a customer id and an amount ({n_dropped} row(s) skipped)",
+            argument="customer_ids",
+            kind="empty",
+        )
+    # Re-code over the rows used, so a customer whose only rows were skipped is not counted.
+    cust, kept = pd.factorize(codes[used])
+    orders = np.bincount(cust)
+    revenue = np.bincount(cust, weights=amount[used])
+    return uniques[kept], orders, revenue, n_dropped
+
+
+def historical_clv(
+    customer_ids: Any,
+    amounts: Any,
+    *,
+    margin: float = 1.0,
+    allow_negative: bool = False,
+    confidence: float = 0.95,
+    on_invalid: OnInvalid = "raise",
+    min_n: int | None = None,
+) -> MetricResult:
+    r"""Historical customer value: mean margin-revenue per customer over the rows given.
+
+    .. math::
+
+        CLV_{hist} = \frac{m}{C} \sum_{c=1}^{C} \sum_{i \in c} a_i
+
+    with *C* distinct customers and gross margin *m*. It looks backwards over the window of the
+    data (no projection, no discounting); state the window beside it. Interval: t interval of
+    the per-customer values.
+
+    Parameters
+    ----------
+    customer_ids, amounts:
+        One row per order, same length. Rows with a blank id or amount are skipped and counted.
+    margin:
+        Gross margin as a share (0.4 for 40%); default 1.0 gives revenue per customer.
+    allow_negative, confidence, on_invalid, min_n:
+        As in :func:`average_order_value`; ``min_n`` counts customers.
+
+    Returns
+    -------
+    MetricResult
+        ``value`` in currency; ``n_used`` is the number of customers; ``components``:
+        ``customers``, ``orders``, ``revenue`` (before margin), ``margin``.
+
+    References
+    ----------
+    Fader & Hardie (2014), "What's wrong with this CLV formula?" (historical value is not a
+    forecast); bloomloop, "Customer lifetime value".
+
+    Examples
+    --------
+    a buys 100 and 50, b buys 30; margin 40%: (150 + 30) · 0.4 / 2 = 36.
+
+    >>> historical_clv(["a", "a", "b"], [100, 50, 30], margin=0.4).value
+    36.0
+    """
+    _check_confidence(confidence)
+    m = require_share(margin, "margin")
+    _, orders, revenue, n_dropped = _revenue_by_customer(customer_ids, amounts, allow_negative, on_invalid)
+    return _mean_with_t_interval(
+        "historical_clv",
+        m * revenue,
+        n_dropped=n_dropped,
+        confidence=confidence,
+        min_n=min_n,
+        components={
+            "customers": int(orders.size),
+            "orders": int(orders.sum()),
+            "revenue": float(revenue.sum()),
+            "margin": m,
+        },
+    )
+
+
+def historical_clv_by_customer(
+    customer_ids: Any,
+    amounts: Any,
+    *,
+    margin: float = 1.0,
+    allow_negative: bool = False,
+    on_invalid: OnInvalid = "raise",
+) -> pd.DataFrame:
+    r"""Historical value of each customer: orders, revenue and margin-revenue (``clv``).
+
+    Same rules as :func:`historical_clv`, whose value is the mean of the ``clv`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``customer_id``; columns ``orders``, ``revenue``, ``clv`` (= margin · revenue);
+        sorted by ``clv``, highest first (ties in first-appearance order).
+        ``attrs["n_dropped"]``: rows skipped.
+
+    Examples
+    --------
+    >>> historical_clv_by_customer(["a", "a", "b"], [100, 50, 30], margin=0.4).to_dict("index")
+    {'a': {'orders': 2, 'revenue': 150.0, 'clv': 60.0}, 'b': {'orders': 1, 'revenue': 30.0, 'clv': 12.0}}
+    """
+    m = require_share(margin, "margin")
+    ids, orders, revenue, n_dropped = _revenue_by_customer(customer_ids, amounts, allow_negative, on_invalid)
+    table = pd.DataFrame(
+        {"orders": orders.astype(np.int64), "revenue": revenue, "clv": m * revenue},
+        index=pd.Index(ids, name="customer_id"),
+    )
+    table = table.sort_values("clv", ascending=False, kind="stable")
+    table.attrs["n_dropped"] = n_dropped
+    return table
+
+
+def _annuity_factor(periods: float, rate: float) -> float:
+    # Σ_{t=1..L} (1+d)^-t = (1 - (1+d)^-L) / d; expm1/log1p keep small d exact, and d = 0 is L.
+    if rate == 0:
+        return periods
+    return -math.expm1(-periods * math.log1p(rate)) / rate
+
+
+def clv_formula(
+    aov: float,
+    frequency: float,
+    margin: float,
+    lifespan: float,
+    *,
+    discount_rate: float = 0.0,
+) -> MetricResult:
+    r"""Simple CLV: order value × purchase frequency × margin over an expected lifespan.
+
+    .. math::
+
+        CLV = \sum_{t=1}^{L} \frac{AOV \cdot f \cdot m}{(1+d)^t}
+            = AOV \cdot f \cdot m \cdot \frac{1 - (1+d)^{-L}}{d}, \qquad
+        CLV_{d=0} = AOV \cdot f \cdot m \cdot L
+
+    Frequency, lifespan and discount rate must use the same period (e.g. orders per year,
+    years, annual rate). Margin is booked at the end of each period. The closed form also
+    serves a fractional lifespan (e.g. L = 1/churn = 2.5 years).
+
+    Parameters
+    ----------
+    aov:
+        Average order value (currency), 0 or more.
+    frequency:
+        Orders per customer per period, 0 or more.
+    margin:
+        Gross margin as a share (0.4 for 40%).
+    lifespan:
+        Expected customer lifespan in periods, 0 or more (see :func:`lifespan_from_churn`).
+    discount_rate:
+        Discount rate per period, 0 or more; default 0 (undiscounted).
+
+    Returns
+    -------
+    MetricResult
+        ``value`` in currency; ``components``: ``value_per_period`` (AOV·f·m), ``lifespan``,
+        ``discount_rate``, ``undiscounted`` (AOV·f·m·L).
+
+    References
+    ----------
+    bloomloop, FeverBee and glossary.digital, "Customer lifetime value" ($60 × 6/yr × 40% ×
+    3 yr = $432); Fader & Hardie (2014), "What's wrong with this CLV formula?" (a finite L is a
+    truncated CLV).
+
+    Examples
+    --------
+    $60 × 6 orders a year × 40% × 3 years = $432; at 10% a year: 144 · (1 - 1.1^-3)/0.1 = 358.11.
+
+    >>> clv_formula(60, 6, 0.4, 3).value
+    432.0
+    >>> round(clv_formula(60, 6, 0.4, 3, discount_rate=0.1).value, 2)
+    358.11
+    """
+    a = require_positive(aov, "aov", allow_zero=True)
+    f = require_positive(frequency, "frequency", allow_zero=True)
+    m = require_share(margin, "margin")
+    life = require_positive(lifespan, "lifespan", allow_zero=True)
+    d = require_positive(discount_rate, "discount_rate", allow_zero=True)
+    per_period = a * f * m
+    return MetricResult(
+        metric="clv_formula",
+        value=per_period * _annuity_factor(life, d),
+        unit="currency",
+        n_used=0,
+        method="discounted-sum" if d > 0 else "undiscounted",
+        components={
+            "value_per_period": per_period,
+            "lifespan": life,
+            "discount_rate": d,
+            "undiscounted": per_period * life,
+        },
+    )
+
+
+def lifespan_from_churn(churn_rate: float) -> float:
+    r"""Expected customer lifespan in periods from a constant churn rate per period: :math:`1/c`.
+
+    With a constant churn *c* per period, lifetimes are geometric with mean 1/c periods. The
+    lifespan is in the period of the rate: 20% a year gives 5 years; 2% a month gives 50 months.
+
+    Raises
+    ------
+    KpiInputError
+        A rate outside 0..1; 0 (kind ``"zero-base"``: customers never leave, the lifespan is
+        unbounded).
+
+    Examples
+    --------
+    >>> lifespan_from_churn(0.2)
+    5.0
+    """
+    c = require_share(churn_rate, "churn_rate")
+    if c == 0:
+        raise KpiInputError(
+            "churn_rate is 0: customers never leave, so the expected lifespan is unbounded",
+            argument="churn_rate",
+            value=churn_rate,
+            kind="zero-base",
+        )
+    return 1.0 / c
+
+
+_CLV_CONVENTIONS = ("gupta-lehmann", "blattberg", "ofek")
+
+
+def clv_retention(
+    margin: float,
+    retention: float,
+    discount_rate: float,
+    *,
+    convention: ClvConvention = "gupta-lehmann",
+) -> MetricResult:
+    r"""Infinite-horizon CLV from a constant margin and retention rate per period.
+
+    Textbooks use three closed forms of :math:`\sum_t m\,r^t/(1+d)^t` that differ in whether
+    the first payment is included and when cash is booked (Fader & Hardie 2012):
+
+    * ``"gupta-lehmann"`` (default): :math:`m \cdot r / (1 + d - r)`. First payment excluded,
+      margins booked at period end: the value of an existing customer's future (Gupta &
+      Lehmann 2003, "margin multiple" r/(1+i-r); Capon; Kotler & Keller).
+    * ``"blattberg"``: :math:`m (1 + d) / (1 + d - r)`. First payment at t = 0 included: the
+      value of a customer just acquired (Blattberg, Kim & Neslin 2008).
+    * ``"ofek"``: :math:`m / (1 + d - r)`. First payment included but discounted one period
+      (Ofek 2002; Davis 2007).
+
+    All three assume the same margin every period, forever; name the convention beside the
+    number, because they differ by a factor r or (1 + d).
+
+    Parameters
+    ----------
+    margin:
+        Margin per customer per period (currency), 0 or more.
+    retention:
+        Retention rate per period, from 0 up to (not including) 1.
+    discount_rate:
+        Discount rate per period, 0 or more.
+    convention:
+        ``"gupta-lehmann"``, ``"blattberg"`` or ``"ofek"``.
+
+    Returns
+    -------
+    MetricResult
+        ``value`` in currency; ``method`` is the convention; ``components``: ``margin_multiple``
+        (value / margin), ``margin``, ``retention``, ``discount_rate``.
+
+    References
+    ----------
+    Fader, P. S. & Hardie, B. G. S. (2012). Reconciling and Clarifying CLV Formulas.
+    Gupta, S. & Lehmann, D. R. (2003). Customers as assets. *Journal of Interactive Marketing*
+    17(1), 9-24.
+
+    Examples
+    --------
+    m = 100, r = 0.8, d = 0.1: 100 · 0.8 / 0.3 = 266.67; 100 · 1.1 / 0.3 = 366.67; 100 / 0.3 = 333.33.
+
+    >>> [round(clv_retention(100, 0.8, 0.1, convention=c).value, 2)
+    ...  for c in ("gupta-lehmann", "blattberg", "ofek")]
+    [266.67, 366.67, 333.33]
+    """
+    if convention not in _CLV_CONVENTIONS:
+        raise KpiInputError(
+            f"convention must be one of {', '.join(_CLV_CONVENTIONS)}, got {convention!r}",
+            argument="convention",
+            value=convention,
+        )
+    m = require_positive(margin, "margin", allow_zero=True)
+    r = require_share(retention, "retention", allow_one=False)
+    d = require_positive(discount_rate, "discount_rate", allow_zero=True)
+    numerator = {"gupta-lehmann": r, "blattberg": 1.0 + d, "ofek": 1.0}[convention]
+    multiple = numerator / (1.0 + d - r)
+    return MetricResult(
+        metric="clv_retention",
+        value=m * multiple,
+        unit="currency",
+        n_used=0,
+        method=convention,
+        components={"margin_multiple": multiple, "margin": m, "retention": r, "discount_rate": d},
+    )
