@@ -583,6 +583,26 @@ def retention_from_records(
     that of the retained share of S. ``components["crr_counts"]`` is (E - N)/S, which is lower
     whenever new customers left within the period.
 
+    Parameters
+    ----------
+    start_dates, end_dates, period_start, period_end, confidence, min_n:
+        As in :func:`churn_from_records`.
+
+    Returns
+    -------
+    MetricResult
+        ``value`` is a share; ``n_used`` is S; ``components`` as in :func:`churn_from_records`.
+
+    Raises
+    ------
+    KpiInputError
+        As in :func:`churn_from_records`.
+
+    References
+    ----------
+    Farris et al. (2010), *Marketing Metrics*, ch. 5; Vena, "Average customer retention rate by
+    industry" (CRR = (E - N)/S and its cohort form).
+
     Examples
     --------
     The four customers of :func:`churn_from_records`: A of S = {A, B} is retained, so 1/2;
@@ -865,6 +885,14 @@ def purchase_frequency(customer_ids: Any, *, on_invalid: OnInvalid = "raise") ->
     The time window is the rows you pass; state it beside the number (6 orders per customer per
     year is not per month). Use it as ``frequency`` in :func:`kpi_xl.metrics.clv_formula` when
     the window is one period.
+
+    Parameters
+    ----------
+    customer_ids:
+        Customer id of each order, as in :func:`repeat_purchase_rate`; blank rows are skipped and
+        counted.
+    on_invalid:
+        ``"raise"`` (default) names an invalid id and its position; ``"drop"`` skips and counts it.
 
     Returns
     -------

@@ -260,6 +260,11 @@ def historical_clv_by_customer(
 
     Same rules as :func:`historical_clv`, whose value is the mean of the ``clv`` column.
 
+    Parameters
+    ----------
+    customer_ids, amounts, margin, allow_negative, on_invalid:
+        As in :func:`historical_clv`.
+
     Returns
     -------
     pandas.DataFrame
