@@ -184,10 +184,10 @@ def _quantile_interval(
     """Distribution-free interval for the q-quantile from two order statistics.
 
     The number of observations below the true quantile is Binomial(n, q), so
-    ``P(X_(l) <= xi_q <= X_(u)) = F(u - 1) - F(l - 1)`` with F the binomial CDF. The ranks are the
-    widest-inside choice ``l = F^-1(alpha/2)``, ``u = F^-1(1 - alpha/2) + 1``, whose coverage is at
-    least ``confidence``. Returns ``(low, high, coverage)``, or None when n is too small for both
-    ranks to exist.
+    ``P(X_(l) <= xi_q <= X_(u)) = F(u - 1) - F(l - 1)`` with F the binomial CDF. The ranks
+    ``l = F^-1(alpha/2)`` and ``u = F^-1(1 - alpha/2) + 1`` are the innermost ones leaving at most
+    alpha/2 in each tail, so the coverage is at least ``confidence``. Returns
+    ``(low, high, coverage)``, or None when n is too small for both ranks to exist.
     """
     n = sorted_x.size
     alpha = 1.0 - confidence
