@@ -1,0 +1,43 @@
+"""Reading real exports for the command line: CSV, XLSX and Parquet, from a few rows to millions.
+
+* :func:`read_table` reads a file as it is (CSV encoding and delimiter detected; XLSX through
+  python-calamine; Parquet through pyarrow), with row numbers as the user sees them.
+* :func:`map_columns` finds which column holds what (English and German headers, or an explicit
+  mapping) and says how it chose.
+* :func:`parse_numbers` and :func:`parse_dates` read locale-formatted values (``1.234,56``,
+  ``31.12.2025``, ISO dates, Excel serials).
+* :func:`load_dataset` does all three and checks each value with the engine's rules, listing every
+  unusable value as a :class:`RowProblem` (file, row, column, value, reason).
+* :func:`kpi_xl.data.duck.load_aggregated` is the DuckDB path for files beyond Excel's size.
+
+No number is computed here: metrics come from :mod:`kpi_xl.metrics`.
+"""
+
+from ._columns import ROLES, ColumnMap, Role, map_columns, normalise_header
+from ._dataset import Dataset, ReadOptions, load_dataset
+from ._parse import ParsedDates, ParsedNumbers, parse_dates, parse_numbers
+from ._read import EXCEL_MAX_ROWS, RawTable, detect_delimiter, detect_encoding, read_table
+from ._validate import Problems, RowProblem, ValueRules
+
+__all__ = [
+    "ROLES",
+    "Role",
+    "ColumnMap",
+    "map_columns",
+    "normalise_header",
+    "Dataset",
+    "ReadOptions",
+    "load_dataset",
+    "ParsedDates",
+    "ParsedNumbers",
+    "parse_dates",
+    "parse_numbers",
+    "EXCEL_MAX_ROWS",
+    "RawTable",
+    "detect_delimiter",
+    "detect_encoding",
+    "read_table",
+    "Problems",
+    "RowProblem",
+    "ValueRules",
+]

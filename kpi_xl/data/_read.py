@@ -1,0 +1,344 @@
+"""Reading exports: CSV (delimiter and encoding detected), XLSX (python-calamine) and Parquet.
+
+Every reader returns a :class:`RawTable`: the values as the file holds them (CSV cells stay text, so
+that locale-aware parsing happens once, in :mod:`kpi_xl.data._parse`), the original headers, and an
+index of row numbers as the user sees them, so that a message can say "row 17".
+
+Row numbers: for CSV and XLSX the header is row 1 (XLSX: the sheet's own row numbers, so a table
+starting lower down keeps its real rows); for Parquet, which has no header row, row 1 is the first
+record. A CSV record spanning several lines (a quoted line break) counts as one row, as it does when
+Excel opens the file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..metrics import KpiInputError
+
+__all__ = ["RawTable", "read_table", "detect_encoding", "detect_delimiter", "file_format", "EXCEL_MAX_ROWS"]
+
+#: Rows in one Excel worksheet; files beyond it cannot be opened in Excel and go through DuckDB.
+EXCEL_MAX_ROWS = 1_048_576
+
+_DELIMITERS = (";", ",", "\t", "|")
+_SAMPLE_BYTES = 1 << 16
+_CHUNK_BYTES = 1 << 22
+
+
+@dataclass
+class RawTable:
+    """One table read from a file, before any value parsing.
+
+    Attributes
+    ----------
+    path:
+        The file read.
+    format:
+        ``"csv"``, ``"xlsx"`` or ``"parquet"``.
+    frame:
+        The values, one column per header (original header text), indexed by row number.
+    encoding, delimiter:
+        What was detected (or given) for CSV; ``None`` for other formats.
+    sheet:
+        The worksheet read (XLSX).
+    empty_rows:
+        Completely empty rows that were ignored (they hold no observation).
+    """
+
+    path: Path
+    format: str
+    frame: pd.DataFrame
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    empty_rows: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def describe(self) -> str:
+        """One line saying what was read and how."""
+        parts = [f"{self.name}: {len(self.frame):,} rows, {self.format.upper()}"]
+        if self.format == "csv":
+            shown = {"\t": "tab", ";": "';'", ",": "','", "|": "'|'"}.get(
+                self.delimiter or "", self.delimiter
+            )
+            parts.append(f"encoding {self.encoding}, delimiter {shown}")
+        if self.sheet is not None:
+            parts.append(f"sheet {self.sheet!r}")
+        if self.empty_rows:
+            parts.append(f"{self.empty_rows:,} empty row(s) ignored")
+        return ", ".join(parts)
+
+
+def file_format(path: str | Path) -> str:
+    """``"csv"``, ``"xlsx"`` or ``"parquet"`` from the file name; anything else is bad input."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".csv", ".txt", ".tsv"):
+        return "csv"
+    if suffix in (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"):
+        return "xlsx"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise KpiInputError(
+        f"{Path(path).name}: cannot tell the file type from {suffix or 'a name without extension'!r}; "
+        "kpi-xl reads .csv/.txt/.tsv, .xlsx/.xlsm/.xlsb/.xls/.ods and .parquet files",
+        argument="file",
+        value=str(path),
+    )
+
+
+def _check_exists(path: Path) -> None:
+    if not path.exists():
+        raise KpiInputError(f"{path}: file not found", argument="file", value=str(path), kind="empty")
+    if path.is_dir():
+        raise KpiInputError(f"{path}: is a folder, not a file", argument="file", value=str(path))
+
+
+def detect_encoding(path: str | Path) -> str:
+    """``"utf-8-sig"`` (BOM), ``"utf-16"`` (BOM), ``"utf-8"`` if the whole file decodes, else ``"cp1252"``.
+
+    The whole file is checked (in chunks), because a cp1252 export is often plain ASCII until the
+    first umlaut or euro sign, thousands of rows in.
+    """
+    path = Path(path)
+    with path.open("rb") as fh:
+        head = fh.read(4)
+        if head.startswith(codecs.BOM_UTF8):
+            return "utf-8-sig"
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16"
+        fh.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            while chunk := fh.read(_CHUNK_BYTES):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return "utf-8"
+
+
+def _sample_lines(path: Path, encoding: str) -> list[str]:
+    with path.open("rb") as fh:
+        raw = fh.read(_SAMPLE_BYTES)
+        complete = len(raw) < _SAMPLE_BYTES
+    text = raw.decode(encoding, errors="replace")
+    lines = text.splitlines()
+    if not complete and len(lines) > 1:
+        # The sample ends mid-line; a cut line would look like a short record.
+        lines = lines[:-1]
+    return [line for line in lines if line.strip()][:200]
+
+
+def detect_delimiter(lines: list[str]) -> str:
+    """The delimiter that splits the header and the rows into the same number (> 1) of fields.
+
+    Candidates are ``;``, ``,``, tab and ``|``. German exports use ``;`` because ``,`` is their
+    decimal mark, so a column of ``12,5`` never makes ``,`` look consistent: the header then has
+    fewer fields than the rows. A single-column file gets the first candidate it does not contain.
+    """
+    best: tuple[float, int, str] | None = None
+    for delim in _DELIMITERS:
+        rows = list(csv.reader(lines, delimiter=delim))
+        if not rows:
+            continue
+        width = len(rows[0])
+        if width < 2:
+            continue
+        body = rows[1:] or rows
+        share = sum(len(r) == width for r in body) / len(body)
+        key = (share, width, delim)
+        if share >= 0.9 and (best is None or key[:2] > best[:2]):
+            best = key
+    if best is not None:
+        return best[2]
+    sample = "\n".join(lines)
+    for delim in _DELIMITERS:
+        if delim not in sample:
+            return delim
+    return ","
+
+
+def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> RawTable:
+    enc = encoding or detect_encoding(path)
+    try:
+        codecs.lookup(enc)
+    except LookupError:
+        raise KpiInputError(f"unknown encoding {enc!r}", argument="encoding", value=enc)
+    lines = _sample_lines(path, enc)
+    if not lines:
+        raise KpiInputError(f"{path.name}: the file is empty", argument="file", value=str(path), kind="empty")
+    delim = delimiter or detect_delimiter(lines)
+    if delimiter is not None and len(delimiter) != 1:
+        raise KpiInputError(f"the delimiter must be one character, got {delimiter!r}", argument="delimiter")
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=delim,
+            encoding=enc,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            skip_blank_lines=False,
+            engine="c",
+        )
+    except UnicodeDecodeError as exc:
+        raise KpiInputError(
+            f"{path.name}: cannot decode the file as {enc} ({exc.reason} at byte {exc.start}); "
+            "give the encoding explicitly (--encoding)",
+            argument="encoding",
+            value=enc,
+        )
+    except pd.errors.ParserError as exc:
+        raise KpiInputError(
+            f"{path.name}: not a well-formed CSV with delimiter {delim!r}: {exc}; "
+            "give the delimiter explicitly (--delimiter) if it was guessed wrong",
+            argument="file",
+            value=str(path),
+        )
+    except pd.errors.EmptyDataError:
+        raise KpiInputError(f"{path.name}: the file is empty", argument="file", value=str(path), kind="empty")
+    # Row numbers as Excel shows the file: the header is row 1.
+    frame.index = pd.RangeIndex(2, 2 + len(frame), name="row")
+    frame, empty = _drop_empty_rows(frame)
+    return RawTable(path, "csv", frame, encoding=enc, delimiter=delim, empty_rows=empty)
+
+
+def _drop_empty_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    if frame.empty:
+        return frame, 0
+    filled = np.zeros(len(frame), dtype=bool)
+    for col in frame.columns:
+        s = frame[col]
+        if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object:
+            filled |= s.str.strip().ne("").fillna(False).to_numpy(dtype=bool)
+        elif s.dtype == object:
+            filled |= s.map(_filled).to_numpy(dtype=bool)
+        else:
+            filled |= s.notna().to_numpy()
+    n = int((~filled).sum())
+    return (frame.loc[filled] if n else frame), n
+
+
+def _column_letter(i: int) -> str:
+    name = ""
+    i += 1
+    while i:
+        i, rem = divmod(i - 1, 26)
+        name = chr(65 + rem) + name
+    return name
+
+
+def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
+    try:
+        from python_calamine import CalamineWorkbook
+    except ImportError:
+        raise KpiInputError(
+            "reading Excel files needs python-calamine: pip install 'kpi-xl[files]'", argument="file"
+        )
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises its own error types for corrupt or locked files
+        raise KpiInputError(
+            f"{path.name}: cannot open as a workbook: {exc}", argument="file", value=str(path)
+        )
+    names = list(book.sheet_names)
+    if sheet is None:
+        chosen = names[0]
+    elif sheet in names:
+        chosen = sheet
+    else:
+        raise KpiInputError(
+            f"{path.name}: no sheet named {sheet!r}; the workbook has: {', '.join(names)}",
+            argument="sheet",
+            value=sheet,
+        )
+    rows: list[list[Any]] = book.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
+    header_at = next((i for i, r in enumerate(rows) if any(_filled(v) for v in r)), None)
+    if header_at is None:
+        raise KpiInputError(f"{path.name}: sheet {chosen!r} is empty", argument="file", kind="empty")
+    width = max(len(r) for r in rows)
+    header = list(rows[header_at]) + [""] * (width - len(rows[header_at]))
+    body = [list(r) + [""] * (width - len(r)) for r in rows[header_at + 1 :]]
+    data = np.array(body, dtype=object).reshape(len(body), width) if body else np.empty((0, width), object)
+    # calamine gives "" for an empty cell; the rest of kpi-xl reads blanks as missing values.
+    if data.size:
+        data[np.vectorize(lambda v: isinstance(v, str) and v == "", otypes=[bool])(data)] = None
+    keep = [j for j in range(width) if _filled(header[j]) or (data.size and pd.notna(data[:, j]).any())]
+    names_out = [
+        str(header[j]).strip() if _filled(header[j]) else f"Column {_column_letter(j)}" for j in keep
+    ]
+    frame = pd.DataFrame(data[:, keep] if data.size else None, columns=names_out, dtype=object)
+    frame.index = pd.RangeIndex(header_at + 2, header_at + 2 + len(frame), name="row")
+    frame, empty = _drop_empty_rows(frame)
+    return RawTable(path, "xlsx", frame, sheet=chosen, empty_rows=empty)
+
+
+def _filled(v: Any) -> bool:
+    if v is None:
+        return False
+    if isinstance(v, str):
+        return bool(v.strip())
+    return not (isinstance(v, float) and np.isnan(v))
+
+
+def _read_parquet(path: Path, columns: list[str] | None = None) -> RawTable:
+    import pyarrow.parquet as pq
+
+    try:
+        frame = pq.read_table(path, columns=columns).to_pandas()
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise KpiInputError(f"{path.name}: cannot read as Parquet: {exc}", argument="file", value=str(path))
+    frame = frame.reset_index(drop=True)
+    frame.index = pd.RangeIndex(1, 1 + len(frame), name="row")
+    return RawTable(path, "parquet", frame)
+
+
+def read_table(
+    path: str | Path,
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> RawTable:
+    """Read one export into a :class:`RawTable`.
+
+    Parameters
+    ----------
+    path:
+        A ``.csv``/``.txt``/``.tsv``, ``.xlsx``/``.xlsm``/``.xlsb``/``.xls``/``.ods`` or ``.parquet`` file.
+    sheet:
+        Worksheet name for Excel files (default: the first sheet).
+    encoding, delimiter:
+        Override the CSV detection (see :func:`detect_encoding`, :func:`detect_delimiter`).
+
+    Raises
+    ------
+    KpiInputError
+        Missing or unreadable file, unknown type, empty file.
+
+    Examples
+    --------
+    A German export ``Kunden-ID;Datum;Betrag`` saved by Excel with a BOM reads with
+    ``encoding="utf-8-sig"`` and ``delimiter=";"``; its cells stay text (``"1.234,56"``) until
+    :func:`kpi_xl.data.parse_numbers` turns them into numbers.
+    """
+    path = Path(path)
+    _check_exists(path)
+    fmt = file_format(path)
+    if fmt == "csv":
+        return _read_csv(path, encoding, delimiter)
+    if fmt == "xlsx":
+        return _read_xlsx(path, sheet)
+    return _read_parquet(path)

@@ -1,0 +1,182 @@
+"""Row-level validation: which values cannot be used, where they are, and why.
+
+The data layer parses what is file-specific (locale numbers, date formats, header names); whether a
+value is acceptable to a metric (a score on the scale, an amount not negative, a yes/no flag) is the
+engine's rule, so it is checked here with the engine's own cleaners from
+:mod:`kpi_xl.metrics._clean`, run once per distinct value. A value the engine would reject becomes a
+:class:`RowProblem` naming the file, row, column, value and reason, and its row is skipped by the
+metrics that read that column (and only by those).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..metrics import KpiInputError
+from ..metrics._clean import clean_flags, clean_numbers, clean_scores
+from ._parse import BLANK_TEXT
+
+__all__ = ["RowProblem", "Problems", "ValueRules", "check_values", "MAX_LISTED"]
+
+#: Problems listed one by one per file and column; the rest are counted in the summary.
+MAX_LISTED = 200
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One unusable value: where it is and why."""
+
+    file: str
+    row: int
+    column: str
+    value: Any
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}, row {self.row}, column {self.column!r}: {_show(self.value)} {self.reason}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "row": self.row,
+            "column": self.column,
+            "value": _plain(self.value),
+            "reason": self.reason,
+        }
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    return str(v)
+
+
+def _show(v: Any) -> str:
+    v = _plain(v)
+    return repr(v) if isinstance(v, str) else str(v)
+
+
+@dataclass
+class Problems:
+    """All unusable values found in a run: the first :data:`MAX_LISTED` per column, and counts."""
+
+    listed: list[RowProblem] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+
+    def add(self, file: str, column: str, rows: np.ndarray, values: np.ndarray, reasons: np.ndarray) -> None:
+        if len(rows) == 0:
+            return
+        for reason, n in Counter(reasons.tolist()).items():
+            self.counts[(file, column, reason)] += n
+        already = sum(1 for p in self.listed if p.file == file and p.column == column)
+        room = max(MAX_LISTED - already, 0)
+        for row, value, reason in zip(rows[:room], values[:room], reasons[:room], strict=True):
+            self.listed.append(RowProblem(file, int(row), column, value, str(reason)))
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def summary(self) -> list[str]:
+        """One line per file, column and reason: ``orders.csv, column 'Betrag': 3 value(s) not a number``."""
+        return [
+            f"{file}, column {column!r}: {n:,} value(s) skipped: {reason}"
+            for (file, column, reason), n in sorted(self.counts.items(), key=lambda kv: (kv[0][0], kv[0][1]))
+        ]
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [p.as_dict() for p in self.listed]
+
+
+@dataclass(frozen=True)
+class ValueRules:
+    """Options of the engine's value rules that depend on the survey (scales) or the user."""
+
+    nps_scale: tuple[int, int] = (0, 10)
+    csat_scale: tuple[int, int] = (1, 5)
+    ces_scale: tuple[int, int] = (1, 7)
+
+    def scale(self, role: str) -> tuple[int, int]:
+        return {"nps_score": self.nps_scale, "csat_score": self.csat_scale, "ces_score": self.ces_scale}[role]
+
+
+_MESSAGE = re.compile(
+    r"at position 1 (.*?)(?: \(\d+ more invalid value\(s\) follow\))?(?:; fix it.*)?$", re.S
+)
+
+
+def _reason_from_engine(check: Callable[[Any], Any], value: Any) -> str:
+    """The engine's own words for why ``value`` is rejected (its message without the position)."""
+    try:
+        check(np.asarray([value], dtype=object))
+    except KpiInputError as exc:
+        found = _MESSAGE.search(str(exc))
+        return found.group(1) if found else str(exc)
+    return "not accepted"
+
+
+def _engine_check(kind: str, role: str, rules: ValueRules) -> Callable[..., Any]:
+    if kind == "score":
+        scale = rules.scale(role)
+        return lambda v, **kw: clean_scores(v, scale=scale, argument=role, **kw)
+    if kind in ("amount", "count"):
+        return lambda v, **kw: clean_numbers(v, argument=role, allow_negative=False, **kw)
+    return lambda v, **kw: clean_flags(v, argument=role, **kw)
+
+
+def check_values(
+    values: np.ndarray, kind: str, role: str, rules: ValueRules
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apply the engine's rule for ``kind`` (``score``, ``amount``, ``count``, ``flag``).
+
+    ``values`` are parsed numbers (NaN for blank), or raw cells for flags. Returns the values the
+    engine will see (flags as 1.0/0.0, NaN for blank or rejected) and the reason per position
+    ("" where accepted or blank). Runs on distinct values only.
+    """
+    codes, uniques = pd.factorize(
+        pd.Series(values, dtype=object if kind == "flag" else None), use_na_sentinel=True
+    )
+    check = _engine_check(kind, role, rules)
+    if kind == "flag":
+        # Export placeholders ("n/a", "-") mean no answer, as in number and date columns.
+        uniq = np.array(
+            [None if isinstance(v, str) and v.strip().lower() in BLANK_TEXT else v for v in uniques],
+            dtype=object,
+        )
+    else:
+        uniq = np.asarray(uniques, dtype=np.float64)
+    cleaned = check(uniq, on_invalid="drop")
+    out = np.full(len(uniq), np.nan)
+    out[cleaned.mask] = cleaned.values
+    blank_u = _blank_like_engine(uniq, kind)
+    bad_u = ~cleaned.mask & ~blank_u
+    reason_u = np.full(len(uniq), "", dtype=object)
+    for i in np.flatnonzero(bad_u):
+        reason_u[i] = _reason_from_engine(lambda v: check(v), uniq[i])
+    safe = np.maximum(codes, 0)
+    if len(uniq) == 0:
+        return np.full(len(values), np.nan), np.full(len(values), "", dtype=object)
+    vals = np.where(codes >= 0, out[safe], np.nan)
+    reasons = np.where(codes >= 0, reason_u[safe], "").astype(object)
+    return vals, reasons
+
+
+def _blank_like_engine(uniq: np.ndarray, kind: str) -> np.ndarray:
+    if kind != "flag":
+        return np.isnan(uniq.astype(np.float64))
+    return np.array(
+        [
+            v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip())
+            for v in uniq
+        ],
+        dtype=bool,
+    )
