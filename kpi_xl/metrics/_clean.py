@@ -13,6 +13,7 @@ Everything is vectorised: a clean float64 array takes a fast path with no Python
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -30,6 +31,8 @@ __all__ = [
     "clean_dates",
     "check_on_invalid",
     "require_positive",
+    "require_count",
+    "clean_ids",
     "require_share",
 ]
 
@@ -295,6 +298,14 @@ def clean_dates(
         idx = np.flatnonzero(is_num)
         days = np.round(serial[ok] * 86400.0).astype("int64")
         out[idx[ok]] = (_EXCEL_EPOCH + days.astype("timedelta64[s]")).astype("datetime64[ns]")
+        # Whole numbers like 19970101 are far past any Excel serial (9999-12-31 is 2958465): read
+        # them as YYYYMMDD, the compact form many exports (and the CDNOW data) use.
+        ymd = np.isfinite(serial) & (serial >= 10000101) & (serial <= 99991231) & (serial == np.round(serial))
+        if ymd.any():
+            text = pd.Series(serial[ymd].astype(np.int64).astype(str))
+            out[idx[ymd]] = pd.to_datetime(text, format="%Y%m%d", errors="coerce").to_numpy(
+                dtype="datetime64[ns]"
+            )
     rest = ~blank & ~is_num
     if rest.any():
         out[np.flatnonzero(rest)] = _parse_date_objects(s[rest])
@@ -354,8 +365,15 @@ def _naive(v: Any) -> Any:
     return v.replace(tzinfo=None) if tz is not None else v
 
 
+def _reject_bool(x: Any, argument: str) -> None:
+    # TRUE/FALSE from a sheet is not the number 1/0 here: a flag where a count belongs is a mistake.
+    if isinstance(x, (bool, np.bool_)):
+        raise KpiInputError(f"{argument} must be a number, got {x!r}", argument=argument, value=x)
+
+
 def require_positive(x: float, argument: str, *, allow_zero: bool = False) -> float:
     """A scalar that must be a finite number > 0 (or >= 0)."""
+    _reject_bool(x, argument)
     try:
         v = float(x)
     except (TypeError, ValueError):
@@ -367,8 +385,19 @@ def require_positive(x: float, argument: str, *, allow_zero: bool = False) -> fl
     return v
 
 
+def require_count(x: Any, argument: str, *, allow_zero: bool = True) -> float:
+    """A scalar count: a whole number >= 0 (or > 0; a zero denominator is kind "zero-base")."""
+    v = require_positive(x, argument, allow_zero=allow_zero)
+    if v != math.floor(v):
+        raise KpiInputError(
+            f"{argument} must be a whole number (a count), got {x!r}", argument=argument, value=x
+        )
+    return v
+
+
 def require_share(x: float, argument: str, *, allow_one: bool = True) -> float:
     """A scalar rate in [0, 1] (or [0, 1))."""
+    _reject_bool(x, argument)
     try:
         v = float(x)
     except (TypeError, ValueError):
@@ -379,3 +408,62 @@ def require_share(x: float, argument: str, *, allow_one: bool = True) -> float:
             f"{argument} must be a share {rng} (e.g. 0.8 for 80%), got {x!r}", argument=argument, value=x
         )
     return v
+
+
+_BAD_ID = object()
+
+
+def _id_key(v: Any) -> Any:
+    # A number and the same digits stored as text are one customer (Excel reads 1001 as 1001.0,
+    # a CSV import may keep "1001"); text keeps its leading zeros, so "0012" is not 12.
+    if isinstance(v, str):
+        return v.strip()
+    if isinstance(v, (bool, np.bool_)):
+        return _BAD_ID
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        if not math.isfinite(v):
+            return _BAD_ID
+        return str(int(v)) if v == round(v) else repr(float(v))
+    return _BAD_ID
+
+
+def clean_ids(
+    values: Any, *, argument: str = "customer_ids", on_invalid: OnInvalid = "raise"
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Customer ids as integer codes: ``(codes with -1 for skipped rows, unique ids, n_blank, n_invalid)``.
+
+    Blanks are skipped and counted; a TRUE/FALSE, an inf or a date is not an id and is invalid.
+    """
+    check_on_invalid(on_invalid)
+    arr = _as_1d(values, argument)
+    blank = _blank_mask(arr)
+    if arr.dtype.kind in "iu":
+        codes, uniques = pd.factorize(arr)
+        return codes.astype(np.int64), np.asarray(uniques), 0, 0
+    if arr.dtype.kind == "f" and np.all(np.isfinite(arr) | blank):
+        vals = arr[~blank]
+        keys = vals.astype(np.int64) if np.all(vals == np.round(vals)) else vals
+        codes = np.full(arr.shape, -1, dtype=np.int64)
+        sub_codes, uniques = pd.factorize(keys)
+        codes[~blank] = sub_codes
+        return codes, np.asarray(uniques), int(blank.sum()), 0
+    keys = pd.Series(arr, dtype=object)[~blank].map(_id_key)
+    bad_sub = keys.map(lambda k: k is _BAD_ID).to_numpy(dtype=bool)
+    invalid = np.zeros(arr.shape, dtype=bool)
+    invalid[np.flatnonzero(~blank)[bad_sub]] = True
+    n_invalid = int(invalid.sum())
+    if n_invalid and on_invalid == "raise":
+        pos = int(np.flatnonzero(invalid)[0])
+        raise KpiInputError(
+            f"{argument}: value {arr[pos]!r} at position {pos + 1} is not a customer id (use text or a "
+            "whole number); fix it, or pass on_invalid='drop' to skip and count invalid values",
+            argument=argument,
+            position=pos + 1,
+            value=arr[pos],
+        )
+    codes = np.full(arr.shape, -1, dtype=np.int64)
+    sub_codes, uniques = pd.factorize(keys[~bad_sub].to_numpy(dtype=object))
+    codes[np.flatnonzero(~blank)[~bad_sub]] = sub_codes
+    return codes, np.asarray(uniques, dtype=object), int(blank.sum()), n_invalid

@@ -28,7 +28,7 @@ class MetricResult:
     unit:
         ``"points"`` (NPS, -100..100), ``"share"`` (a rate in 0..1, shown as % in Excel),
         ``"score"`` (a mean on the survey scale), ``"currency"``, ``"hours"``, ``"count"``,
-        ``"index"`` (0..100).
+        ``"index"`` (0..100), ``"rate"`` (events per ``components["per"]`` units, e.g. per 1,000).
     n_used:
         Observations the value is computed from.
     n_dropped:

@@ -14,10 +14,18 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
-from ._clean import Cleaned, OnInvalid, clean_flags, clean_numbers, require_positive, require_share
+from ._clean import (
+    Cleaned,
+    OnInvalid,
+    clean_flags,
+    clean_numbers,
+    require_count,
+    require_positive,
+    require_share,
+)
 from ._errors import KpiInputError
+from ._intervals import check_confidence, share_result
 from ._result import MetricResult, small_sample_warnings
-from .service import _check_confidence, _require_count, _share_result
 
 __all__ = [
     "engagements_total",
@@ -186,7 +194,7 @@ def engagement_rate(
     """
     _check_choice(basis, "basis", ("followers", "reach"))
     _check_choice(method, "method", ("pooled", "mean"))
-    _check_confidence(confidence)
+    check_confidence(confidence)
     eng = clean_numbers(engagements, argument="engagements", allow_negative=False, on_invalid=on_invalid)
     aud = clean_numbers(audience, argument="audience", allow_negative=False, on_invalid=on_invalid)
     a_full = _full(aud)
@@ -279,7 +287,7 @@ def referral_conversion(
     >>> referral_conversion([1, 0, 0, 1, 0, 1, 0, 0]).value
     0.375
     """
-    _check_confidence(confidence)
+    check_confidence(confidence)
     cleaned = clean_flags(converted_flags, argument="converted_flags", on_invalid=on_invalid)
     n = int(cleaned.values.size)
     if n == 0:
@@ -289,7 +297,7 @@ def referral_conversion(
             kind="empty",
         )
     k = float(cleaned.values.sum())
-    return _share_result(
+    return share_result(
         "referral_conversion",
         k,
         n,
@@ -312,14 +320,14 @@ def _counts_share(
     min_n: int | None,
 ) -> MetricResult:
     """A share from two scalar counts, ``k <= n``, with a Wilson interval."""
-    _check_confidence(confidence)
-    kv = _require_count(k, k_name)
-    nv = _require_count(n, n_name, allow_zero=False)
+    check_confidence(confidence)
+    kv = require_count(k, k_name)
+    nv = require_count(n, n_name, allow_zero=False)
     if kv > nv:
         raise KpiInputError(
             f"{k_name} ({k!r}) cannot be more than {n_name} ({n!r})", argument=k_name, value=k
         )
-    return _share_result(
+    return share_result(
         metric,
         kv,
         nv,
@@ -475,7 +483,7 @@ def refund_rate(
     (0.5, 0.35)
     """
     _check_choice(basis, "basis", ("count", "value"))
-    _check_confidence(confidence)
+    check_confidence(confidence)
     _check_basis_input(basis, amounts, "amounts", "sales value per order")
     flg = clean_flags(refunded_flags, argument="refunded_flags", on_invalid=on_invalid)
     if basis == "count":
@@ -487,7 +495,7 @@ def refund_rate(
                 kind="empty",
             )
         k = float(flg.values.sum())
-        return _share_result(
+        return share_result(
             "refund_rate",
             k,
             n,
@@ -592,7 +600,7 @@ def return_rate(
     0.088889
     """
     _check_choice(basis, "basis", ("count", "value"))
-    _check_confidence(confidence)
+    check_confidence(confidence)
     _check_basis_input(basis, unit_prices, "unit_prices", "price per unit per row")
     units = {
         name: clean_numbers(v, argument=name, integer=True, allow_negative=False, on_invalid=on_invalid)
@@ -625,7 +633,7 @@ def return_rate(
             "date); the rate is above 1 and has no interval",
         )
     elif basis == "count":
-        return _share_result(
+        return share_result(
             "return_rate",
             returned,
             sold,

@@ -20,10 +20,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._clean import OnInvalid, _as_1d, _blank_mask, check_on_invalid, clean_dates, require_share
+from ._clean import OnInvalid, clean_dates, clean_ids, require_share
 from ._errors import KpiInputError
+from ._intervals import share_result
 from ._result import MetricResult, small_sample_warnings
-from .survey import wilson_interval
 
 __all__ = [
     "retention_rate",
@@ -93,35 +93,6 @@ def _require_start(s: int, what: str) -> None:
 def _check_base(base: str) -> None:
     if base not in ("start", "average"):
         raise KpiInputError(f"base must be 'start' or 'average', got {base!r}", argument="base")
-
-
-def _share_result(
-    metric: str,
-    k: float,
-    n: int,
-    *,
-    n_dropped: int,
-    confidence: float,
-    min_n: int | None,
-    components: dict[str, Any],
-) -> MetricResult:
-    """A share k/n of a cohort of n, with its Wilson interval."""
-    low, high = wilson_interval(k, n, confidence)
-    p = k / n
-    return MetricResult(
-        metric=metric,
-        value=p,
-        unit="share",
-        n_used=n,
-        n_dropped=n_dropped,
-        se=math.sqrt(p * (1.0 - p) / n),
-        ci_low=low,
-        ci_high=high,
-        confidence=confidence,
-        method="wilson",
-        components=components,
-        warnings=small_sample_warnings(n, min_n),
-    )
 
 
 def retention_rate(
@@ -195,7 +166,7 @@ def retention_rate(
             value=e,
         )
     retained = e - n
-    return _share_result(
+    return share_result(
         "retention_rate",
         retained,
         s,
@@ -342,7 +313,7 @@ def churn_rate(
         "new_customers": n,
     }
     if base == "start":
-        return _share_result(
+        return share_result(
             "churn_rate", lost, s, n_dropped=0, confidence=confidence, min_n=min_n, components=components
         )
     if churn_avg is None:
@@ -542,7 +513,7 @@ def churn_from_records(
     components = _record_components(c)
     s = c["customers_start"]
     if base == "start":
-        return _share_result(
+        return share_result(
             "churn_from_records",
             c["lost_from_start"],
             s,
@@ -616,7 +587,7 @@ def retention_from_records(
     """
     c = _record_counts(start_dates, end_dates, period_start, period_end)
     s = c["customers_start"]
-    return _share_result(
+    return share_result(
         "retention_from_records",
         s - c["lost_from_start"],
         s,
@@ -695,65 +666,6 @@ def monthly_churn(annual_rate: Any) -> float:
     return convert_churn(annual_rate, from_periods_per_year=1, to_periods_per_year=12)
 
 
-_BAD_ID = object()
-
-
-def _id_key(v: Any) -> Any:
-    # A number and the same digits stored as text are one customer (Excel reads 1001 as 1001.0,
-    # a CSV import may keep "1001"); text keeps its leading zeros, so "0012" is not 12.
-    if isinstance(v, str):
-        return v.strip()
-    if isinstance(v, (bool, np.bool_)):
-        return _BAD_ID
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        if not math.isfinite(v):
-            return _BAD_ID
-        return str(int(v)) if v == round(v) else repr(float(v))
-    return _BAD_ID
-
-
-def _clean_ids(
-    values: Any, *, argument: str = "customer_ids", on_invalid: OnInvalid = "raise"
-) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """Customer ids as integer codes: ``(codes with -1 for skipped rows, unique ids, n_blank, n_invalid)``.
-
-    Blanks are skipped and counted; a TRUE/FALSE, an inf or a date is not an id and is invalid.
-    """
-    check_on_invalid(on_invalid)
-    arr = _as_1d(values, argument)
-    blank = _blank_mask(arr)
-    if arr.dtype.kind in "iu":
-        codes, uniques = pd.factorize(arr)
-        return codes.astype(np.int64), np.asarray(uniques), 0, 0
-    if arr.dtype.kind == "f" and np.all(np.isfinite(arr) | blank):
-        vals = arr[~blank]
-        keys = vals.astype(np.int64) if np.all(vals == np.round(vals)) else vals
-        codes = np.full(arr.shape, -1, dtype=np.int64)
-        sub_codes, uniques = pd.factorize(keys)
-        codes[~blank] = sub_codes
-        return codes, np.asarray(uniques), int(blank.sum()), 0
-    keys = pd.Series(arr, dtype=object)[~blank].map(_id_key)
-    bad_sub = keys.map(lambda k: k is _BAD_ID).to_numpy(dtype=bool)
-    invalid = np.zeros(arr.shape, dtype=bool)
-    invalid[np.flatnonzero(~blank)[bad_sub]] = True
-    n_invalid = int(invalid.sum())
-    if n_invalid and on_invalid == "raise":
-        pos = int(np.flatnonzero(invalid)[0])
-        raise KpiInputError(
-            f"{argument}: value {arr[pos]!r} at position {pos + 1} is not a customer id (use text or a "
-            "whole number); fix it, or pass on_invalid='drop' to skip and count invalid values",
-            argument=argument,
-            position=pos + 1,
-            value=arr[pos],
-        )
-    codes = np.full(arr.shape, -1, dtype=np.int64)
-    sub_codes, uniques = pd.factorize(keys[~bad_sub].to_numpy(dtype=object))
-    codes[np.flatnonzero(~blank)[~bad_sub]] = sub_codes
-    return codes, np.asarray(uniques, dtype=object), int(blank.sum()), n_invalid
-
-
 def _check_same_length(n_a: int, n_b: int, a: str, b: str) -> None:
     if n_a != n_b:
         raise KpiInputError(f"{a} has {n_a} values but {b} has {n_b}; give one per row", argument=b)
@@ -765,7 +677,7 @@ def _orders_per_customer(
     """Per-customer (orders, purchases by ``count``), rows used and rows dropped."""
     if count not in ("orders", "days"):
         raise KpiInputError(f"count must be 'orders' or 'days', got {count!r}", argument="count")
-    codes, uniques, _, _ = _clean_ids(customer_ids, on_invalid=on_invalid)
+    codes, uniques, _, _ = clean_ids(customer_ids, on_invalid=on_invalid)
     used = codes >= 0
     if order_dates is None:
         if count == "days":
@@ -864,7 +776,7 @@ def repeat_purchase_rate(
     }
     if count == "days":
         components["purchase_days"] = int(purchases.sum())
-    return _share_result(
+    return share_result(
         "repeat_purchase_rate",
         repeat,
         customers,
@@ -1000,7 +912,7 @@ def cohort_retention(
             argument="max_periods",
             value=max_periods,
         )
-    codes, _, _, _ = _clean_ids(customer_ids, on_invalid=on_invalid)
+    codes, _, _, _ = clean_ids(customer_ids, on_invalid=on_invalid)
     dates, date_blank = clean_dates(order_dates, argument="order_dates", on_invalid=on_invalid)
     _check_same_length(codes.size, dates.size, "customer_ids", "order_dates")
     used = (codes >= 0) & ~date_blank

@@ -24,11 +24,12 @@ from ._clean import (
     check_on_invalid,
     clean_dates,
     clean_flags,
+    require_count,
     require_positive,
 )
 from ._errors import KpiInputError
+from ._intervals import check_confidence, share_result
 from ._result import MetricResult, small_sample_warnings
-from .survey import wilson_interval
 
 __all__ = [
     "first_response_time",
@@ -41,54 +42,6 @@ __all__ = [
 Statistic = Literal["median", "mean", "p90"]
 
 _HOUR_NS = 3_600_000_000_000
-
-
-def _check_confidence(confidence: float) -> None:
-    if not 0 < confidence < 1:
-        raise KpiInputError(
-            f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}", argument="confidence"
-        )
-
-
-def _require_count(x: Any, argument: str, *, allow_zero: bool = True) -> float:
-    """A scalar count: a whole number >= 0 (or > 0; a zero denominator is kind "zero-base")."""
-    v = require_positive(x, argument, allow_zero=allow_zero)
-    if v != math.floor(v):
-        raise KpiInputError(
-            f"{argument} must be a whole number (a count), got {x!r}", argument=argument, value=x
-        )
-    return v
-
-
-def _share_result(
-    metric: str,
-    k: float,
-    n: float,
-    *,
-    n_used: int,
-    n_dropped: int,
-    confidence: float,
-    min_n: int | None,
-    components: dict[str, Any],
-    warnings: tuple[str, ...] = (),
-) -> MetricResult:
-    """A proportion of countable units (tickets, orders, leads) with its Wilson interval."""
-    p = k / n
-    low, high = wilson_interval(k, n, confidence)
-    return MetricResult(
-        metric=metric,
-        value=p,
-        unit="share",
-        n_used=n_used,
-        n_dropped=n_dropped,
-        se=math.sqrt(p * (1.0 - p) / n),
-        ci_low=low,
-        ci_high=high,
-        confidence=confidence,
-        method="wilson",
-        components=components,
-        warnings=warnings + small_sample_warnings(n_used, min_n),
-    )
 
 
 @dataclass(frozen=True)
@@ -367,7 +320,7 @@ def first_response_time(
     (2.0, 1)
     """
     _check_statistic(statistic)
-    _check_confidence(confidence)
+    check_confidence(confidence)
     t = _tickets(created, first_response, end_argument="first_response", as_of=as_of, on_invalid=on_invalid)
     return _duration_result(
         "first_response_time",
@@ -415,7 +368,7 @@ def resolution_time(
     (8.0, 14.0)
     """
     _check_statistic(statistic)
-    _check_confidence(confidence)
+    check_confidence(confidence)
     t = _tickets(created, resolved, end_argument="resolved", as_of=as_of, on_invalid=on_invalid)
     return _duration_result(
         "resolution_time",
@@ -483,7 +436,7 @@ def sla_rate(
     0.5
     """
     target = require_positive(target_hours, "target_hours")
-    _check_confidence(confidence)
+    check_confidence(confidence)
     t = _tickets(created, responded, end_argument="responded", as_of=as_of, on_invalid=on_invalid)
     met = int((t.hours <= target).sum())
     closed_breached = t.hours.size - met
@@ -507,7 +460,7 @@ def sla_rate(
     warnings: tuple[str, ...] = ()
     if components["open"]:
         warnings += (f"{components['open']} open ticket(s) not yet past the target are excluded",)
-    return _share_result(
+    return share_result(
         "sla_rate",
         met,
         n,
@@ -618,9 +571,9 @@ def complaint_rate(
     >>> complaint_rate(12, 4000).value
     3.0
     """
-    _check_confidence(confidence)
+    check_confidence(confidence)
     if np.ndim(complaints) == 0:
-        k = _require_count(complaints, "complaints")
+        k = require_count(complaints, "complaints")
         n_dropped = 0
     else:
         cleaned = clean_flags(complaints, argument="complaints", on_invalid=on_invalid)
@@ -632,7 +585,7 @@ def complaint_rate(
             )
         k = float(cleaned.values.sum())
         n_dropped = cleaned.n_dropped
-    b = _require_count(base, "base", allow_zero=False)
+    b = require_count(base, "base", allow_zero=False)
     scale = require_positive(per, "per")
     alpha = 1.0 - confidence
     low = 0.0 if k == 0 else float(stats.chi2.ppf(alpha / 2.0, 2.0 * k)) / 2.0
@@ -641,7 +594,7 @@ def complaint_rate(
     return MetricResult(
         metric="complaint_rate",
         value=k * factor,
-        unit="count",
+        unit="rate",
         n_used=int(b),
         n_dropped=n_dropped,
         se=math.sqrt(k) * factor,

@@ -14,19 +14,12 @@ from scipy import stats
 
 from ._clean import OnInvalid, clean_numbers, clean_scores
 from ._errors import KpiInputError
+from ._intervals import wilson_interval, z_value
 from ._result import MetricResult, small_sample_warnings
 
 __all__ = ["nps", "nps_diff", "csat", "satisfaction_mean", "ces", "wilson_interval"]
 
 NpsMethod = Literal["wald", "adjusted-wald"]
-
-
-def _z(confidence: float) -> float:
-    if not 0 < confidence < 1:
-        raise KpiInputError(
-            f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}", argument="confidence"
-        )
-    return float(stats.norm.ppf(0.5 + confidence / 2.0))
 
 
 def _nps_variance(p: float, d: float, n: float) -> float:
@@ -116,7 +109,7 @@ def nps(
         )
     if method not in ("wald", "adjusted-wald"):
         raise KpiInputError(f"method must be 'wald' or 'adjusted-wald', got {method!r}", argument="method")
-    z = _z(confidence)
+    z = z_value(confidence)
     cleaned = clean_scores(scores, scale=scale, on_invalid=on_invalid)
     x = cleaned.values
     if weights is None:
@@ -214,7 +207,7 @@ def nps_diff(
     """
     a = nps(scores_a, method="wald", on_invalid=on_invalid, scale=scale)
     b = nps(scores_b, method="wald", on_invalid=on_invalid, scale=scale)
-    z = _z(confidence)
+    z = z_value(confidence)
     diff = a.value - b.value
     se = math.sqrt((a.se or 0.0) ** 2 + (b.se or 0.0) ** 2)
     if se > 0:
@@ -245,32 +238,6 @@ def nps_diff(
         },
         warnings=tuple(f"sample A: {w}" for w in a.warnings) + tuple(f"sample B: {w}" for w in b.warnings),
     )
-
-
-def wilson_interval(successes: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
-    r"""Wilson score interval for a binomial proportion.
-
-    .. math::
-
-        \frac{\hat p + z^2/2n \pm z\sqrt{\hat p(1-\hat p)/n + z^2/4n^2}}{1 + z^2/n}
-
-    Stays inside [0, 1] and behaves at p = 0 or 1, unlike the normal interval (Wilson 1927;
-    Newcombe 1998). Equals ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``.
-
-    >>> [round(v, 4) for v in wilson_interval(7, 10)]
-    [0.3968, 0.8922]
-    """
-    if n <= 0:
-        raise KpiInputError("a proportion needs at least one observation", argument="n", kind="empty")
-    z = _z(confidence)
-    p = successes / n
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    # At p = 0 or 1 the bound equals the estimate exactly; rounding must not push it past it.
-    low = 0.0 if successes <= 0 else max(0.0, centre - half)
-    high = 1.0 if successes >= n else min(1.0, centre + half)
-    return low, high
 
 
 def csat(
@@ -400,7 +367,7 @@ def satisfaction_mean(
     >>> satisfaction_mean([5, 4, 3]).value
     4.0
     """
-    _z(confidence)
+    z_value(confidence)
     cleaned = clean_scores(scores, scale=scale, on_invalid=on_invalid)
     if cleaned.values.size == 0:
         raise KpiInputError("no valid scores to average", argument="scores", kind="empty")
@@ -450,7 +417,7 @@ def ces(
     >>> r.value, r.components["pct_agree"], r.components["pct_disagree"]
     (5.0, 0.625, 0.25)
     """
-    _z(confidence)
+    z_value(confidence)
     lo, hi = scale
     mid = (lo + hi) / 2.0
     cleaned = clean_scores(scores, scale=scale, on_invalid=on_invalid)

@@ -14,10 +14,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._clean import Cleaned, OnInvalid, clean_numbers, require_positive, require_share
+from ._clean import Cleaned, OnInvalid, clean_ids, clean_numbers, require_positive, require_share
 from ._errors import KpiInputError
 from ._result import MetricResult, small_sample_warnings
-from .retention import _clean_ids
 
 __all__ = [
     "average_order_value",
@@ -31,7 +30,7 @@ __all__ = [
 ClvConvention = Literal["gupta-lehmann", "blattberg", "ofek"]
 
 
-def _check_confidence(confidence: float) -> None:
+def check_confidence(confidence: float) -> None:
     if not 0 < confidence < 1:
         raise KpiInputError(
             f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}", argument="confidence"
@@ -135,7 +134,7 @@ def average_order_value(
     >>> average_order_value([20, 30, 70]).value
     40.0
     """
-    _check_confidence(confidence)
+    check_confidence(confidence)
     cleaned = _clean_amounts(amounts, allow_negative, on_invalid)
     x = cleaned.values
     if x.size == 0:
@@ -158,7 +157,7 @@ def _revenue_by_customer(
     customer_ids: Any, amounts: Any, allow_negative: bool, on_invalid: OnInvalid
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """(customer ids, orders per customer, revenue per customer, rows dropped)."""
-    codes, uniques, _, _ = _clean_ids(customer_ids, on_invalid=on_invalid)
+    codes, uniques, _, _ = clean_ids(customer_ids, on_invalid=on_invalid)
     cleaned = _clean_amounts(amounts, allow_negative, on_invalid)
     if codes.size != cleaned.mask.size:
         raise KpiInputError(
@@ -230,7 +229,7 @@ def historical_clv(
     >>> historical_clv(["a", "a", "b"], [100, 50, 30], margin=0.4).value
     36.0
     """
-    _check_confidence(confidence)
+    check_confidence(confidence)
     m = require_share(margin, "margin")
     _, orders, revenue, n_dropped = _revenue_by_customer(customer_ids, amounts, allow_negative, on_invalid)
     return _mean_with_t_interval(

@@ -1,0 +1,88 @@
+"""Intervals shared by the metric families: the normal quantile, Wilson, and share results."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from scipy import stats
+
+from ._errors import KpiInputError
+from ._result import MetricResult, small_sample_warnings
+
+__all__ = ["z_value", "check_confidence", "wilson_interval", "share_result"]
+
+
+def check_confidence(confidence: float) -> None:
+    """Confidence levels are strictly between 0 and 1."""
+    if not 0 < confidence < 1:
+        raise KpiInputError(
+            f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}", argument="confidence"
+        )
+
+
+def z_value(confidence: float) -> float:
+    """Two-sided standard-normal quantile for ``confidence`` (1.959964 at 0.95)."""
+    check_confidence(confidence)
+    return float(stats.norm.ppf(0.5 + confidence / 2.0))
+
+
+def wilson_interval(successes: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
+    r"""Wilson score interval for a binomial proportion.
+
+    .. math::
+
+        \frac{\hat p + z^2/2n \pm z\sqrt{\hat p(1-\hat p)/n + z^2/4n^2}}{1 + z^2/n}
+
+    Stays inside [0, 1] and behaves at p = 0 or 1, unlike the normal interval (Wilson 1927;
+    Newcombe 1998). Equals ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``.
+
+    >>> [round(v, 4) for v in wilson_interval(7, 10)]
+    [0.3968, 0.8922]
+    """
+    if n <= 0:
+        raise KpiInputError("a proportion needs at least one observation", argument="n", kind="empty")
+    z = z_value(confidence)
+    p = successes / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    # At p = 0 or 1 the bound equals the estimate exactly; rounding must not push it past it.
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= n else min(1.0, centre + half)
+    return low, high
+
+
+def share_result(
+    metric: str,
+    k: float,
+    n: float,
+    *,
+    n_used: int | None = None,
+    n_dropped: int,
+    confidence: float,
+    min_n: int | None,
+    components: dict[str, Any],
+    warnings: tuple[str, ...] = (),
+) -> MetricResult:
+    """A proportion k/n of countable units (customers, tickets, orders, leads) with its Wilson interval.
+
+    ``n_used`` defaults to ``n`` (it differs when rows are not the units, e.g. order rows per customer).
+    """
+    n_used = int(n) if n_used is None else n_used
+    p = k / n
+    low, high = wilson_interval(k, n, confidence)
+    return MetricResult(
+        metric=metric,
+        value=p,
+        unit="share",
+        n_used=n_used,
+        n_dropped=n_dropped,
+        se=math.sqrt(p * (1.0 - p) / n),
+        ci_low=low,
+        ci_high=high,
+        confidence=confidence,
+        method="wilson",
+        components=components,
+        warnings=warnings + small_sample_warnings(n_used, min_n),
+    )
