@@ -91,3 +91,40 @@ def test_unknown_metric_and_missing_column_are_clear(responses):
 
 def test_registry_lists_the_core_metrics():
     assert {"nps", "csat", "ces"} <= set(metric_names())
+
+
+def test_churn_by_segment_from_customer_records():
+    customers = pd.DataFrame(
+        {
+            "segment": ["A", "A", "A", "B", "B"],
+            "signup": ["2024-06-01", "2024-07-01", "2025-01-10", "2024-05-01", "2024-05-02"],
+            "churned": [None, "2025-01-15", None, "2025-01-20", None],
+        }
+    )
+    t = segment_table(
+        customers,
+        "churn",
+        columns=["signup", "churned"],
+        by="segment",
+        period_start="2025-01-01",
+        period_end="2025-01-31",
+    ).set_index("group")
+    # A: 2 active at start, 1 lost -> 0.5; B: 2 at start, 1 lost -> 0.5; total 2 of 4 -> 0.5.
+    assert t.loc["A", "value"] == pytest.approx(0.5)
+    assert t.loc["B", "value"] == pytest.approx(0.5)
+    assert t.loc["Total", "value"] == pytest.approx(0.5)
+
+
+def test_service_metric_by_month():
+    tickets = pd.DataFrame(
+        {
+            "created": ["2025-01-01 08:00", "2025-01-02 08:00", "2025-02-01 08:00"],
+            "first_reply": ["2025-01-01 10:00", None, "2025-02-01 09:00"],
+        }
+    )
+    t = segment_table(
+        tickets, "first_response_time", columns=["created", "first_reply"], period="month", date="created"
+    ).set_index("group")
+    # January: one answered ticket after 2 h (the open one is excluded, not zero); February: 1 h.
+    assert t.loc["2025-01", "value"] == pytest.approx(2.0)
+    assert t.loc["2025-02", "value"] == pytest.approx(1.0)

@@ -21,36 +21,26 @@ __all__ = ["segment_table", "metric_names", "METRICS", "TABLE_COLUMNS"]
 
 #: Metric name -> engine function. The function's leading positional arguments are data columns,
 #: given to :func:`segment_table` through ``columns`` in the same order.
-METRICS: dict[str, Callable[..., MetricResult]] = {}
-
-
-def _register(name: str, module: Any, attr: str) -> None:
-    fn = getattr(module, attr, None)
-    if fn is not None:
-        METRICS[name] = fn
-
-
-for _name, _module, _attr in (
-    ("nps", survey, "nps"),
-    ("csat", survey, "csat"),
-    ("ces", survey, "ces"),
-    ("satisfaction_mean", survey, "satisfaction_mean"),
-    ("aov", value, "average_order_value"),
-    ("repeat_purchase_rate", retention, "repeat_purchase_rate"),
-    ("purchase_frequency", retention, "purchase_frequency"),
-    ("churn", retention, "churn_from_records"),
-    ("retention", retention, "retention_from_records"),
-    ("first_response_time", service, "first_response_time"),
-    ("resolution_time", service, "resolution_time"),
-    ("sla_rate", service, "sla_rate"),
-    ("complaint_volume", service, "complaint_volume"),
-    ("refund_rate", advocacy, "refund_rate"),
-    ("return_rate", advocacy, "return_rate"),
-    ("referral_conversion", advocacy, "referral_conversion"),
-    ("advocacy_revenue_share", advocacy, "advocacy_revenue_share"),
-    ("engagement_rate", advocacy, "engagement_rate"),
-):
-    _register(_name, _module, _attr)
+METRICS: dict[str, Callable[..., MetricResult]] = {
+    "nps": survey.nps,
+    "csat": survey.csat,
+    "ces": survey.ces,
+    "satisfaction_mean": survey.satisfaction_mean,
+    "aov": value.average_order_value,
+    "repeat_purchase_rate": retention.repeat_purchase_rate,
+    "purchase_frequency": retention.purchase_frequency,
+    "churn": retention.churn_from_records,
+    "retention": retention.retention_from_records,
+    "first_response_time": service.first_response_time,
+    "resolution_time": service.resolution_time,
+    "sla_rate": service.sla_rate,
+    "complaint_volume": service.complaint_volume,
+    "refund_rate": advocacy.refund_rate,
+    "return_rate": advocacy.return_rate,
+    "referral_conversion": advocacy.referral_conversion,
+    "advocacy_revenue_share": advocacy.advocacy_revenue_share,
+    "engagement_rate": advocacy.engagement_rate,
+}
 
 TABLE_COLUMNS = (
     "group",
