@@ -1,0 +1,475 @@
+"""Excel ranges -> engine inputs: the Excel-specific half of input cleaning, done once, here.
+
+The UDFs receive their ranges *raw* (xlwings' ``"raw"`` converter): exactly what the runtime
+delivered, with no per-cell conversion by xlwings. That is deliberate. xlwings' default converter
+walks every cell in Python, which on xlwings Server (CPython) costs about 27 µs a cell - half a
+minute for a whole column - and it turns error cells into blanks unless told otherwise. Reading raw
+puts every Excel quirk in this one module and lets it work on whole arrays:
+
+* **Shapes**: a range arrives as a 2-D list (Office.js), a tuple of tuples (classic COM) or, for a
+  single cell, a bare value; it is flattened row by row.
+* **Blanks**: ``None``, ``""`` and Pyodide's ``JsNull`` are blanks. Blank rows at the bottom of the
+  range (a whole-column reference such as ``B:B``) are trimmed before anything else, so they cost
+  nothing and are not counted; blanks *inside* the data are kept for the engine, which skips and
+  counts them.
+* **Error cells**: Office.js sends ``{"type": "Error", "basicValue": "#N/A", ...}``, classic COM an
+  integer error code. Both become the error string (``"#N/A"``); by default the first one stops the
+  calculation and the function returns that error (:class:`~kpi_xl.excel.errors.ExcelCellError`).
+* **Other cell types**: Office.js data-type values (e.g. ``FormattedNumber``) give their
+  ``basicValue``; classic COM dates carry a UTC ``tzinfo`` that xlwings itself strips, and so does
+  this module. Dates typed as numbers are Excel serials; the engine reads them as such.
+* **Header row**: if the first row is text that is not a valid value for its column (a header such
+  as ``Score`` above the scores), it is skipped, so ``=NPS(B:B)`` works with a header in ``B1``.
+* **Old Office.js builds that send blanks as 0**: a whole column with no blank at all that ends in
+  0 is refused with a message, because blanks and real zeros cannot be told apart there.
+
+Everything else - text numbers, yes/no flags, date text, out-of-range values, and what is blank or
+invalid - is decided by the engine's own cleaners (:mod:`kpi_xl.metrics._clean`), never here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from kpi_xl.metrics import KpiInputError
+from kpi_xl.metrics._clean import clean_dates, clean_flags, clean_numbers
+
+from .errors import EXCEL_ERRORS, OFFICE_JS, ExcelCellError, Layout, register_layout
+
+__all__ = [
+    "SHEET_ROWS",
+    "COM_ERRORS",
+    "Kind",
+    "read_columns",
+    "read_column",
+    "read_table",
+    "scalar",
+    "option",
+    "required",
+    "number",
+    "whole",
+    "text",
+    "flag",
+    "choice",
+    "column_or_scalar",
+]
+
+#: Rows in a worksheet: a range this tall is a whole-column reference such as ``B:B``.
+SHEET_ROWS = 1_048_576
+
+#: Error codes classic Excel (COM) sends for error cells, as xlwings' Windows engine maps them.
+COM_ERRORS = {
+    -2146826281: "#DIV/0!",
+    -2146826246: "#N/A",
+    -2146826259: "#NAME?",
+    -2146826288: "#NULL!",
+    -2146826252: "#NUM!",
+    -2146826265: "#REF!",
+    -2146826273: "#VALUE!",
+}
+
+#: What a column holds, for telling a header from data: numbers (scores, amounts, counts), yes/no
+#: flags, dates, ids (customer ids: any text or number) or free text (segment labels).
+Kind = Literal["number", "flag", "date", "id", "text"]
+_TYPED: frozenset[str] = frozenset({"number", "flag", "date"})
+
+_NONE = type(None)
+_NUMERIC_TYPES = frozenset({float, int, _NONE})
+
+
+def _is_error_dict(v: Any) -> bool:
+    return isinstance(v, dict) and v.get("type") == "Error"
+
+
+# Office.js error cells name their error in errorType; basicValue (the "#N/A" text) is there on
+# current builds, the map covers a payload without it.
+_ERROR_TYPES = {
+    "Div0": "#DIV/0!",
+    "NotAvailable": "#N/A",
+    "Name": "#NAME?",
+    "Null": "#NULL!",
+    "Num": "#NUM!",
+    "Ref": "#REF!",
+    "Value": "#VALUE!",
+    "Spill": "#SPILL!",
+    "Calc": "#CALC!",
+    "Field": "#FIELD!",
+    "Busy": "#BUSY!",
+    "GettingData": "#GETTING_DATA",
+    "Connect": "#CONNECT!",
+    "Blocked": "#BLOCKED!",
+}
+
+
+def _cell(v: Any, office_js: bool) -> Any:
+    """One raw cell value as the engine should see it (blanks None, errors their "#..." string)."""
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return None
+    t = type(v)
+    if t.__name__ == "JsNull":
+        return None
+    if t is dict:
+        if v.get("type") == "Error":
+            return v.get("basicValue") or _ERROR_TYPES.get(v.get("errorType", ""), "#VALUE!")
+        return _cell(v.get("basicValue"), office_js)
+    if t is int and not office_js and v in COM_ERRORS:
+        return COM_ERRORS[v]
+    if isinstance(v, dt.datetime) and v.tzinfo is not None:
+        return v.replace(tzinfo=None)
+    return v
+
+
+def _flatten(value: Any, argument: str) -> tuple[list[Any], int, int]:
+    """(values row by row, rows, columns) of a raw range, tuple of tuples, 2-D list or single value."""
+    if value is None:
+        return [], 0, 1
+    if isinstance(value, np.ndarray):
+        rows, width = (value.shape[0], 1) if value.ndim == 1 else value.shape[:2]
+        return value.reshape(-1).tolist(), rows, width
+    if not isinstance(value, (list, tuple)):
+        return [value], 1, 1
+    if not value:
+        return [], 0, 1
+    if not isinstance(value[0], (list, tuple)):
+        return list(value), len(value), 1
+    widths = set(map(len, value))
+    if len(widths) != 1:
+        raise KpiInputError(f"{argument}: the rows of the range have different lengths", argument=argument)
+    width = widths.pop()
+    if width == 1:
+        return [row[0] for row in value], len(value), 1
+    return list(itertools.chain.from_iterable(value)), len(value), width
+
+
+class _Cells:
+    """A flattened range with its blank and error masks, vectorised over all cells."""
+
+    def __init__(self, value: Any, argument: str, office_js: bool) -> None:
+        flat, self.rows, self.width = _flatten(value, argument)
+        self.argument = argument
+        types = set(map(type, flat))
+        if types <= _NUMERIC_TYPES and (office_js or int not in types):
+            # Only numbers and blanks (the usual case, and the fast one): a float array, None -> NaN.
+            self.values = np.array(flat, dtype=np.float64) if flat else np.empty(0)
+            self.blank = np.isnan(self.values)
+            self.error = np.zeros(self.values.shape, dtype=bool)
+            return
+        values = np.empty(len(flat), dtype=object)
+        values[:] = flat
+        type_of = np.fromiter(map(type, flat), dtype=object, count=len(flat))
+        is_str = np.zeros(len(flat), dtype=bool)
+        # Cells that need a look one by one are rare (Office.js dicts, COM error codes and dates), so
+        # only those are visited; text is handled as a whole below.
+        special = np.zeros(len(flat), dtype=bool)
+        for t in types:
+            if issubclass(t, str):
+                is_str |= type_of == t
+            elif issubclass(t, (dict, dt.datetime)) or t.__name__ == "JsNull" or (t is int and not office_js):
+                special |= type_of == t
+        for i in np.flatnonzero(special):
+            values[i] = _cell(values[i], office_js)
+            is_str[i] = isinstance(values[i], str)
+        self.error = np.zeros(len(flat), dtype=bool)
+        if is_str.any():
+            text = pd.Series(values[is_str], dtype=object)
+            idx = np.flatnonzero(is_str)
+            values[idx[(text.str.strip() == "").to_numpy()]] = None
+            self.error[idx] = text.isin(EXCEL_ERRORS).to_numpy()
+        self.values = values
+        self.blank = pd.isna(values)
+
+    def last_row(self) -> int:
+        """Number of rows up to and including the last row with a value."""
+        if not self.values.size:
+            return 0
+        filled = ~self.blank.reshape(self.rows, self.width).all(axis=1)
+        hits = np.flatnonzero(filled)
+        return int(hits[-1]) + 1 if hits.size else 0
+
+    def check_blanks_as_zero(self) -> None:
+        # Some Office.js desktop builds send empty cells as 0 (office-js issues 4702 and 5262). In a
+        # whole column that is unmistakable: a million filled cells ending in 0 at the last row of
+        # the sheet. Refuse rather than count a million blanks as zeros.
+        if self.rows != SHEET_ROWS or self.blank.any() or not self.values.size:
+            return
+        last = self.values[-1]
+        if isinstance(last, (int, float)) and not isinstance(last, bool) and last == 0:
+            raise KpiInputError(
+                f"{self.argument}: this Excel sent the empty cells of the whole column as 0, so blanks "
+                "cannot be told from real zeros; use an Excel Table column (e.g. Responses[Score]) or an "
+                "exact range",
+                argument=self.argument,
+            )
+
+    def cut(self, start_row: int, stop_row: int) -> None:
+        lo, hi = start_row * self.width, stop_row * self.width
+        self.values, self.blank, self.error = self.values[lo:hi], self.blank[lo:hi], self.error[lo:hi]
+
+    def first_row_cells(self) -> list[tuple[Any, bool, bool]]:
+        """(value, blank, error) of each cell in the first row."""
+        n = min(self.width, self.values.size)
+        return [(self.values[i], bool(self.blank[i]), bool(self.error[i])) for i in range(n)]
+
+
+def _invalid_for(kind: str, v: Any) -> bool:
+    """Whether the engine's own cleaner rejects ``v`` as a value of this kind."""
+    cleaner = {"number": clean_numbers, "flag": clean_flags, "date": clean_dates}[kind]
+    try:
+        cleaner([v], argument="header")
+    except KpiInputError:
+        return True
+    return False
+
+
+def _has_header(cells: Mapping[str, _Cells], kinds: Mapping[str, str]) -> bool:
+    """Is the first row a header: text only, and text that is not a value for its column?"""
+    firsts = {name: c.first_row_cells() for name, c in cells.items()}
+    texts = [(name, v) for name, row in firsts.items() for v, blank, err in row if not blank]
+    if not texts or any(not isinstance(v, str) or v in EXCEL_ERRORS for _, v in texts):
+        return False
+    typed = [(kinds[name], v) for name, v in texts if kinds[name] in _TYPED]
+    if typed:
+        return all(_invalid_for(kind, v) for kind, v in typed)
+    # Only id or label columns have text in the first row. For a column of numeric ids a text first
+    # cell is a header; for text ids or labels a header cannot be told from a value, so none is
+    # assumed (docs: pass such columns without their header, e.g. as a Table column reference).
+    for name, c in cells.items():
+        if kinds[name] == "id":
+            rest = c.values[c.width :]
+            rest = rest[~c.blank[c.width :]]
+            if rest.size and not any(isinstance(v, str) for v in rest):
+                return True
+    return False
+
+
+def read_columns(
+    ranges: Mapping[str, Any],
+    kinds: Mapping[str, Kind],
+    *,
+    skip_errors: bool = False,
+    office_js: bool = OFFICE_JS,
+) -> dict[str, np.ndarray]:
+    """Read ranges whose rows belong together (e.g. created and resolved dates of each ticket).
+
+    Parameters
+    ----------
+    ranges:
+        Argument name -> raw range, as the UDF received it. With several ranges, each must be one
+        column; they are aligned by row.
+    kinds:
+        Argument name -> what the column holds (see :data:`Kind`), used to recognise a header row.
+    skip_errors:
+        ``False`` (default): the first error cell stops the calculation; the function returns that
+        error. ``True``: error cells are handed to the engine as invalid values (to be skipped and
+        counted with ``on_invalid="drop"``); in id and label columns they become blanks, so an
+        ``"#N/A"`` is never taken for a customer id.
+    office_js:
+        Which runtime delivered the values (decides whether an integer can be a COM error code).
+
+    Returns
+    -------
+    dict
+        Argument name -> 1-D numpy array (float64 when the range held only numbers and blanks,
+        object otherwise, blanks as NaN/None), trailing blank rows and a header row removed.
+    """
+    cells = {name: _Cells(value, name, office_js) for name, value in ranges.items()}
+    for c in cells.values():
+        c.check_blanks_as_zero()
+    if len(cells) > 1:
+        for name, c in cells.items():
+            if c.width != 1:
+                raise KpiInputError(
+                    f"{name} must be a single column (it has {c.width}); its rows pair with the other ranges",
+                    argument=name,
+                )
+    stop = max((c.last_row() for c in cells.values()), default=0)
+    for c in cells.values():
+        c.cut(0, min(stop, c.rows))
+    first_row = 1
+    if stop and _has_header(cells, kinds):
+        first_row = 2
+        for c in cells.values():
+            c.cut(1, c.rows)
+    out: dict[str, np.ndarray] = {}
+    for name, c in cells.items():
+        layout = Layout(first_row=first_row, width=c.width)
+        register_layout(name, layout)
+        if c.error.any():
+            if not skip_errors:
+                i = int(np.flatnonzero(c.error)[0])
+                raise ExcelCellError(str(c.values[i]), name, layout.where(i + 1))
+            if kinds[name] not in _TYPED:
+                c.values[c.error] = None
+        out[name] = c.values
+    return out
+
+
+def read_column(
+    value: Any,
+    argument: str,
+    kind: Kind = "number",
+    *,
+    skip_errors: bool = False,
+    office_js: bool = OFFICE_JS,
+) -> np.ndarray:
+    """One range (any shape, read row by row) as a 1-D array for the engine; see :func:`read_columns`."""
+    return read_columns({argument: value}, {argument: kind}, skip_errors=skip_errors, office_js=office_js)[
+        argument
+    ]
+
+
+def read_table(
+    value: Any,
+    argument: str,
+    *,
+    used: list[str],
+    labels: list[str] = (),
+    skip_errors: bool = False,
+    office_js: bool = OFFICE_JS,
+) -> pd.DataFrame:
+    """A range whose first row holds column names (``Responses[#All]``) as a DataFrame.
+
+    Trailing blank rows are dropped. The index is the row of the range (the header is row 1), so an
+    engine message naming a row index names the row the user sees. Only the ``used`` columns are
+    checked for error cells (an ``#N/A`` in a column the metric does not read does not matter); a
+    used column that does not exist is an error listing the columns there are. With ``skip_errors``,
+    error cells are left for the engine to skip as invalid, except in ``labels`` columns (segments),
+    where they become blanks rather than a group named "#N/A".
+    """
+    c = _Cells(value, argument, office_js)
+    if c.rows < 1:
+        raise KpiInputError(
+            f"{argument} is empty; select the table with its header row", argument=argument, kind="empty"
+        )
+    header = [("" if b else str(v).strip()) for v, b, _ in c.first_row_cells()]
+    names = [h or f"Column{i + 1}" for i, h in enumerate(header)]
+    missing = [u for u in used if u not in names]
+    if missing:
+        raise KpiInputError(
+            f"{argument}: column(s) {', '.join(map(repr, missing))} not found in the header row; it has: "
+            f"{', '.join(map(repr, names))}",
+            argument=argument,
+        )
+    c.cut(0, c.last_row())
+    body = c.values[c.width :].reshape(-1, c.width)
+    error = c.error[c.width :].reshape(-1, c.width)
+    for j, name in enumerate(names):
+        if name in used and error[:, j].any():
+            i = int(np.flatnonzero(error[:, j])[0])
+            if not skip_errors:
+                raise ExcelCellError(str(body[i, j]), argument, f"row {i + 2}, column {name!r}")
+            if name in labels:
+                body[error[:, j], j] = None
+    return pd.DataFrame(body, columns=names, index=pd.RangeIndex(2, body.shape[0] + 2, name="row"))
+
+
+def scalar(value: Any, argument: str, *, office_js: bool = OFFICE_JS) -> Any:
+    """A single-cell argument: the value, ``None`` if blank; an error cell stops the calculation."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        flat, rows, width = _flatten(value, argument)
+        if len(flat) != 1:
+            raise KpiInputError(
+                f"{argument} must be a single cell or value, got a range of {rows} x {width} cells",
+                argument=argument,
+            )
+        value = flat[0]
+    v = _cell(value, office_js)
+    if isinstance(v, str) and v in EXCEL_ERRORS:
+        raise ExcelCellError(v, argument, "the cell")
+    return v
+
+
+def option(value: Any, argument: str, default: Any = None, *, office_js: bool = OFFICE_JS) -> Any:
+    """An optional argument: its value, or ``default`` when left out or blank."""
+    v = scalar(value, argument, office_js=office_js)
+    return default if v is None else v
+
+
+def required(value: Any, argument: str, what: str, *, office_js: bool = OFFICE_JS) -> Any:
+    """A required single-cell argument; blank is "no data" (``#N/A``), as the engine treats a blank count."""
+    v = scalar(value, argument, office_js=office_js)
+    if v is None:
+        raise KpiInputError(f"{argument} is blank; enter {what}", argument=argument, kind="empty")
+    return v
+
+
+_REQUIRED = object()
+
+
+def number(value: Any, argument: str, default: Any = _REQUIRED, *, office_js: bool = OFFICE_JS) -> Any:
+    """A numeric argument as float (text numbers accepted); ``default`` when blank, if given."""
+    v = scalar(value, argument, office_js=office_js)
+    if v is None:
+        if default is _REQUIRED:
+            raise KpiInputError(f"{argument} is blank; enter a number", argument=argument, kind="empty")
+        return default
+    try:
+        return float(clean_numbers([v], argument=argument).values[0])
+    except KpiInputError:
+        raise KpiInputError(f"{argument} must be a number, got {v!r}", argument=argument, value=v)
+
+
+def whole(value: Any, argument: str, default: Any = _REQUIRED, *, office_js: bool = OFFICE_JS) -> Any:
+    """A whole-number argument as int (3.0 from Excel is 3); ``default`` when blank, if given."""
+    v = number(value, argument, default, office_js=office_js)
+    if v is default:
+        return v
+    if v != round(v):
+        raise KpiInputError(f"{argument} must be a whole number, got {v:g}", argument=argument, value=v)
+    return int(v)
+
+
+def text(value: Any, argument: str, default: Any = None, *, office_js: bool = OFFICE_JS) -> Any:
+    """A text option, trimmed and lower-cased (the engine checks it); ``default`` when blank."""
+    v = scalar(value, argument, office_js=office_js)
+    return default if v is None else str(v).strip().lower()
+
+
+def flag(value: Any, argument: str, default: bool, *, office_js: bool = OFFICE_JS) -> bool:
+    """A TRUE/FALSE argument (1/0 and yes/no text accepted); ``default`` when blank."""
+    v = scalar(value, argument, office_js=office_js)
+    if v is None:
+        return default
+    try:
+        return bool(clean_flags([v], argument=argument).values[0])
+    except KpiInputError:
+        raise KpiInputError(f"{argument} must be TRUE or FALSE, got {v!r}", argument=argument, value=v)
+
+
+def choice(
+    value: Any, argument: str, default: str, choices: tuple[str, ...], *, office_js: bool = OFFICE_JS
+) -> str:
+    """A text option from ``choices`` (case and surrounding spaces ignored); ``default`` when blank."""
+    v = scalar(value, argument, office_js=office_js)
+    if v is None:
+        return default
+    text = str(v).strip().lower()
+    if text not in choices:
+        raise KpiInputError(
+            f"{argument} must be one of {', '.join(repr(c) for c in choices)}, got {v!r}",
+            argument=argument,
+            value=v,
+        )
+    return text
+
+
+def column_or_scalar(
+    value: Any,
+    argument: str,
+    kind: Kind = "number",
+    *,
+    skip_errors: bool = False,
+    office_js: bool = OFFICE_JS,
+) -> Any:
+    """A single cell as its value, anything larger as a column: for arguments the engine takes either
+    way (a complaint count or a column of complaint flags; a points total or a column of points)."""
+    flat, _, _ = _flatten(value, argument)
+    if len(flat) == 1:
+        return scalar(flat[0], argument, office_js=office_js)
+    return read_column(value, argument, kind, skip_errors=skip_errors, office_js=office_js)

@@ -1,0 +1,207 @@
+"""How a failure reaches an Excel cell: engine errors and input error cells -> Excel error values.
+
+The rules (documented for users in ``docs/excel-functions.md``):
+
+* :class:`~kpi_xl.metrics.KpiInputError` of kind ``"empty"`` (no data) is ``#N/A``, kind
+  ``"zero-base"`` (a denominator of 0) is ``#DIV/0!``, kind ``"invalid"`` (bad input) is ``#VALUE!``
+  with the engine's reason, rewritten to name the row of the range and the Excel argument to change.
+* An Excel error found in an input cell (``#N/A`` from a failed lookup, ``#DIV/0!`` ...) is passed
+  on unchanged, as ``SUM`` and ``AVERAGE`` do, so the user sees the cause they already know.
+* Any other exception is a kpi-xl bug: it is logged with its traceback and shown as ``#VALUE!`` with
+  one line naming it; the traceback never lands in a cell.
+
+How the value is delivered depends on the runtime, because the two do different things with what a
+function returns or raises (``shared/research/xlwings.md`` section 1.5):
+
+* **Office.js** (xlwings Lite, xlwings Server): a returned ``"#N/A"`` or ``"#DIV/0!"`` string becomes a
+  real error cell. A *raised* exception becomes ``#VALUE!`` with its message shown when the user
+  hovers over the cell's error flag, which is the only way that runtime shows a reason; so bad
+  input raises :class:`xlwings.XlwingsError` (xlwings Server shows the message of that exception
+  type even in production, other exceptions only as "Internal Server Error").
+* **Classic** (Windows, COM): a raised exception would put the Python traceback in the cell, and a
+  returned error string stays text. So nothing is raised: the cell shows ``#N/A`` or ``#DIV/0!`` as
+  text, and ``#VALUE! <reason>`` for bad input.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import xlwings as xw
+
+from kpi_xl.metrics import KpiInputError
+
+__all__ = [
+    "EXCEL_ERRORS",
+    "ERROR_BY_KIND",
+    "OFFICE_JS",
+    "ExcelCellError",
+    "Layout",
+    "register_layout",
+    "excel_message",
+    "error_result",
+    "excel_function",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Error values an Excel cell can hold (the classic seven and the dynamic-array era ones).
+EXCEL_ERRORS = frozenset(
+    {
+        "#NULL!",
+        "#DIV/0!",
+        "#VALUE!",
+        "#REF!",
+        "#NAME?",
+        "#NUM!",
+        "#N/A",
+        "#GETTING_DATA",
+        "#SPILL!",
+        "#CALC!",
+        "#FIELD!",
+        "#BLOCKED!",
+        "#CONNECT!",
+        "#BUSY!",
+        "#UNKNOWN!",
+        "#PYTHON!",
+    }
+)
+
+#: KpiInputError.kind -> the Excel error a user expects for it.
+ERROR_BY_KIND = {"invalid": "#VALUE!", "empty": "#N/A", "zero-base": "#DIV/0!"}
+
+# xlwings picks its decorators once, at import, from XLWINGS_ON_SERVER (xlwings Server, and xlwings
+# Lite's Pyodide runtime); the Office.js ones live in xlwings.pro.udfs_officejs. Asking which module
+# xw.func came from answers "which runtime will call these functions" exactly as xlwings decided it.
+OFFICE_JS: bool = getattr(xw.func, "__module__", "") == "xlwings.pro.udfs_officejs"
+
+# Longest reason shown: the classic function wizard and cell comments cut at 255 characters, and a
+# hover message longer than that is not read anyway.
+_MAX_MESSAGE = 255
+
+
+class ExcelCellError(Exception):
+    """An input cell holds an Excel error value; the function returns that same error."""
+
+    def __init__(self, code: str, argument: str, where: str) -> None:
+        super().__init__(f"{argument}: the cell in {where} holds {code}")
+        self.code = code
+        self.argument = argument
+        self.where = where
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the values handed to the engine sat in the user's range.
+
+    ``first_row`` is the 1-based row of the range that the first value came from (2 when a header
+    row was skipped); ``width`` is the number of columns the values were read across, row by row.
+    """
+
+    first_row: int = 1
+    width: int = 1
+
+    def where(self, position: int) -> str:
+        """'row r' or 'row r, column c' of the range for a 1-based position in the values."""
+        index = position - 1 + (self.first_row - 1) * self.width
+        row, col = divmod(index, self.width)
+        return f"row {row + 1}" if self.width == 1 else f"row {row + 1}, column {col + 1}"
+
+
+# Layouts of the ranges the current function call has read, by argument name. A context variable
+# rather than a global, because classic async UDFs run on threads and Office.js calls on an event
+# loop: each call sees only its own ranges.
+_LAYOUTS: contextvars.ContextVar[dict[str, Layout] | None] = contextvars.ContextVar(
+    "kpi_xl_layouts", default=None
+)
+
+
+def register_layout(argument: str, layout: Layout) -> None:
+    """Remember where ``argument``'s values came from, so an error can name the row (coerce calls this)."""
+    layouts = _LAYOUTS.get()
+    if layouts is not None:
+        layouts[argument] = layout
+
+
+_POSITION = re.compile(r"at position (\d+)")
+_PYTHON_OPTION = re.compile(r"pass (\w+)=(True|'drop')")
+
+
+def excel_message(
+    exc: KpiInputError, *, layouts: dict[str, Layout] | None = None, parameters: frozenset[str] = frozenset()
+) -> str:
+    """The engine's message, reworded for a spreadsheet user.
+
+    A position inside the values becomes the row (and column) of the range the user passed, and a
+    Python hint such as ``pass on_invalid='drop'`` becomes the Excel argument that does the same
+    (``skip_invalid`` set to TRUE) when the function has it, or is left out when it has not.
+    """
+    message = str(exc)
+    layout = (layouts or {}).get(exc.argument or "")
+    if layout is not None:
+        message = _POSITION.sub(lambda m: f"in {layout.where(int(m.group(1)))} of the range", message)
+
+    def option(m: re.Match[str]) -> str:
+        name = "skip_invalid" if m.group(1) == "on_invalid" else m.group(1)
+        return f"set {name} to TRUE" if name in parameters else ""
+
+    message = _PYTHON_OPTION.sub(option, message)
+    # A hint removed above leaves "fix it, or  to skip ..." behind: drop the dangling clause.
+    message = re.sub(r",? or\s+to skip and count invalid values", "", message)
+    message = re.sub(r"\s*\(\s*to count [^)]*\)", "", message)
+    if len(message) > _MAX_MESSAGE:
+        message = message[: _MAX_MESSAGE - 1].rstrip() + "…"
+    return message
+
+
+def error_result(code: str, message: str = "", *, office_js: bool = OFFICE_JS) -> str:
+    """What a function hands back to Excel for an error ``code`` with an optional reason.
+
+    Office.js: ``#VALUE!`` with a reason raises :class:`xlwings.XlwingsError` (shown on hover);
+    everything else is returned as the error string, which xlwings turns into an error cell.
+    Classic: returned as text, ``"#VALUE! reason"`` when there is a reason.
+    """
+    if code == "#VALUE!" and message:
+        if office_js:
+            raise xw.XlwingsError(message)
+        return f"#VALUE! {message}"
+    return code
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def excel_function(fn: _F) -> _F:
+    """Make ``fn`` safe to call from a cell: every failure becomes an Excel error value.
+
+    Apply it directly above the function (below the ``@xw.func``/``@xw.arg`` decorators):
+    ``functools.wraps`` keeps the name, docstring and signature xlwings reads for registration.
+    """
+    parameters = frozenset(inspect.signature(fn).parameters)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = _LAYOUTS.set({})
+        try:
+            return fn(*args, **kwargs)
+        except ExcelCellError as exc:
+            return error_result(exc.code)
+        except KpiInputError as exc:
+            code = ERROR_BY_KIND.get(exc.kind, "#VALUE!")
+            return error_result(code, excel_message(exc, layouts=_LAYOUTS.get(), parameters=parameters))
+        except Exception as exc:  # noqa: BLE001 - a bug must still not put a traceback in a cell
+            logger.exception("kpi-xl: %s failed", fn.__name__)
+            return error_result(
+                "#VALUE!", f"kpi-xl could not compute {fn.__name__}: {type(exc).__name__}: {exc}"
+            )
+        finally:
+            _LAYOUTS.reset(token)
+
+    return wrapper  # type: ignore[return-value]

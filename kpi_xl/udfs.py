@@ -1,0 +1,924 @@
+"""kpi-xl's Excel functions: register this module (``kpi_xl.udfs``) with xlwings and call them from cells.
+
+Every function is a thin wrapper: read the ranges (:mod:`kpi_xl.excel.coerce`), call the engine
+(:mod:`kpi_xl.metrics`), hand back a number or a spilled table (:mod:`kpi_xl.excel.spill`). A failure
+is an Excel error value, never a traceback (:mod:`kpi_xl.excel.errors`). The user reference is
+``docs/excel-functions.md``.
+
+One module serves both runtimes - classic xlwings (Windows, "Import Functions") and Office.js
+(xlwings Lite and Server) - because it keeps to the decorator features both implement alike
+(``shared/research/xlwings.md`` section 1.5): ``@xw.func(category=...)``, ``@xw.arg(name, "raw",
+doc=...)``, positional parameters with defaults, docstrings of at most 255 characters (the wizard's
+limit). Deliberately absent: ``expand=``, ``async_mode=``, ``call_in_wizard=``, ``vba=``, a parameter
+named ``caller``, keyword-only parameters, and type annotations on these wrappers - both runtimes read
+an annotation as a converter (``float | None`` breaks registration), so the typed API is the engine's.
+Without Excel (``XLWINGS_ON_SERVER`` unset, not on Windows) the decorators do nothing and these are
+plain Python functions.
+"""
+
+# Help texts (docstrings and doc=) are one line each: Excel shows them verbatim, so no wrapping.
+# ruff: noqa: E501
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import xlwings as xw
+
+from kpi_xl import metrics as m
+from kpi_xl.excel import coerce, spill
+from kpi_xl.excel.errors import excel_function
+from kpi_xl.metrics import KpiInputError
+from kpi_xl.metrics._clean import clean_scores
+
+__all__ = [
+    "NPS",
+    "NPS_BREAKDOWN",
+    "NPS_CI",
+    "NPS_DIFF",
+    "CSAT",
+    "CES",
+    "CHURN",
+    "RETENTION",
+    "CHURN_FROM_DATES",
+    "RETENTION_FROM_DATES",
+    "REPEAT_RATE",
+    "COHORT_RETENTION",
+    "AOV",
+    "CLV",
+    "CLV_RETENTION",
+    "CLV_PREDICT",
+    "P_ALIVE",
+    "FRT",
+    "RESOLUTION_TIME",
+    "SLA_RATE",
+    "COMPLAINT_RATE",
+    "ENGAGEMENT_RATE",
+    "REFERRAL_CONVERSION",
+    "ADVOCACY_REVENUE_SHARE",
+    "REFUND_RATE",
+    "RETURN_RATE",
+    "REDEMPTION_RATE",
+    "PARTICIPATION_RATE",
+    "ADVOCACY_INDEX",
+    "KPI_BY_SEGMENT",
+]
+
+#: Function-wizard category in classic Excel (ignored by Office.js).
+CATEGORY = "kpi-xl"
+
+SKIP_DOC = (
+    "Optional. TRUE skips text, out-of-range values and error cells in the data (counted as skipped); "
+    "FALSE (default) stops at the first one with an error naming its row."
+)
+CONFIDENCE_DOC = "Optional. Confidence level of the interval, default 0.95."
+
+
+def _on_invalid(skip_invalid: object) -> str:
+    return "drop" if coerce.flag(skip_invalid, "skip_invalid", False) else "raise"
+
+
+def _skip(skip_invalid: object) -> bool:
+    return coerce.flag(skip_invalid, "skip_invalid", False)
+
+
+# --------------------------------------------------------------------------------------------------
+# Survey: NPS, CSAT, CES
+# --------------------------------------------------------------------------------------------------
+
+
+@xw.func(category=CATEGORY)
+@xw.arg(
+    "scores",
+    "raw",
+    doc="0-10 answers to 'How likely are you to recommend us?'. A column, a Table column or B:B.",
+)
+@xw.arg("skip_invalid", "raw", doc=SKIP_DOC)
+@excel_function
+def NPS(scores, skip_invalid=False):
+    """Net Promoter Score, -100 to 100: % promoters (9-10) minus % detractors (0-6). Blanks are skipped. Example: =NPS(Responses[Score])"""
+    skip = _skip(skip_invalid)
+    values = coerce.read_column(scores, "scores", "number", skip_errors=skip)
+    return m.nps(values, on_invalid=_on_invalid(skip)).value
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("scores", "raw", doc="0-10 recommend answers (a column, a Table column or B:B).")
+@xw.arg("confidence", "raw", doc=CONFIDENCE_DOC)
+@xw.arg("skip_invalid", "raw", doc=SKIP_DOC)
+@excel_function
+def NPS_BREAKDOWN(scores, confidence=0.95, skip_invalid=False):
+    """Spills the NPS breakdown: counts and shares of promoters, passives, detractors, n, skipped, NPS and its interval. Example: =NPS_BREAKDOWN(Responses[Score])"""
+    skip = _skip(skip_invalid)
+    values = coerce.read_column(scores, "scores", "number", skip_errors=skip)
+    conf = coerce.number(confidence, "confidence", 0.95)
+    r = m.nps(values, confidence=conf, on_invalid=_on_invalid(skip))
+    c = r.components
+    return spill.pairs(
+        [
+            ("promoters", c["promoters"]),
+            ("passives", c["passives"]),
+            ("detractors", c["detractors"]),
+            ("pct_promoters", c["pct_promoters"]),
+            ("pct_passives", c["pct_passives"]),
+            ("pct_detractors", c["pct_detractors"]),
+            ("n", r.n_used),
+            ("n_dropped", r.n_dropped),
+            ("nps", r.value),
+            ("ci_low", r.ci_low),
+            ("ci_high", r.ci_high),
+            ("confidence", r.confidence),
+        ]
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("scores", "raw", doc="0-10 recommend answers (a column, a Table column or B:B).")
+@xw.arg("confidence", "raw", doc=CONFIDENCE_DOC)
+@xw.arg("method", "raw", doc="Optional. 'adjusted-wald' (default, accurate for small samples) or 'wald'.")
+@xw.arg("skip_invalid", "raw", doc=SKIP_DOC)
+@excel_function
+def NPS_CI(scores, confidence=0.95, method="adjusted-wald", skip_invalid=False):
+    """Confidence interval of the NPS: spills two cells, low and high, in NPS points. Example: =NPS_CI(Responses[Score], 0.9)"""
+    skip = _skip(skip_invalid)
+    values = coerce.read_column(scores, "scores", "number", skip_errors=skip)
+    r = m.nps(
+        values,
+        confidence=coerce.number(confidence, "confidence", 0.95),
+        method=coerce.text(method, "method", "adjusted-wald"),
+        on_invalid=_on_invalid(skip),
+    )
+    return spill.row([r.ci_low, r.ci_high])
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("scores_a", "raw", doc="0-10 answers of sample A, e.g. this quarter.")
+@xw.arg("scores_b", "raw", doc="0-10 answers of sample B, e.g. last quarter (independent of A).")
+@xw.arg("confidence", "raw", doc=CONFIDENCE_DOC)
+@xw.arg("skip_invalid", "raw", doc=SKIP_DOC)
+@excel_function
+def NPS_DIFF(scores_a, scores_b, confidence=0.95, skip_invalid=False):
+    """NPS of A minus NPS of B with a two-sided z-test: spills difference, p_value, ci_low, ci_high under a header. p < 0.05: a real change. Example: =NPS_DIFF(Q2[Score], Q1[Score])"""
+    skip = _skip(skip_invalid)
+    on_invalid = _on_invalid(skip)
+    a = coerce.read_column(scores_a, "scores_a", "number", skip_errors=skip)
+    b = coerce.read_column(scores_b, "scores_b", "number", skip_errors=skip)
+    # The engine names both samples "scores"; cleaning each first with the engine's own cleaner makes
+    # an error say which range (A or B) holds the bad value.
+    clean_scores(a, scale=(0, 10), argument="scores_a", on_invalid=on_invalid)
+    clean_scores(b, scale=(0, 10), argument="scores_b", on_invalid=on_invalid)
+    r = m.nps_diff(a, b, confidence=coerce.number(confidence, "confidence", 0.95), on_invalid=on_invalid)
+    return [
+        ["difference", "p_value", "ci_low", "ci_high"],
+        *spill.row([r.value, r.components["p_value"], r.ci_low, r.ci_high]),
+    ]
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("scores", "raw", doc="Satisfaction answers, whole numbers on the scale (default 1-5).")
+@xw.arg(
+    "threshold",
+    "raw",
+    doc="Optional. Lowest score counted as satisfied; default the top two boxes (4 on 1-5).",
+)
+@xw.arg("scale_min", "raw", doc="Optional. Lowest point of the scale, default 1.")
+@xw.arg("scale_max", "raw", doc="Optional. Highest point of the scale, default 5.")
+@xw.arg("skip_invalid", "raw", doc=SKIP_DOC)
+@excel_function
+def CSAT(scores, threshold=None, scale_min=1, scale_max=5, skip_invalid=False):
+    """CSAT: share of satisfied answers (top two boxes: 4 or 5 on 1-5), 0 to 1; format as %. Example: =CSAT(Survey[CSAT])"""
+    skip = _skip(skip_invalid)
+    values = coerce.read_column(scores, "scores", "number", skip_errors=skip)
+    scale = (coerce.whole(scale_min, "scale_min", 1), coerce.whole(scale_max, "scale_max", 5))
+    return m.csat(
+        values,
+        scale=scale,
+        threshold=coerce.whole(threshold, "threshold", None),
+        on_invalid=_on_invalid(skip),
+    ).value
+
+
+_CES_MEASURES = ("mean", "pct_agree", "net")
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("scores", "raw", doc="Answers to 'The company made it easy to handle my issue', 1-7 (CES 2.0).")
+@xw.arg(
+    "measure",
+    "raw",
+    doc="Optional. 'mean' (default), 'pct_agree' (share of 5-7) or 'net' (% agree minus % disagree).",
+)
+@xw.arg("scale_min", "raw", doc="Optional. Lowest point of the scale, default 1.")
+@xw.arg("scale_max", "raw", doc="Optional. Highest point of the scale, default 7.")
+@xw.arg("skip_invalid", "raw", doc=SKIP_DOC)
+@excel_function
+def CES(scores, measure="mean", scale_min=1, scale_max=7, skip_invalid=False):
+    """Customer Effort Score (CES 2.0, 1-7, higher = easier): the mean, or the share agreeing (5-7), or the net. Example: =CES(Tickets[Effort])"""
+    skip = _skip(skip_invalid)
+    values = coerce.read_column(scores, "scores", "number", skip_errors=skip)
+    what = coerce.choice(measure, "measure", "mean", _CES_MEASURES)
+    scale = (coerce.whole(scale_min, "scale_min", 1), coerce.whole(scale_max, "scale_max", 7))
+    r = m.ces(values, scale=scale, on_invalid=_on_invalid(skip))
+    return r.value if what == "mean" else r.components[what]
+
+
+# --------------------------------------------------------------------------------------------------
+# Retention
+# --------------------------------------------------------------------------------------------------
+
+BASE_DOC = (
+    "Optional. 'start' (default): lost / customers at start; 'average': lost / average of start and end."
+)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("customers_start", "raw", doc="Customers at the start of the period.")
+@xw.arg(
+    "customers_lost",
+    "raw",
+    doc="Customers lost in the period. Leave blank to derive it from customers_end and new_customers.",
+)
+@xw.arg(
+    "customers_end", "raw", doc="Optional. Customers at the end of the period (needed for base 'average')."
+)
+@xw.arg("new_customers", "raw", doc="Optional. Customers acquired during the period.")
+@xw.arg("base", "raw", doc=BASE_DOC)
+@excel_function
+def CHURN(customers_start, customers_lost=None, customers_end=None, new_customers=None, base="start"):
+    """Churn rate from period counts: lost / customers at start (or average base), 0 to 1. From signup and end dates use CHURN_FROM_DATES. Example: =CHURN(1000, 120)"""
+    return m.churn_rate(
+        coerce.required(customers_start, "customers_start", "the number of customers at the start"),
+        coerce.option(customers_lost, "customers_lost"),
+        customers_end=coerce.option(customers_end, "customers_end"),
+        new_customers=coerce.option(new_customers, "new_customers"),
+        base=coerce.text(base, "base", "start"),
+    ).value
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("customers_start", "raw", doc="Customers at the start of the period.")
+@xw.arg("customers_end", "raw", doc="Customers at the end of the period.")
+@xw.arg("new_customers", "raw", doc="Customers acquired during the period.")
+@excel_function
+def RETENTION(customers_start, customers_end, new_customers):
+    """Customer retention rate from counts: (end - new) / start, 0 to 1. From signup and end dates use RETENTION_FROM_DATES. Example: =RETENTION(1000, 1030, 150) is 0.88"""
+    return m.retention_rate(
+        coerce.required(customers_start, "customers_start", "the number of customers at the start"),
+        coerce.required(customers_end, "customers_end", "the number of customers at the end"),
+        coerce.required(new_customers, "new_customers", "the number of new customers"),
+    ).value
+
+
+START_DATES_DOC = "Signup date of each customer (one row per customer)."
+END_DATES_DOC = "End (churn) date of each customer, same rows; blank = still active."
+PERIOD_START_DOC = "First day of the period (a date cell, or text like 2025-01-01)."
+PERIOD_END_DOC = "Last day of the period, included."
+
+
+def _records(start_dates, end_dates):
+    cols = coerce.read_columns(
+        {"start_dates": start_dates, "end_dates": end_dates}, {"start_dates": "date", "end_dates": "date"}
+    )
+    return cols["start_dates"], cols["end_dates"]
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("start_dates", "raw", doc=START_DATES_DOC)
+@xw.arg("end_dates", "raw", doc=END_DATES_DOC)
+@xw.arg("period_start", "raw", doc=PERIOD_START_DOC)
+@xw.arg("period_end", "raw", doc=PERIOD_END_DOC)
+@xw.arg("base", "raw", doc=BASE_DOC)
+@excel_function
+def CHURN_FROM_DATES(start_dates, end_dates, period_start, period_end, base="start"):
+    """Churn rate over a period from customer records: share of customers active at the start who ended in the period. Example: =CHURN_FROM_DATES(C[Signup], C[End], "2025-01-01", "2025-03-31")"""
+    start, end = _records(start_dates, end_dates)
+    return m.churn_from_records(
+        start,
+        end,
+        period_start=coerce.required(period_start, "period_start", "the first day of the period"),
+        period_end=coerce.required(period_end, "period_end", "the last day of the period"),
+        base=coerce.text(base, "base", "start"),
+    ).value
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("start_dates", "raw", doc=START_DATES_DOC)
+@xw.arg("end_dates", "raw", doc=END_DATES_DOC)
+@xw.arg("period_start", "raw", doc=PERIOD_START_DOC)
+@xw.arg("period_end", "raw", doc=PERIOD_END_DOC)
+@excel_function
+def RETENTION_FROM_DATES(start_dates, end_dates, period_start, period_end):
+    """Retention over a period from customer records: share of customers active at the start still active at the end. Example: =RETENTION_FROM_DATES(C[Signup], C[End], "2025-01-01", "2025-03-31")"""
+    start, end = _records(start_dates, end_dates)
+    return m.retention_from_records(
+        start,
+        end,
+        period_start=coerce.required(period_start, "period_start", "the first day of the period"),
+        period_end=coerce.required(period_end, "period_end", "the last day of the period"),
+    ).value
+
+
+IDS_DOC = "Customer id of each order (one row per order), e.g. Orders[Customer]."
+ORDER_DATES_DOC = "Date of each order, same rows."
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("customer_ids", "raw", doc=IDS_DOC)
+@xw.arg("order_dates", "raw", doc="Optional. Date of each order, same rows (needed for count 'days').")
+@xw.arg(
+    "count",
+    "raw",
+    doc="Optional. 'orders' (default): each order row is a purchase; 'days': orders on one day count once.",
+)
+@xw.arg("skip_invalid", "raw", doc=SKIP_DOC)
+@excel_function
+def REPEAT_RATE(customer_ids, order_dates=None, count="orders", skip_invalid=False):
+    """Repeat purchase rate: share of customers who bought more than once, 0 to 1. Example: =REPEAT_RATE(Orders[Customer])"""
+    skip = _skip(skip_invalid)
+    if coerce.option(order_dates, "order_dates") is None:
+        ids, dates = coerce.read_column(customer_ids, "customer_ids", "id", skip_errors=skip), None
+    else:
+        cols = coerce.read_columns(
+            {"customer_ids": customer_ids, "order_dates": order_dates},
+            {"customer_ids": "id", "order_dates": "date"},
+            skip_errors=skip,
+        )
+        ids, dates = cols["customer_ids"], cols["order_dates"]
+    return m.repeat_purchase_rate(
+        ids, dates, count=coerce.text(count, "count", "orders"), on_invalid=_on_invalid(skip)
+    ).value
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("customer_ids", "raw", doc=IDS_DOC)
+@xw.arg("order_dates", "raw", doc=ORDER_DATES_DOC)
+@xw.arg("period", "raw", doc="Optional. 'month' (default), 'quarter' or 'week'.")
+@xw.arg("max_periods", "raw", doc="Optional. Show periods 0 to this number only.")
+@xw.arg(
+    "as_of", "raw", doc="Optional. Last day observed; later orders are ignored. Default: the latest order."
+)
+@xw.arg("skip_invalid", "raw", doc=SKIP_DOC)
+@excel_function
+def COHORT_RETENTION(
+    customer_ids, order_dates, period="month", max_periods=None, as_of=None, skip_invalid=False
+):
+    """Spills the cohort table: per first-purchase cohort its size and the share buying again 0, 1, 2... periods later. Not yet observed = blank. Example: =COHORT_RETENTION(Orders[Customer], Orders[Date])"""
+    skip = _skip(skip_invalid)
+    cols = coerce.read_columns(
+        {"customer_ids": customer_ids, "order_dates": order_dates},
+        {"customer_ids": "id", "order_dates": "date"},
+        skip_errors=skip,
+    )
+    table = m.cohort_retention(
+        cols["customer_ids"],
+        cols["order_dates"],
+        period=coerce.text(period, "period", "month"),
+        max_periods=coerce.whole(max_periods, "max_periods", None),
+        as_of=coerce.option(as_of, "as_of"),
+        on_invalid=_on_invalid(skip),
+    )
+    return spill.frame(table, index="cohort")
+
+
+# --------------------------------------------------------------------------------------------------
+# Value: AOV and CLV
+# --------------------------------------------------------------------------------------------------
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("amounts", "raw", doc="Revenue of each order, e.g. Orders[Amount].")
+@xw.arg(
+    "allow_negative",
+    "raw",
+    doc="Optional. FALSE (default): a negative amount is an error; TRUE keeps refunds as negative amounts.",
+)
+@xw.arg("skip_invalid", "raw", doc=SKIP_DOC)
+@excel_function
+def AOV(amounts, allow_negative=False, skip_invalid=False):
+    """Average order value: revenue / orders. Blanks are skipped. Example: =AOV(Orders[Amount])"""
+    skip = _skip(skip_invalid)
+    values = coerce.read_column(amounts, "amounts", "number", skip_errors=skip)
+    return m.average_order_value(
+        values,
+        allow_negative=coerce.flag(allow_negative, "allow_negative", False),
+        on_invalid=_on_invalid(skip),
+    ).value
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("aov", "raw", doc="Average order value (currency).")
+@xw.arg("frequency", "raw", doc="Orders per customer per period (e.g. per year).")
+@xw.arg("margin", "raw", doc="Gross margin as a share, e.g. 0.4 for 40%.")
+@xw.arg(
+    "lifespan", "raw", doc="Expected customer lifespan in the same periods (e.g. years); 1/churn if unknown."
+)
+@xw.arg("discount_rate", "raw", doc="Optional. Discount rate per period, default 0.")
+@excel_function
+def CLV(aov, frequency, margin, lifespan, discount_rate=0):
+    """Customer lifetime value, simple formula: AOV x frequency x margin over the lifespan, discounted per period. Example: =CLV(60, 6, 0.4, 3) is 432"""
+    return m.clv_formula(
+        coerce.number(aov, "aov"),
+        coerce.number(frequency, "frequency"),
+        coerce.number(margin, "margin"),
+        coerce.number(lifespan, "lifespan"),
+        discount_rate=coerce.number(discount_rate, "discount_rate", 0.0),
+    ).value
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("margin", "raw", doc="Margin per customer per period (currency).")
+@xw.arg("retention", "raw", doc="Retention rate per period, 0 to below 1 (e.g. 0.8).")
+@xw.arg("discount_rate", "raw", doc="Discount rate per period (e.g. 0.1).")
+@xw.arg(
+    "convention",
+    "raw",
+    doc="Optional. 'gupta-lehmann' (default, m*r/(1+d-r), first payment excluded), 'blattberg' (m(1+d)/(1+d-r)) or 'ofek' (m/(1+d-r)).",
+)
+@excel_function
+def CLV_RETENTION(margin, retention, discount_rate, convention="gupta-lehmann"):
+    """Retention-based CLV with a constant margin, retention and discount rate per period; name the convention beside it. Example: =CLV_RETENTION(100, 0.8, 0.1) is 266.67"""
+    return m.clv_retention(
+        coerce.number(margin, "margin"),
+        coerce.number(retention, "retention"),
+        coerce.number(discount_rate, "discount_rate"),
+        convention=coerce.text(convention, "convention", "gupta-lehmann"),
+    ).value
+
+
+TIME_UNIT_DOC = "Required. 'day', 'week' or 'month': the model's time unit; horizon is counted in it."
+OBS_END_DOC = "Optional. Last day of the observation window; default the latest order date."
+
+
+def _transactions(customer_ids, dates, amounts=None):
+    ranges = {"customer_ids": customer_ids, "dates": dates}
+    kinds: dict[str, coerce.Kind] = {"customer_ids": "id", "dates": "date"}
+    if amounts is not None:
+        ranges["amounts"], kinds["amounts"] = amounts, "number"
+    return coerce.read_columns(ranges, kinds)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("customer_ids", "raw", doc=IDS_DOC)
+@xw.arg("dates", "raw", doc=ORDER_DATES_DOC)
+@xw.arg("amounts", "raw", doc="Amount of each order, same rows.")
+@xw.arg("time_unit", "raw", doc=TIME_UNIT_DOC)
+@xw.arg("horizon", "raw", doc="Projection length in time units, e.g. 52 (weeks) for one year.")
+@xw.arg(
+    "discount_rate",
+    "raw",
+    doc="Optional. Discount rate per step, default 0 (e.g. 0.01 a month with step 'month').",
+)
+@xw.arg("margin", "raw", doc="Optional. Share of spend that is profit, 0 to 1; default 1 (CLV in revenue).")
+@xw.arg("observation_end", "raw", doc=OBS_END_DOC)
+@xw.arg(
+    "step",
+    "raw",
+    doc="Optional. Discounting step: a number of time units (default 1) or 'day', 'week', 'month'.",
+)
+@excel_function
+def CLV_PREDICT(
+    customer_ids, dates, amounts, time_unit, horizon, discount_rate=0, margin=1, observation_end=None, step=1
+):
+    """Spills predicted CLV per customer (BG/NBD + Gamma-Gamma): frequency, recency, T, spend, expected purchases, P(alive), CLV. Example: =CLV_PREDICT(Orders[Customer], Orders[Date], Orders[Amount], "week", 52)"""
+    tx = _transactions(customer_ids, dates, amounts)
+    step_value = coerce.option(step, "step", 1.0)
+    out = m.predict_clv(
+        tx["customer_ids"],
+        tx["dates"],
+        tx["amounts"],
+        time_unit=coerce.text(time_unit, "time_unit"),
+        horizon=coerce.number(horizon, "horizon"),
+        discount_rate=coerce.number(discount_rate, "discount_rate", 0.0),
+        observation_end=coerce.option(observation_end, "observation_end"),
+        margin=coerce.number(margin, "margin", 1.0),
+        step=(
+            step_value.strip().lower()
+            if isinstance(step_value, str) and step_value.strip().lower() in ("day", "week", "month")
+            else coerce.number(step_value, "step")
+        ),
+    )
+    return spill.frame(out, index="customer_id")
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("customer_ids", "raw", doc=IDS_DOC)
+@xw.arg("dates", "raw", doc=ORDER_DATES_DOC)
+@xw.arg("time_unit", "raw", doc=TIME_UNIT_DOC)
+@xw.arg("observation_end", "raw", doc=OBS_END_DOC)
+@excel_function
+def P_ALIVE(customer_ids, dates, time_unit, observation_end=None):
+    """Spills each customer's probability of still being active (BG/NBD model fitted to the orders), with frequency, recency and T. Example: =P_ALIVE(Orders[Customer], Orders[Date], "week")"""
+    tx = _transactions(customer_ids, dates)
+    unit = coerce.text(time_unit, "time_unit")
+    summary = m.rfm_summary(
+        tx["customer_ids"],
+        tx["dates"],
+        time_unit=unit,
+        observation_end=coerce.option(observation_end, "observation_end"),
+    )
+    x, tx_, age = (summary[c].to_numpy() for c in ("frequency", "recency", "T"))
+    model = m.BetaGeoFitter().fit(x, tx_, age, time_unit=unit)
+    if not model.converged:
+        raise KpiInputError(f"the BG/NBD model could not be fitted to these orders: {model.message}")
+    out = summary[["frequency", "recency", "T"]].copy()
+    out["probability_alive"] = model.probability_alive(x, tx_, age)
+    return spill.frame(out, index="customer_id")
+
+
+# --------------------------------------------------------------------------------------------------
+# Service
+# --------------------------------------------------------------------------------------------------
+
+CREATED_DOC = "Date and time each ticket was created, e.g. Tickets[Created]."
+AS_OF_DOC = "Optional. Cut-off date and time; tickets created later are ignored, replies after it count as not yet sent."
+STATISTIC_DOC = "Optional. 'median' (default), 'mean' or 'p90' (90th percentile)."
+
+
+def _tickets(created, ended, ended_name, skip):
+    cols = coerce.read_columns(
+        {"created": created, ended_name: ended}, {"created": "date", ended_name: "date"}, skip_errors=skip
+    )
+    return cols["created"], cols[ended_name]
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("created", "raw", doc=CREATED_DOC)
+@xw.arg(
+    "first_response",
+    "raw",
+    doc="Date and time of the first reply, same rows; blank = not answered yet (excluded, never 0).",
+)
+@xw.arg("statistic", "raw", doc=STATISTIC_DOC)
+@xw.arg("as_of", "raw", doc=AS_OF_DOC)
+@xw.arg("skip_invalid", "raw", doc=SKIP_DOC)
+@excel_function
+def FRT(created, first_response, statistic="median", as_of=None, skip_invalid=False):
+    """First response time in hours (median by default) from ticket creation to first reply; open tickets are excluded. Example: =FRT(Tickets[Created], Tickets[Replied])"""
+    skip = _skip(skip_invalid)
+    c, e = _tickets(created, first_response, "first_response", skip)
+    return m.first_response_time(
+        c,
+        e,
+        statistic=coerce.text(statistic, "statistic", "median"),
+        as_of=coerce.option(as_of, "as_of"),
+        on_invalid=_on_invalid(skip),
+    ).value
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("created", "raw", doc=CREATED_DOC)
+@xw.arg(
+    "resolved", "raw", doc="Date and time each ticket was resolved, same rows; blank = still open (excluded)."
+)
+@xw.arg("statistic", "raw", doc=STATISTIC_DOC)
+@xw.arg("as_of", "raw", doc=AS_OF_DOC)
+@xw.arg("skip_invalid", "raw", doc=SKIP_DOC)
+@excel_function
+def RESOLUTION_TIME(created, resolved, statistic="median", as_of=None, skip_invalid=False):
+    """Resolution time in hours (median, mean or p90) from ticket creation to resolution; open tickets are excluded. Example: =RESOLUTION_TIME(Tickets[Created], Tickets[Resolved], "p90")"""
+    skip = _skip(skip_invalid)
+    c, e = _tickets(created, resolved, "resolved", skip)
+    return m.resolution_time(
+        c,
+        e,
+        statistic=coerce.text(statistic, "statistic", "median"),
+        as_of=coerce.option(as_of, "as_of"),
+        on_invalid=_on_invalid(skip),
+    ).value
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("created", "raw", doc=CREATED_DOC)
+@xw.arg("responded", "raw", doc="Date and time of the response, same rows; blank = not answered yet.")
+@xw.arg("target_hours", "raw", doc="The SLA target in hours, e.g. 4.")
+@xw.arg(
+    "as_of", "raw", doc="Optional. Cut-off; with it, an open ticket older than the target counts as breached."
+)
+@xw.arg("skip_invalid", "raw", doc=SKIP_DOC)
+@excel_function
+def SLA_RATE(created, responded, target_hours, as_of=None, skip_invalid=False):
+    """SLA attainment: share of tickets answered within target_hours, 0 to 1. Example: =SLA_RATE(Tickets[Created], Tickets[Replied], 4)"""
+    skip = _skip(skip_invalid)
+    c, e = _tickets(created, responded, "responded", skip)
+    return m.sla_rate(
+        c,
+        e,
+        target_hours=coerce.number(target_hours, "target_hours"),
+        as_of=coerce.option(as_of, "as_of"),
+        on_invalid=_on_invalid(skip),
+    ).value
+
+
+@xw.func(category=CATEGORY)
+@xw.arg(
+    "complaints",
+    "raw",
+    doc="Number of complaints (one cell), or a yes/no column flagging each contact that was a complaint.",
+)
+@xw.arg("base", "raw", doc="Customers or orders in the same period (more than 0).")
+@xw.arg("per", "raw", doc="Optional. Rate per this many of the base, default 1000.")
+@xw.arg("skip_invalid", "raw", doc=SKIP_DOC)
+@excel_function
+def COMPLAINT_RATE(complaints, base, per=1000, skip_invalid=False):
+    """Complaints per 1,000 customers or orders (or per 'per'). Example: =COMPLAINT_RATE(12, 4000) is 3"""
+    skip = _skip(skip_invalid)
+    return m.complaint_rate(
+        coerce.column_or_scalar(complaints, "complaints", "flag", skip_errors=skip),
+        coerce.required(base, "base", "the number of customers or orders"),
+        per=coerce.number(per, "per", 1000.0),
+        on_invalid=_on_invalid(skip),
+    ).value
+
+
+# --------------------------------------------------------------------------------------------------
+# Advocacy and loyalty
+# --------------------------------------------------------------------------------------------------
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("engagements", "raw", doc="Engagements per post (likes + comments + shares ...).")
+@xw.arg("audience", "raw", doc="Followers (or reach) per post, same rows; more than 0.")
+@xw.arg("basis", "raw", doc="Optional. What audience holds: 'followers' (default) or 'reach'.")
+@xw.arg(
+    "method",
+    "raw",
+    doc="Optional. 'pooled' (default): total engagements / total audience; 'mean': average of the per-post rates.",
+)
+@xw.arg("skip_invalid", "raw", doc=SKIP_DOC)
+@excel_function
+def ENGAGEMENT_RATE(engagements, audience, basis="followers", method="pooled", skip_invalid=False):
+    """Engagement rate of posts: engagements / audience, as a share (format as %). Example: =ENGAGEMENT_RATE(Posts[Engagements], Posts[Followers])"""
+    skip = _skip(skip_invalid)
+    cols = coerce.read_columns(
+        {"engagements": engagements, "audience": audience},
+        {"engagements": "number", "audience": "number"},
+        skip_errors=skip,
+    )
+    return m.engagement_rate(
+        cols["engagements"],
+        cols["audience"],
+        basis=coerce.text(basis, "basis", "followers"),
+        method=coerce.text(method, "method", "pooled"),
+        on_invalid=_on_invalid(skip),
+    ).value
+
+
+@xw.func(category=CATEGORY)
+@xw.arg(
+    "converted",
+    "raw",
+    doc="A yes/no column (one row per referred lead: did it buy?), or the number of conversions when leads is given.",
+)
+@xw.arg("leads", "raw", doc="Optional. Number of referred leads; give it when converted is a count.")
+@xw.arg("skip_invalid", "raw", doc=SKIP_DOC)
+@excel_function
+def REFERRAL_CONVERSION(converted, leads=None, skip_invalid=False):
+    """Referral conversion rate: referred leads who purchased / referred leads, 0 to 1. Example: =REFERRAL_CONVERSION(Leads[Bought]) or =REFERRAL_CONVERSION(45, 300)"""
+    leads_value = coerce.option(leads, "leads")
+    if leads_value is not None:
+        return m.referral_conversion_from_counts(
+            coerce.required(converted, "conversions", "the number of conversions"), leads_value
+        ).value
+    skip = _skip(skip_invalid)
+    flags = coerce.read_column(converted, "converted_flags", "flag", skip_errors=skip)
+    return m.referral_conversion(flags, on_invalid=_on_invalid(skip)).value
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("amounts", "raw", doc="Revenue of each order or customer.")
+@xw.arg("referred_flags", "raw", doc="Same rows: yes/no, was the customer referred?")
+@xw.arg("skip_invalid", "raw", doc=SKIP_DOC)
+@excel_function
+def ADVOCACY_REVENUE_SHARE(amounts, referred_flags, skip_invalid=False):
+    """Share of revenue from referred customers: referred revenue / total revenue, 0 to 1. Example: =ADVOCACY_REVENUE_SHARE(Orders[Amount], Orders[Referred])"""
+    skip = _skip(skip_invalid)
+    cols = coerce.read_columns(
+        {"amounts": amounts, "referred_flags": referred_flags},
+        {"amounts": "number", "referred_flags": "flag"},
+        skip_errors=skip,
+    )
+    return m.advocacy_revenue_share(
+        cols["amounts"], cols["referred_flags"], on_invalid=_on_invalid(skip)
+    ).value
+
+
+BASIS_DOC = "Optional. 'count' (default): share of orders or units; 'value': share of money. Never mixed."
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("refunded_flags", "raw", doc="One row per order: yes/no, was it refunded?")
+@xw.arg("amounts", "raw", doc="Optional. Order amounts, same rows (needed for basis 'value').")
+@xw.arg("basis", "raw", doc=BASIS_DOC)
+@xw.arg("skip_invalid", "raw", doc=SKIP_DOC)
+@excel_function
+def REFUND_RATE(refunded_flags, amounts=None, basis="count", skip_invalid=False):
+    """Refund rate: refunded orders / orders, or refunded value / sales value with basis 'value'. Example: =REFUND_RATE(Orders[Refunded])"""
+    skip = _skip(skip_invalid)
+    if coerce.option(amounts, "amounts") is None:
+        flags = coerce.read_column(refunded_flags, "refunded_flags", "flag", skip_errors=skip)
+        values = None
+    else:
+        cols = coerce.read_columns(
+            {"refunded_flags": refunded_flags, "amounts": amounts},
+            {"refunded_flags": "flag", "amounts": "number"},
+            skip_errors=skip,
+        )
+        flags, values = cols["refunded_flags"], cols["amounts"]
+    return m.refund_rate(
+        flags, values, basis=coerce.text(basis, "basis", "count"), on_invalid=_on_invalid(skip)
+    ).value
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("units_returned", "raw", doc="Units returned per row (product, order or period).")
+@xw.arg("units_sold", "raw", doc="Units sold, same rows.")
+@xw.arg("unit_prices", "raw", doc="Optional. Price per unit, same rows (needed for basis 'value').")
+@xw.arg("basis", "raw", doc=BASIS_DOC)
+@xw.arg("skip_invalid", "raw", doc=SKIP_DOC)
+@excel_function
+def RETURN_RATE(units_returned, units_sold, unit_prices=None, basis="count", skip_invalid=False):
+    """Return rate: units returned / units sold (or by value with basis 'value'). Example: =RETURN_RATE(Sales[Returned], Sales[Sold])"""
+    skip = _skip(skip_invalid)
+    ranges = {"units_returned": units_returned, "units_sold": units_sold}
+    kinds: dict[str, coerce.Kind] = {"units_returned": "number", "units_sold": "number"}
+    if coerce.option(unit_prices, "unit_prices") is not None:
+        ranges["unit_prices"], kinds["unit_prices"] = unit_prices, "number"
+    cols = coerce.read_columns(ranges, kinds, skip_errors=skip)
+    return m.return_rate(
+        cols["units_returned"],
+        cols["units_sold"],
+        cols.get("unit_prices"),
+        basis=coerce.text(basis, "basis", "count"),
+        on_invalid=_on_invalid(skip),
+    ).value
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("points_redeemed", "raw", doc="Points redeemed: a total, or a column of values to sum.")
+@xw.arg("points_issued", "raw", doc="Points issued (including expired): a total, or a column to sum.")
+@xw.arg("skip_invalid", "raw", doc=SKIP_DOC)
+@excel_function
+def REDEMPTION_RATE(points_redeemed, points_issued, skip_invalid=False):
+    """Loyalty redemption rate: points redeemed / points issued; can exceed 1 in a period. Example: =REDEMPTION_RATE(B2, B3)"""
+    skip = _skip(skip_invalid)
+    return m.redemption_rate(
+        coerce.column_or_scalar(points_redeemed, "points_redeemed", skip_errors=skip),
+        coerce.column_or_scalar(points_issued, "points_issued", skip_errors=skip),
+        on_invalid=_on_invalid(skip),
+    ).value
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("members", "raw", doc="Loyalty programme members.")
+@xw.arg("customers", "raw", doc="Customers in the same base (at least members).")
+@excel_function
+def PARTICIPATION_RATE(members, customers):
+    """Loyalty participation rate: members / customers, 0 to 1. Example: =PARTICIPATION_RATE(350, 1000) is 0.35"""
+    return m.participation_rate(
+        coerce.required(members, "members", "the number of members"),
+        coerce.required(customers, "customers", "the number of customers"),
+    ).value
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("nps", "raw", doc="NPS, -100 to 100 (e.g. a cell with =NPS(...)).")
+@xw.arg("csat", "raw", doc="CSAT as a share 0 to 1 (e.g. =CSAT(...)).")
+@xw.arg("referral_rate", "raw", doc="Referral rate as a share 0 to 1.")
+@xw.arg("weight_nps", "raw", doc="Optional. Weight of NPS, default 0.4.")
+@xw.arg("weight_csat", "raw", doc="Optional. Weight of CSAT, default 0.3.")
+@xw.arg("weight_referral", "raw", doc="Optional. Weight of the referral rate, default 0.3.")
+@excel_function
+def ADVOCACY_INDEX(nps, csat, referral_rate, weight_nps=0.4, weight_csat=0.3, weight_referral=0.3):
+    """Customer Advocacy Index 0-100 (kpi-xl's weighted composite, not an industry standard): NPS rescaled to 0-1, CSAT and referral rate. Example: =ADVOCACY_INDEX(40, 0.8, 0.25)"""
+    return m.advocacy_index(
+        coerce.number(nps, "nps"),
+        coerce.number(csat, "csat"),
+        coerce.number(referral_rate, "referral_rate"),
+        weights=(
+            coerce.number(weight_nps, "weight_nps", 0.4),
+            coerce.number(weight_csat, "weight_csat", 0.3),
+            coerce.number(weight_referral, "weight_referral", 0.3),
+        ),
+    ).value
+
+
+# --------------------------------------------------------------------------------------------------
+# Any metric by segment
+# --------------------------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _option_value(v: object) -> object:
+    """An option value typed in a cell: a number, TRUE/FALSE, a list of numbers ("1,7"), or text."""
+    if isinstance(v, (int, float)):
+        return v
+    text = str(v).strip()
+    if text.upper() in ("TRUE", "FALSE"):
+        return text.upper() == "TRUE"
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) > 1 and all(_NUMBER.match(p) for p in parts):
+        return tuple(float(p) for p in parts)
+    return float(text) if _NUMBER.match(text) else text
+
+
+def _options(value: object) -> dict[str, object]:
+    """'name=value; name=value' text, or a two-column range of names and values."""
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and isinstance(value[0], (list, tuple))
+        and len(value[0]) == 2
+    ):
+        pairs = [(coerce.scalar(k, "options"), coerce.scalar(v, "options")) for k, v in value]
+    else:
+        text = coerce.option(value, "options", "")
+        pairs = []
+        for item in filter(None, (p.strip() for p in str(text).split(";"))):
+            if "=" not in item:
+                raise KpiInputError(f"options: {item!r} is not name=value", argument="options", value=item)
+            pairs.append(tuple(s.strip() for s in item.split("=", 1)))
+    return {str(k).strip(): _option_value(v) for k, v in pairs if k is not None and v is not None}
+
+
+def _names(value: object, argument: str) -> list[str]:
+    """Column names given as 'A, B' text or as a range of header cells."""
+    if isinstance(value, (list, tuple)):
+        names = [
+            str(v).strip() for row in value for v in (row if isinstance(row, (list, tuple)) else [row]) if v
+        ]
+    else:
+        names = [p.strip() for p in re.split(r"[,;]", str(coerce.required(value, argument, "column names")))]
+    names = [n for n in names if n]
+    if not names:
+        raise KpiInputError(f"{argument} is blank; enter the column name(s)", argument=argument, kind="empty")
+    return names
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("table", "raw", doc="The data with its header row, e.g. Responses[#All] or A1:D500.")
+@xw.arg(
+    "segment_column", "raw", doc="Header of the segment column (e.g. 'Region'); blank to group by month only."
+)
+@xw.arg(
+    "metric",
+    "raw",
+    doc="Metric name: nps, csat, ces, aov, repeat_purchase_rate, first_response_time, sla_rate, refund_rate, churn ...",
+)
+@xw.arg(
+    "value_columns",
+    "raw",
+    doc="Header(s) of the metric's data column(s), e.g. 'Score', or 'Created, Replied' for first_response_time.",
+)
+@xw.arg(
+    "options",
+    "raw",
+    doc="Optional. Metric settings as 'name=value; ...', e.g. 'target_hours=4' or 'scale=1,7'.",
+)
+@xw.arg("month_column", "raw", doc="Optional. Header of a date column: group by its calendar month too.")
+@xw.arg("min_n", "raw", doc="Optional. Groups with fewer answers are flagged small_sample; default 30.")
+@xw.arg("total", "raw", doc="Optional. TRUE (default) adds a Total row.")
+@xw.arg("skip_invalid", "raw", doc=SKIP_DOC)
+@excel_function
+def KPI_BY_SEGMENT(
+    table,
+    segment_column,
+    metric,
+    value_columns,
+    options=None,
+    month_column=None,
+    min_n=30,
+    total=True,
+    skip_invalid=False,
+):
+    """Spills a metric per segment (and/or month): value, n, interval, small-sample flag, one row per group plus Total. Example: =KPI_BY_SEGMENT(Responses[#All], "Region", "nps", "Score")"""
+    skip = _skip(skip_invalid)
+    segment = coerce.option(segment_column, "segment_column")
+    segment = None if segment is None else str(segment).strip()
+    month = coerce.option(month_column, "month_column")
+    month = None if month is None else str(month).strip()
+    columns = _names(value_columns, "value_columns")
+    name = str(coerce.required(metric, "metric", "a metric name, e.g. nps")).strip().lower()
+    opts = _options(options)
+    if skip:
+        fn = m.METRICS.get(name)
+        if fn is not None and "on_invalid" not in inspect.signature(fn).parameters:
+            raise KpiInputError(f"skip_invalid is not available for {name}: it has no invalid values to skip")
+        opts["on_invalid"] = "drop"
+    used = [c for c in (segment, month) if c] + columns
+    frame = coerce.read_table(
+        table, "table", used=used, labels=[segment] if segment else [], skip_errors=skip
+    )
+    result = m.segment_table(
+        frame,
+        name,
+        columns=columns,
+        by=segment,
+        period="month" if month else None,
+        date=month,
+        min_n=coerce.whole(min_n, "min_n", 30),
+        total=coerce.flag(total, "total", True),
+        **opts,
+    )
+    return spill.frame(result)
