@@ -67,9 +67,17 @@ MIN_REPEAT_CUSTOMERS = 10
 # set, narrow enough that exp() never overflows while the optimiser explores. A fit that ends on
 # the bound has run off to a degenerate corner and is reported as not converged.
 _LOG_BOUND = 30.0
+# A failed fit whose log-parameter passed +-20 (a parameter beyond 5e8 or below 2e-9) was heading
+# for a degenerate corner; the message says so instead of listing optimiser messages.
+_DRIFT_LOG = 20.0
 # Largest |gradient| of the mean log-likelihood (per log-parameter) accepted as a maximum.
 _GRAD_TOL = 1e-5
-_NOT_IDENTIFIED = "the information matrix is not positive definite: these data do not identify the parameters"
+# The optimiser stopped, but the likelihood is flat in some direction (e.g. BG/NBD's a and b when
+# every repeat customer bought last at T): where it stopped is arbitrary, and so would predictions be.
+_NOT_IDENTIFIED = (
+    "the likelihood is flat in some direction, so at least one parameter is not pinned down by these "
+    "data (no standard errors)"
+)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -290,7 +298,10 @@ def _maximise(
                 lambda p: safe(p)[0],
                 best_x,
                 method="Nelder-Mead",
-                options={"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-14},
+                bounds=bounds,
+                # A few hundred simplex steps per parameter are enough to leave a flat valley; the
+                # polish below does the fine work, and a hopeless fit must not run for minutes.
+                options={"maxfev": 400 * len(names), "xatol": 1e-8, "fatol": 1e-14},
             )
             keep_best("Nelder-Mead", nelder_mead)
             converged = keep_best("L-BFGS-B polish", lbfgs(best_x))
@@ -300,17 +311,18 @@ def _maximise(
             False,
             "the log-likelihood could not be evaluated at any starting point (" + "; ".join(tried) + ")",
         )
-    at_bound = [n for n, v in zip(names, best_x, strict=True) if abs(v) >= _LOG_BOUND - 1e-6]
-    if at_bound:
+    at_bound = np.abs(best_x) >= _LOG_BOUND - 1e-6
+    if converged and not at_bound.any():
+        return _Fit(best_x, True, "converged")
+    drifting = [n for n, v in zip(names, best_x, strict=True) if abs(v) >= _DRIFT_LOG]
+    if drifting:
         return _Fit(
             best_x,
             False,
-            f"parameter(s) {', '.join(at_bound)} ran off towards 0 or infinity: the data do not pin "
-            "the model down (too few customers, or too few repeat purchases)",
+            f"parameter(s) {', '.join(drifting)} ran off towards 0 or infinity: the data do not pin the "
+            "model down (too few customers, too few repeat purchases, or no variation to explain)",
         )
-    if not converged:
-        return _Fit(best_x, False, "no maximum found (" + "; ".join(tried) + ")")
-    return _Fit(best_x, True, "converged")
+    return _Fit(best_x, False, "no maximum found (" + "; ".join(tried) + ")")
 
 
 def _log_hessian(grad: Callable[[np.ndarray], np.ndarray], logp: np.ndarray) -> np.ndarray:
@@ -361,6 +373,81 @@ def _summary_table(params: pd.Series, cov: pd.DataFrame, confidence: float) -> p
         {"estimate": est, "se": se, "ci_low": est * np.exp(-half), "ci_high": est * np.exp(half)},
         index=params.index,
     )
+
+
+class _Fitter:
+    """What both fitters share: fitted state, the parameter table and the check before predicting."""
+
+    param_names: tuple[str, ...] = ()
+    model_name = ""
+
+    def __init__(self) -> None:
+        self.params_: pd.Series | None = None
+        self.converged = False
+        self.identified = False
+        self.message = "not fitted"
+        self.warnings_: tuple[str, ...] = ()
+
+    def _store(
+        self,
+        fit: _Fit,
+        logp: np.ndarray,
+        log_likelihood: float,
+        grad_fit: Callable[[np.ndarray], np.ndarray],
+        *,
+        confidence: float,
+        n_customers: float,
+        n_patterns: int,
+        n_dropped: int,
+    ) -> None:
+        """Keep a fit: ``logp`` are the natural-scale log-parameters, ``grad_fit`` the gradient of
+        the (possibly rescaled) problem the optimiser solved, at ``fit.logp``."""
+        self.params_ = pd.Series(np.exp(logp), index=list(self.param_names))
+        self.log_likelihood_ = log_likelihood
+        self.covariance_, self.identified = _covariance(grad_fit, fit.logp, np.exp(logp), self.param_names)
+        self.standard_errors_ = pd.Series(
+            np.sqrt(np.diag(self.covariance_.to_numpy())), index=self.params_.index
+        )
+        self.converged = fit.converged
+        self.message = _NOT_IDENTIFIED if fit.converged and not self.identified else fit.message
+        self.confidence = confidence
+        self.n_customers_ = n_customers
+        self.n_patterns_ = n_patterns
+        self.n_dropped_ = n_dropped
+
+    def _given(self, values: tuple[float, ...]) -> None:
+        """Parameters set by hand: usable for prediction, without standard errors or a likelihood."""
+        checked = [require_positive(v, name) for v, name in zip(values, self.param_names, strict=True)]
+        self.params_ = pd.Series(checked, index=list(self.param_names), dtype=float)
+        nan = np.full((len(checked), len(checked)), np.nan)
+        self.covariance_ = pd.DataFrame(nan, index=self.params_.index, columns=self.params_.index)
+        self.standard_errors_ = pd.Series(np.nan, index=self.params_.index)
+        self.log_likelihood_ = float("nan")
+        self.converged = self.identified = True
+        self.message = "parameters given, not fitted"
+        self.confidence = 0.95
+        self.n_customers_, self.n_patterns_, self.n_dropped_ = 0.0, 0, 0
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Parameter table: ``estimate``, ``se``, ``ci_low``, ``ci_high`` (interval on the log scale,
+        so it stays positive). Available even when the fit failed, to see where it went."""
+        if self.params_ is None:
+            raise KpiInputError(f"fit the model first ({type(self).__name__}().fit(...))", kind="empty")
+        return _summary_table(self.params_, self.covariance_, self.confidence)
+
+    def _check_fitted(self) -> None:
+        if self.params_ is None:
+            raise KpiInputError(f"fit the model first ({type(self).__name__}().fit(...))", kind="empty")
+        if not self.converged:
+            raise KpiInputError(
+                f"the {self.model_name} fit did not converge ({self.message}); its predictions would be wrong"
+            )
+        if not self.identified:
+            raise KpiInputError(
+                f"the {self.model_name} fit cannot be used: {self.message}; its predictions would depend "
+                "on where the optimiser happened to stop"
+            )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -649,10 +736,10 @@ def _bgnbd_loglik(logp: np.ndarray, d: _BgnbdData) -> tuple[float, np.ndarray]:
     g_alpha -= float(w1 @ (rx * (share_alive / (alpha + d.age1) + share_dropped / (alpha + d.tx1))))
     g_a += float(w1 @ share_dropped) / a
     g_b -= float(w1 @ (share_dropped / bx1))
-    return ll, np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
+    return float(ll), np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
 
 
-class BetaGeoFitter:
+class BetaGeoFitter(_Fitter):
     r"""The BG/NBD model of repeat purchasing (Fader, Hardie & Lee 2005a).
 
     While active, a customer buys as a Poisson process with rate :math:`\lambda`; after each
@@ -676,13 +763,18 @@ class BetaGeoFitter:
     params_ : Series
         ``r``, ``alpha``, ``a``, ``b``.
     standard_errors_ : Series
-        From the observed information (numerical Hessian of the analytic gradient), delta method.
+        From the observed information (numerical Hessian of the analytic gradient), delta method;
+        NaN when the information matrix is not positive definite (see ``identified``).
     covariance_ : DataFrame
         Covariance matrix of the parameters.
     log_likelihood_ : float
         Maximised log-likelihood (sum over customers).
     converged : bool
-        True when an interior maximum with a positive-definite information matrix was found.
+        True when the optimiser ended at an interior maximum (gradient ~0, no parameter running
+        off to 0 or infinity).
+    identified : bool
+        True when the information matrix is positive definite, i.e. the data pin every parameter
+        down. Predictions raise unless the model is both converged and identified.
     message : str
         How the optimisation ended.
     time_unit : str
@@ -709,11 +801,7 @@ class BetaGeoFitter:
     """
 
     param_names = ("r", "alpha", "a", "b")
-
-    def __init__(self) -> None:
-        self.params_: pd.Series | None = None
-        self.converged = False
-        self.message = "not fitted"
+    model_name = "BG/NBD"
 
     def fit(
         self,
@@ -788,37 +876,37 @@ class BetaGeoFitter:
         starts = [np.zeros(4), np.full(4, np.log(0.1)), np.log([0.5, 0.5, 0.5, 2.0])]
         fit = _maximise(neg_mean_ll, starts, self.param_names)
         logp = fit.logp + np.array([0.0, math.log(scale), 0.0, 0.0])
-        self.params_ = pd.Series(np.exp(logp), index=list(self.param_names))
-        self.log_likelihood_ = _bgnbd_loglik(logp, data)[0]
-        self.covariance_, pd_ok = _covariance(
-            lambda lp: _bgnbd_loglik(lp, scaled)[1], fit.logp, np.exp(logp), self.param_names
+        self._store(
+            fit,
+            logp,
+            _bgnbd_loglik(logp, data)[0],
+            lambda lp: _bgnbd_loglik(lp, scaled)[1],
+            confidence=confidence,
+            n_customers=total,
+            n_patterns=int(x.size),
+            n_dropped=n_blank,
         )
-        self.standard_errors_ = pd.Series(
-            np.sqrt(np.diag(self.covariance_.to_numpy())), index=self.params_.index
-        )
-        self.converged = fit.converged and pd_ok
-        self.message = fit.message if pd_ok else _NOT_IDENTIFIED
-        self.confidence = confidence
-        self.n_customers_ = total
-        self.n_patterns_ = int(x.size)
-        self.n_dropped_ = n_blank
         self.warnings_ = small_sample_warnings(int(round(total)), None)
         return self
 
-    @property
-    def summary(self) -> pd.DataFrame:
-        """Parameter table: ``estimate``, ``se``, ``ci_low``, ``ci_high`` (log-scale interval)."""
-        self._check_fitted()
-        return _summary_table(self.params_, self.covariance_, self.confidence)
+    def log_likelihood(self, frequency: Any, recency: Any, T: Any, *, weights: Any = None) -> float:
+        """Log-likelihood of these customers under the model's parameters (e.g. on a holdout
+        sample, or to compare two models fitted in the same time unit).
 
-    def _check_fitted(self) -> None:
-        if self.params_ is None:
-            raise KpiInputError("fit the model first (BetaGeoFitter().fit(...))", kind="empty")
-        if not self.converged:
-            raise KpiInputError(
-                f"the BG/NBD fit did not converge ({self.message}); its predictions would be wrong",
-                kind="invalid",
-            )
+        Examples
+        --------
+        r=1, alpha=1, a=1, b=2. A customer with x=0, T=2 has likelihood (1/(1+2))^1 = 1/3; one
+        with x=1, t_x=1, T=2 has B(1,3)/B(1,2) * [3^-2 + 1/2 * 2^-2] = 2/3 * 17/72 = 17/108.
+        Total: log(1/3 * 17/108) = log(17/324).
+
+        >>> bg = BetaGeoFitter.from_params(1, 1, 1, 2, time_unit="week")
+        >>> round(bg.log_likelihood([0, 1], [0, 1], [2, 2]), 6) == round(math.log(17 / 324), 6)
+        True
+        """
+        self._check_fitted()
+        x, tx, age, _ = _rfm_arrays(frequency, recency, T)
+        (x, tx, age), w = _compress((x, tx, age), _weights(weights, x.size))
+        return _bgnbd_loglik(np.log(self.params_.to_numpy()), _BgnbdData.build(x, tx, age, w))[0]
 
     def _params(self) -> tuple[float, float, float, float]:
         self._check_fitted()
@@ -961,12 +1049,7 @@ class BetaGeoFitter:
         predict; it has no standard errors or log-likelihood."""
         model = cls()
         model.time_unit = _check_time_unit(time_unit)
-        values = [
-            require_positive(v, name) for v, name in zip((r, alpha, a, b), cls.param_names, strict=True)
-        ]
-        model.params_ = pd.Series(values, index=list(cls.param_names), dtype=float)
-        model.converged = True
-        model.message = "parameters given, not fitted"
+        model._given((r, alpha, a, b))
         return model
 
 
@@ -1027,10 +1110,10 @@ def _gamma_gamma_loglik(logp: np.ndarray, d: _GammaGammaData) -> tuple[float, np
     )
     g_q = float(wx @ (psi - digamma(q) + log_v)) - float(d.w @ log_vxm)
     g_v = float(wx.sum()) * q / v - float(d.w @ ((p * d.x + q) / (v + d.x * d.m)))
-    return ll, np.array([g_p * p, g_q * q, g_v * v])
+    return float(ll), np.array([g_p * p, g_q * q, g_v * v])
 
 
-class GammaGammaFitter:
+class GammaGammaFitter(_Fitter):
     r"""The Gamma-Gamma model of spend per transaction (Fader, Hardie & Lee 2005b; note 025).
 
     A customer's transaction values are Gamma(p, :math:`\nu`) around their own mean
@@ -1051,7 +1134,7 @@ class GammaGammaFitter:
     ------------------------------
     params_ : Series
         ``p``, ``q``, ``v``.
-    standard_errors_, covariance_, log_likelihood_, converged, message, summary
+    standard_errors_, covariance_, log_likelihood_, converged, identified, message, summary
         As in :class:`BetaGeoFitter`.
     n_customers_ : float
         Repeat customers fitted (sum of weights).
@@ -1079,11 +1162,28 @@ class GammaGammaFitter:
     """
 
     param_names = ("p", "q", "v")
+    model_name = "Gamma-Gamma"
 
-    def __init__(self) -> None:
-        self.params_: pd.Series | None = None
-        self.converged = False
-        self.message = "not fitted"
+    @staticmethod
+    def _repeat_customers(
+        frequency: Any, monetary_value: Any, weights: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
+        """Distinct (frequency, spend) rows of repeat customers with spend > 0, their weights, the
+        number of customers excluded, and the fully blank rows skipped."""
+        cols, n_blank = _columns(
+            {
+                "frequency": (
+                    frequency,
+                    {"integer": True, "allow_negative": False, "expected": "a whole number of 0 or more"},
+                ),
+                "monetary_value": (monetary_value, {"allow_negative": False}),
+            }
+        )
+        x, m = cols["frequency"], cols["monetary_value"]
+        w = _weights(weights, x.size)
+        usable = (x > 0) & (m > 0)
+        (x, m), w_kept = _compress((x[usable], m[usable]), w[usable])
+        return x, m, w_kept, float(w[~usable].sum()), n_blank
 
     def fit(
         self, frequency: Any, monetary_value: Any, *, weights: Any = None, confidence: float = 0.95
@@ -1112,20 +1212,7 @@ class GammaGammaFitter:
             raise KpiInputError(
                 f"confidence must be between 0 and 1, got {confidence!r}", argument="confidence"
             )
-        cols, n_blank = _columns(
-            {
-                "frequency": (
-                    frequency,
-                    {"integer": True, "allow_negative": False, "expected": "a whole number of 0 or more"},
-                ),
-                "monetary_value": (monetary_value, {"allow_negative": False}),
-            }
-        )
-        x, m = cols["frequency"], cols["monetary_value"]
-        w = _weights(weights, x.size)
-        usable = (x > 0) & (m > 0)
-        self.n_excluded_ = float(w[~usable].sum())
-        (x, m), w = _compress((x[usable], m[usable]), w[usable])
+        x, m, w, self.n_excluded_, n_blank = self._repeat_customers(frequency, monetary_value, weights)
         total = float(w.sum())
         if total < MIN_REPEAT_CUSTOMERS:
             raise KpiInputError(
@@ -1147,20 +1234,16 @@ class GammaGammaFitter:
         starts = [np.zeros(3), np.log([1.0, 2.0, 1.0]), np.log([5.0, 5.0, 5.0])]
         fit = _maximise(neg_mean_ll, starts, self.param_names)
         logp = fit.logp + np.array([0.0, 0.0, math.log(scale)])
-        self.params_ = pd.Series(np.exp(logp), index=list(self.param_names))
-        self.log_likelihood_ = _gamma_gamma_loglik(logp, data)[0]
-        self.covariance_, pd_ok = _covariance(
-            lambda lp: _gamma_gamma_loglik(lp, scaled)[1], fit.logp, np.exp(logp), self.param_names
+        self._store(
+            fit,
+            logp,
+            _gamma_gamma_loglik(logp, data)[0],
+            lambda lp: _gamma_gamma_loglik(lp, scaled)[1],
+            confidence=confidence,
+            n_customers=total,
+            n_patterns=int(x.size),
+            n_dropped=n_blank,
         )
-        self.standard_errors_ = pd.Series(
-            np.sqrt(np.diag(self.covariance_.to_numpy())), index=self.params_.index
-        )
-        self.converged = fit.converged and pd_ok
-        self.message = fit.message if pd_ok else _NOT_IDENTIFIED
-        self.confidence = confidence
-        self.n_customers_ = total
-        self.n_patterns_ = int(x.size)
-        self.n_dropped_ = n_blank
         mean_x, mean_m = float(w @ x) / total, float(w @ m) / total
         cov_xm = float(w @ ((x - mean_x) * (m - mean_m)))
         sd = math.sqrt(float(w @ (x - mean_x) ** 2) * float(w @ (m - mean_m) ** 2))
@@ -1178,20 +1261,22 @@ class GammaGammaFitter:
         self.warnings_ = tuple(warns)
         return self
 
-    @property
-    def summary(self) -> pd.DataFrame:
-        """Parameter table: ``estimate``, ``se``, ``ci_low``, ``ci_high`` (log-scale interval)."""
-        self._check_fitted()
-        return _summary_table(self.params_, self.covariance_, self.confidence)
+    def log_likelihood(self, frequency: Any, monetary_value: Any, *, weights: Any = None) -> float:
+        """Log-likelihood of these customers' mean spend under the model's parameters. Like
+        :meth:`fit`, it uses only customers with frequency > 0 and monetary value > 0.
 
-    def _check_fitted(self) -> None:
-        if self.params_ is None:
-            raise KpiInputError("fit the model first (GammaGammaFitter().fit(...))", kind="empty")
-        if not self.converged:
-            raise KpiInputError(
-                f"the Gamma-Gamma fit did not converge ({self.message}); its predictions would be wrong",
-                kind="invalid",
-            )
+        Examples
+        --------
+        p=1, q=2, v=10 and one customer with x=1, mean spend 10:
+        Gamma(3)/(Gamma(1) Gamma(2)) * 10^2 * 10^0 * 1^1 / (10 + 10)^3 = 2 * 100 / 8000 = 0.025.
+
+        >>> gg = GammaGammaFitter.from_params(1, 2, 10)
+        >>> round(gg.log_likelihood([1], [10]), 6) == round(math.log(0.025), 6)
+        True
+        """
+        self._check_fitted()
+        x, m, w = self._repeat_customers(frequency, monetary_value, weights)[:3]
+        return _gamma_gamma_loglik(np.log(self.params_.to_numpy()), _GammaGammaData.build(x, m, w))[0]
 
     def conditional_expected_average_profit(self, frequency: Any, monetary_value: Any) -> Any:
         r"""Expected spend per future transaction for customers with this history (note 025, eq. 5):
@@ -1304,10 +1389,7 @@ class GammaGammaFitter:
         """A model with known parameters (from an earlier fit, a workbook or a what-if), ready to
         predict; it has no standard errors or log-likelihood."""
         model = cls()
-        values = [require_positive(val, name) for val, name in zip((p, q, v), cls.param_names, strict=True)]
-        model.params_ = pd.Series(values, index=list(cls.param_names), dtype=float)
-        model.converged = True
-        model.message = "parameters given, not fitted"
+        model._given((p, q, v))
         return model
 
 
@@ -1375,6 +1457,7 @@ def _fitted_params(fitter: BetaGeoFitter | GammaGammaFitter) -> dict[str, Any]:
         log_likelihood=fitter.log_likelihood_,
         n_customers=fitter.n_customers_,
         converged=fitter.converged,
+        identified=fitter.identified,
         message=fitter.message,
     )
     return out
@@ -1465,12 +1548,11 @@ def predict_clv(
     summary = rfm_summary(customer_ids, dates, amounts, time_unit=unit, observation_end=observation_end)
     x, tx, age = (summary[c].to_numpy() for c in ("frequency", "recency", "T"))
     m = summary["monetary_value"].to_numpy()
-    bg = BetaGeoFitter().fit(x, tx, age, time_unit=unit)
-    if not bg.converged:
-        raise KpiInputError(f"the BG/NBD model could not be fitted to these data: {bg.message}")
+    # Gamma-Gamma first: it is the one that most often lacks data (repeat customers), and says so.
     gg = GammaGammaFitter().fit(x, m)
-    if not gg.converged:
-        raise KpiInputError(f"the Gamma-Gamma spend model could not be fitted to these data: {gg.message}")
+    gg._check_fitted()
+    bg = BetaGeoFitter().fit(x, tx, age, time_unit=unit)
+    bg._check_fitted()
     out = summary.copy()
     out["expected_purchases"] = bg.conditional_expected_purchases(n_steps * step_len, x, tx, age)
     out["probability_alive"] = bg.probability_alive(x, tx, age)
