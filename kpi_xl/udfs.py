@@ -237,7 +237,7 @@ BASE_DOC = (
 @xw.arg(
     "customers_lost",
     "raw",
-    doc="Customers lost in the period. Leave blank to derive it from customers_end and new_customers.",
+    doc="Optional. Customers lost in the period; leave out to derive it from customers_end and new_customers.",
 )
 @xw.arg(
     "customers_end", "raw", doc="Optional. Customers at the end of the period (needed for base 'average')."
@@ -336,7 +336,7 @@ ORDER_DATES_DOC = "Date of each order, same rows."
 def REPEAT_RATE(customer_ids, order_dates=None, count="orders", skip_invalid=False):
     """Repeat purchase rate: share of customers who bought more than once, 0 to 1. Example: =REPEAT_RATE(Orders[Customer])"""
     skip = _skip(skip_invalid)
-    if coerce.option(order_dates, "order_dates") is None:
+    if coerce.is_blank(order_dates):
         ids, dates = coerce.read_column(customer_ids, "customer_ids", "id", skip_errors=skip), None
     else:
         cols = coerce.read_columns(
@@ -715,7 +715,7 @@ BASIS_DOC = "Optional. 'count' (default): share of orders or units; 'value': sha
 def REFUND_RATE(refunded_flags, amounts=None, basis="count", skip_invalid=False):
     """Refund rate: refunded orders / orders, or refunded value / sales value with basis 'value'. Example: =REFUND_RATE(Orders[Refunded])"""
     skip = _skip(skip_invalid)
-    if coerce.option(amounts, "amounts") is None:
+    if coerce.is_blank(amounts):
         flags = coerce.read_column(refunded_flags, "refunded_flags", "flag", skip_errors=skip)
         values = None
     else:
@@ -742,7 +742,7 @@ def RETURN_RATE(units_returned, units_sold, unit_prices=None, basis="count", ski
     skip = _skip(skip_invalid)
     ranges = {"units_returned": units_returned, "units_sold": units_sold}
     kinds: dict[str, coerce.Kind] = {"units_returned": "number", "units_sold": "number"}
-    if coerce.option(unit_prices, "unit_prices") is not None:
+    if not coerce.is_blank(unit_prices):
         ranges["unit_prices"], kinds["unit_prices"] = unit_prices, "number"
     cols = coerce.read_columns(ranges, kinds, skip_errors=skip)
     return m.return_rate(

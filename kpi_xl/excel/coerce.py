@@ -50,6 +50,7 @@ __all__ = [
     "read_column",
     "read_table",
     "scalar",
+    "is_blank",
     "option",
     "required",
     "number",
@@ -383,6 +384,14 @@ def scalar(value: Any, argument: str, *, office_js: bool = OFFICE_JS) -> Any:
     if isinstance(v, str) and v in EXCEL_ERRORS:
         raise ExcelCellError(v, argument, "the cell")
     return v
+
+
+def is_blank(value: Any, *, office_js: bool = OFFICE_JS) -> bool:
+    """True for an omitted argument or a single empty cell (not for a range, even an empty one)."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        flat, _, _ = _flatten(value, "value")
+        return len(flat) == 1 and _cell(flat[0], office_js) is None
+    return _cell(value, office_js) is None
 
 
 def option(value: Any, argument: str, default: Any = None, *, office_js: bool = OFFICE_JS) -> Any:
