@@ -20,7 +20,7 @@ from ._parse import parse_dates, parse_numbers
 from ._read import RawTable, read_table
 from ._validate import Problems, ValueRules, check_values
 
-__all__ = ["ReadOptions", "Dataset", "load_dataset", "parse_role"]
+__all__ = ["ReadOptions", "Dataset", "FrameDataset", "load_dataset", "dataset_from_table", "parse_role"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,11 @@ class ReadOptions:
 
 @dataclass
 class Dataset:
-    """Parsed role columns of one file.
+    """Parsed role columns of one file, as the metrics need them.
+
+    The pandas path (:class:`FrameDataset`) holds every row; the DuckDB path
+    (:class:`kpi_xl.data._duck.DuckDataset`) aggregates in DuckDB and hands over distinct value
+    combinations with their counts. Both answer the same questions, so a metric sees the same values.
 
     Attributes
     ----------
@@ -50,56 +54,95 @@ class Dataset:
         File name for messages.
     columns:
         Which header was used for which role, and how it was chosen.
-    data:
-        One column per role (parsed: float, datetime64, text) plus carried-along columns under
-        their own header; index = row numbers as the user sees them. Blank values stay (the engine
-        skips and counts them); values the engine rejects are NaN/NaT/None here and marked in
-        ``invalid``.
-    invalid:
-        Per role, True where the file's value was unusable (see ``problems``).
-    weights:
-        Row multiplicities: 1 on the pandas path; on the DuckDB path one row stands for this many
-        identical rows of the file.
+    problems:
+        Unusable values found (shared by all files of a run).
+    notes:
+        How values were read (decimal mark, date formats), for the user to check.
+    source:
+        What was read and how (format, encoding, delimiter, rows).
     """
 
     name: str
     columns: ColumnMap
-    data: pd.DataFrame
-    invalid: pd.DataFrame
     problems: Problems
     notes: list[str] = field(default_factory=list)
     source: str = ""
-    weights: np.ndarray | None = None
 
-    def rows_for(self, roles: Iterable[str], extra: Iterable[str] = ()) -> pd.DataFrame:
-        """The rows usable by a metric reading ``roles``: rows with an invalid value there are
-        left out (they were reported); blank values stay for the engine to skip and count."""
-        roles = list(roles)
-        missing = [r for r in roles if r not in self.data.columns]
+    @property
+    def roles(self) -> list[str]:
+        """Roles this file has a column for."""
+        return list(self.columns.columns)
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of the file (empty rows not counted)."""
+        raise NotImplementedError
+
+    def values(self, role: str) -> pd.Series:
+        """The usable values of one role (each distinct value at least once: for ranges, not counts)."""
+        raise NotImplementedError
+
+    def _frame(self, cols: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray | None]:
+        """Values of ``cols`` (roles and carried columns), invalid flags of the roles among them, and
+        row multiplicities (``None``: every row once). The index is the file row."""
+        raise NotImplementedError
+
+    def _check_roles(self, roles: list[str]) -> None:
+        missing = [r for r in roles if r not in self.columns]
         if missing:
             raise KpiInputError(
                 f"{self.name}: no column for {', '.join(ROLE_BY_NAME[r].label for r in missing)}; "
                 f"map one with --map {missing[0]}=HEADER",
                 argument="mapping",
             )
-        bad = self.invalid[roles].any(axis=1).to_numpy() if roles else np.zeros(len(self.data), bool)
+
+    def rows_for(self, roles: Iterable[str], extra: Iterable[str] = ()) -> pd.DataFrame:
+        """The rows usable by a metric reading ``roles`` (plus carried columns ``extra``): rows with
+        an invalid value in those roles are left out (they were reported); blank values stay for the
+        engine to skip and count. Index: the file row of each row."""
+        roles = list(roles)
+        self._check_roles(roles)
         cols = roles + [c for c in extra if c not in roles]
-        frame = self.data.loc[~bad, cols]
-        if self.weights is not None:
-            # The DuckDB path's aggregated rows stand for several file rows: repeat them so the engine
-            # sees exactly the multiset of values the file holds.
-            frame = frame.loc[frame.index.repeat(self.weights[~bad])]
+        data, invalid, weights = self._frame(cols)
+        bad = invalid[roles].any(axis=1).to_numpy() if roles else np.zeros(len(data), bool)
+        frame = data.loc[~bad, cols]
+        if weights is not None:
+            # An aggregated row stands for several file rows: repeat it so the engine sees exactly the
+            # multiset of values the file holds.
+            frame = frame.loc[frame.index.repeat(weights[~bad])]
         return frame
 
     def skipped(self, roles: Iterable[str]) -> int:
         """Rows left out for a metric reading ``roles``."""
-        roles = [r for r in roles if r in self.invalid.columns]
+        roles = [r for r in roles if r in self.columns]
         if not roles:
             return 0
-        bad = self.invalid[roles].any(axis=1).to_numpy()
-        if self.weights is not None:
-            return int(self.weights[bad].sum())
-        return int(bad.sum())
+        _, invalid, weights = self._frame(roles)
+        bad = invalid[roles].any(axis=1).to_numpy()
+        return int(bad.sum() if weights is None else weights[bad].sum())
+
+
+@dataclass
+class FrameDataset(Dataset):
+    """The pandas path: every row of the file, parsed.
+
+    ``data`` has one column per role (float, datetime64 or text) plus carried-along columns under
+    their header; the index is the row number as the user sees it. Values the engine would reject
+    are NaN/NaT/None there and True in ``invalid``.
+    """
+
+    data: pd.DataFrame = field(default_factory=pd.DataFrame)
+    invalid: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.data)
+
+    def values(self, role: str) -> pd.Series:
+        return self.data.loc[~self.invalid[role].to_numpy(), role]
+
+    def _frame(self, cols: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray | None]:
+        return self.data, self.invalid, None
 
 
 def parse_role(
@@ -144,9 +187,25 @@ def _as_text(raw: pd.Series) -> pd.Series:
     return pd.Series(np.where(codes >= 0, conv[np.maximum(codes, 0)], None), index=raw.index, dtype=object)
 
 
-def _default_decimal(table: RawTable) -> str:
+def find_header(headers: Iterable[object], header: str, source: str) -> str:
+    """The file's header for a column the user named (exact, else ignoring case and spaces)."""
+    heads = [str(h) for h in headers]
+    if header in heads:
+        return header
+    found = next((h for h in heads if h.strip().lower() == header.strip().lower()), None)
+    if found is None:
+        raise KpiInputError(
+            f"{source}: no column {header!r}; the columns are: {', '.join(map(repr, heads))}",
+            argument="by",
+            value=header,
+        )
+    return found
+
+
+def default_decimal(fmt: str, delimiter: str | None) -> str:
+    """Decimal mark assumed when no value shows it."""
     # A ";"-separated CSV is the signature of a comma-decimal locale (German, French, ...).
-    return "," if table.format == "csv" and table.delimiter == ";" else "."
+    return "," if fmt == "csv" and delimiter == ";" else "."
 
 
 def dataset_from_table(
@@ -156,18 +215,18 @@ def dataset_from_table(
     *,
     extra: Iterable[str] = (),
     problems: Problems | None = None,
-) -> Dataset:
+) -> FrameDataset:
     """Map, parse and check a :class:`RawTable` (see :func:`load_dataset`)."""
     problems = problems if problems is not None else Problems()
     cmap = map_columns(table.frame.columns, mapping=options.mapping, roles=roles, source=table.name)
     data: dict[str, pd.Series] = {}
     invalid: dict[str, np.ndarray] = {}
     notes: list[str] = []
-    default_decimal = _default_decimal(table)
+    decimal = default_decimal(table.format, table.delimiter)
     rows = table.frame.index.to_numpy()
     for role, header in cmap.columns.items():
         raw = table.frame[header]
-        values, reasons, note = parse_role(raw, role, options, default_decimal=default_decimal)
+        values, reasons, note = parse_role(raw, role, options, default_decimal=decimal)
         bad = reasons != ""
         data[role] = values
         invalid[role] = bad
@@ -176,22 +235,10 @@ def dataset_from_table(
         if bad.any():
             problems.add(table.name, header, rows[bad], raw.to_numpy(dtype=object)[bad], reasons[bad])
     for header in extra:
-        found = next((h for h in table.frame.columns if h == header), None)
-        if found is None:
-            found = next(
-                (h for h in table.frame.columns if str(h).strip().lower() == header.strip().lower()), None
-            )
-        if found is None:
-            raise KpiInputError(
-                f"{table.name}: no column {header!r}; the columns are: "
-                f"{', '.join(map(repr, map(str, table.frame.columns)))}",
-                argument="by",
-                value=header,
-            )
-        data[header] = _as_text(table.frame[found])
+        data[header] = _as_text(table.frame[find_header(table.frame.columns, header, table.name)])
     frame = pd.DataFrame(data, index=table.frame.index)
     bad_frame = pd.DataFrame(invalid, index=table.frame.index, dtype=bool)
-    return Dataset(table.name, cmap, frame, bad_frame, problems, notes, source=table.describe())
+    return FrameDataset(table.name, cmap, problems, notes, table.describe(), frame, bad_frame)
 
 
 def load_dataset(
@@ -201,7 +248,7 @@ def load_dataset(
     *,
     extra: Iterable[str] = (),
     problems: Problems | None = None,
-) -> Dataset:
+) -> FrameDataset:
     """Read a file and parse the columns for ``roles`` (default: every role it has a column for).
 
     Parameters

@@ -67,18 +67,30 @@ def _show(v: Any) -> str:
 
 @dataclass
 class Problems:
-    """All unusable values found in a run: the first :data:`MAX_LISTED` per column, and counts."""
+    """All unusable values found in a run: the first ``limit`` per file and column (all of them with
+    ``limit=None``), and counts of every one."""
 
     listed: list[RowProblem] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
+    limit: int | None = MAX_LISTED
 
-    def add(self, file: str, column: str, rows: np.ndarray, values: np.ndarray, reasons: np.ndarray) -> None:
+    def add(
+        self,
+        file: str,
+        column: str,
+        rows: np.ndarray,
+        values: np.ndarray,
+        reasons: np.ndarray,
+        *,
+        counts: dict[str, int] | None = None,
+    ) -> None:
+        """Record unusable values; ``counts`` (reason -> number) when ``rows`` lists only some of them."""
+        for reason, n in (counts or Counter(reasons.tolist())).items():
+            self.counts[(file, column, reason)] += n
         if len(rows) == 0:
             return
-        for reason, n in Counter(reasons.tolist()).items():
-            self.counts[(file, column, reason)] += n
         already = sum(1 for p in self.listed if p.file == file and p.column == column)
-        room = max(MAX_LISTED - already, 0)
+        room = len(rows) if self.limit is None else max(self.limit - already, 0)
         for row, value, reason in zip(rows[:room], values[:room], reasons[:room], strict=True):
             self.listed.append(RowProblem(file, int(row), column, value, str(reason)))
 

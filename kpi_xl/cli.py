@@ -1,0 +1,1006 @@
+"""The ``kpi-xl`` command: customer KPIs from exports, predictive CLV, and the template workbook.
+
+Subcommands: ``report``, ``metric``, ``clv``, ``template``, ``refresh``. Every number comes from the
+engine (:mod:`kpi_xl.metrics`); files are read by :mod:`kpi_xl.data`. Exit codes: 0 done, 2 bad
+input (the message on stderr, no traceback), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import datetime as dt
+import json
+import math
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import pandas as pd
+
+from . import __version__
+from .data import Problems, ReadOptions, ValueRules
+from .data._catalog import (
+    ResultRow,
+    RunOptions,
+    at_file_row,
+    metric_catalog,
+    run_metric,
+    run_segments,
+    specs_for,
+)
+from .data._columns import ROLE_BY_NAME
+from .data._open import clv_inputs, open_dataset
+from .metrics import KpiInputError
+
+__all__ = ["main", "build_parser"]
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+_OUTPUT_COLUMNS = (
+    "file", "group", "metric", "value", "unit", "n", "n_dropped", "n_skipped_invalid", "se", "ci_low",
+    "ci_high", "margin_of_error", "confidence", "method", "warnings", "note",
+)  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------
+# Progress: shown on a terminal only, on stderr, so pipes and files get clean output.
+# ----------------------------------------------------------------------------------------------
+
+
+class _Progress:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._bar = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def start(self, total: int, description: str) -> None:
+        if self._bar is not None:
+            self._task = self._bar.add_task(description, total=total)
+
+    def step(self, description: str) -> None:
+        """Say what is being done now (the bar advances when it is done)."""
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, description=description)
+
+    def done(self) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.advance(self._task)
+
+
+def _progress_wanted(args: argparse.Namespace) -> bool:
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
+# ----------------------------------------------------------------------------------------------
+# Argument parsing
+# ----------------------------------------------------------------------------------------------
+
+
+def _mapping(text: str) -> tuple[str, str]:
+    role, sep, header = text.partition("=")
+    if not sep or not role.strip() or not header.strip():
+        raise argparse.ArgumentTypeError(f"expected ROLE=HEADER (e.g. customer_id=Kunden-ID), got {text!r}")
+    return role.strip(), header.strip()
+
+
+def _scale(text: str) -> tuple[int, int]:
+    lo, sep, hi = text.partition("-")
+    try:
+        out = (int(lo), int(hi))
+    except ValueError:
+        out = None
+    if not sep or out is None or out[0] >= out[1]:
+        raise argparse.ArgumentTypeError(f"expected LOW-HIGH such as 1-5, got {text!r}")
+    return out
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        try:
+            return dt.datetime.strptime(text, "%d.%m.%Y").date()
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a date like 2025-12-31 or 31.12.2025, got {text!r}")
+
+
+def _delimiter(text: str) -> str:
+    named = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}
+    out = named.get(text.lower(), text)
+    if len(out) != 1:
+        raise argparse.ArgumentTypeError(f"expected one character, or tab/semicolon/comma/pipe, got {text!r}")
+    return out
+
+
+def _decimal(text: str) -> str:
+    named = {"comma": ",", ",": ",", "point": ".", "dot": ".", ".": "."}
+    if text.lower() not in named:
+        raise argparse.ArgumentTypeError(f"expected comma or point, got {text!r}")
+    return named[text.lower()]
+
+
+def _positive(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+    return v
+
+
+def _file_options() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("reading files")
+    g.add_argument(
+        "--map",
+        dest="mapping",
+        metavar="ROLE=HEADER",
+        type=_mapping,
+        action="append",
+        default=[],
+        help="use this column for this role, e.g. --map customer_id=KdNr (repeatable; roles: "
+        + ", ".join(ROLE_BY_NAME)
+        + ")",
+    )
+    g.add_argument("--sheet", help="worksheet to read from an Excel file (default: the first)")
+    g.add_argument("--encoding", help="CSV encoding (default: detected; UTF-8 with or without BOM, cp1252)")
+    g.add_argument("--delimiter", type=_delimiter, help="CSV delimiter (default: detected among ; , tab |)")
+    g.add_argument(
+        "--decimal",
+        type=_decimal,
+        metavar="comma|point",
+        help="decimal mark of numbers (default: decided per column from the values)",
+    )
+    g.add_argument(
+        "--date-order", choices=("dmy", "mdy"), help="order of day and month in dates like 03/04/2025"
+    )
+    g.add_argument(
+        "--engine",
+        choices=("auto", "pandas", "duckdb"),
+        default="auto",
+        help="auto (default): DuckDB for files with more rows than Excel holds, else pandas",
+    )
+    g.add_argument(
+        "--problems",
+        metavar="FILE.csv",
+        type=Path,
+        help="write every skipped value (file, row, column, value, reason) to this CSV",
+    )
+    g.add_argument(
+        "--strict", action="store_true", help="stop with exit code 2 if any value has to be skipped"
+    )
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    return p
+
+
+def _metric_options() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("metric options")
+    g.add_argument(
+        "--csat-scale", type=_scale, default=(1, 5), metavar="LOW-HIGH", help="CSAT scale (default 1-5)"
+    )
+    g.add_argument(
+        "--ces-scale", type=_scale, default=(1, 7), metavar="LOW-HIGH", help="CES scale (default 1-7)"
+    )
+    g.add_argument("--sla-hours", type=_positive, metavar="H", help="SLA target for first replies, in hours")
+    g.add_argument(
+        "--from",
+        dest="period_from",
+        type=_date,
+        metavar="DATE",
+        help="first day of the churn/retention period (default: 12 months before --to)",
+    )
+    g.add_argument(
+        "--to",
+        dest="period_to",
+        type=_date,
+        metavar="DATE",
+        help="last day of the churn/retention period (default: the latest date in the file)",
+    )
+    g.add_argument(
+        "--margin", type=float, default=1.0, help="profit share of revenue for CLV, 0-1 (default 1)"
+    )
+    g.add_argument(
+        "--purchases",
+        choices=("orders", "days"),
+        default="orders",
+        help="repeat purchase: count order rows (default) or distinct purchase days",
+    )
+    g.add_argument(
+        "--statistic",
+        choices=("median", "mean", "p90"),
+        default="median",
+        help="service times: median (default), mean or 90th percentile",
+    )
+    g.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
+    g.add_argument("--min-n", type=int, default=30, help="flag results with fewer observations (default 30)")
+    return p
+
+
+def _output_options() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("output")
+    g.add_argument(
+        "--format",
+        choices=("table", "json", "csv"),
+        default="table",
+        help="table (default, for reading), json or csv (for scripts)",
+    )
+    g.add_argument("-o", "--output", type=Path, help="write the output to this file instead of the screen")
+    return p
+
+
+_REPORT_EXAMPLES = """\
+examples:
+  kpi-xl report survey.csv orders.xlsx tickets.parquet
+  kpi-xl report bestellungen.csv --format json -o kpis.json
+  kpi-xl report export.csv --map customer_id=KdNr --map amount="Umsatz netto"
+  kpi-xl report tickets.csv --sla-hours 24
+  kpi-xl report kunden.csv --from 2025-01-01 --to 2025-12-31
+
+Each file is recognised by its headers (English or German: Kunden-ID, Datum, Betrag,
+Bewertung, ...); the output says which column was used for what. Values that cannot be used
+are skipped and listed with file, row, column, value and reason.
+"""
+
+_CLV_EXAMPLES = """\
+examples:
+  kpi-xl clv orders.csv --customer customer_id --date date --amount amount --time-unit week --horizon 12
+  kpi-xl clv orders.csv --time-unit week --horizon 52 --step 4.345 --discount-rate 0.01 -o clv.xlsx
+  kpi-xl clv bestellungen.csv --time-unit month --horizon 12 --margin 0.3 -o clv.csv
+
+Fits BG/NBD (how often, and whether still active) and Gamma-Gamma (how much per purchase),
+prints the parameters with standard errors and log-likelihoods, and writes one row per customer
+(frequency, recency, T, expected purchases, probability alive, expected spend, CLV).
+The time unit is required: it is the unit of recency, T, --horizon and --step.
+"""
+
+_TEMPLATE_EXAMPLES = """\
+examples:
+  kpi-xl template                       # kpi_report.xlsm with demo data, English
+  kpi-xl template --lang de -o Bericht.xlsm
+  kpi-xl template --empty -o my_kpis.xlsm
+"""
+
+_REFRESH_EXAMPLES = """\
+examples:
+  kpi-xl refresh kpi_report.xlsm
+
+Reads the workbook's data tables, recomputes every KPI and rewrites only the sheets kpi-xl owns
+(a backup is kept). Close the workbook in Excel first.
+"""
+
+
+def _metric_examples() -> str:
+    lines = ["metrics (name: columns read):"]
+    for name, cols, desc in metric_catalog():
+        lines.append(f"  {name:24s} {desc} [{cols}]")
+    lines += [
+        "",
+        "examples:",
+        "  kpi-xl metric nps survey.csv",
+        "  kpi-xl metric nps survey.csv --by Region",
+        "  kpi-xl metric csat umfrage.xlsx --period month --format csv",
+        "  kpi-xl metric aov orders.parquet --by channel --period month",
+        "  kpi-xl metric churn customers.csv --from 2025-01-01 --to 2025-03-31",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and documentation)."""
+    parser = argparse.ArgumentParser(
+        prog="kpi-xl",
+        description="Customer KPIs (NPS, CSAT, CES, churn, retention, CLV, service and advocacy metrics) "
+        "from CSV, Excel and Parquet exports, and the kpi-xl template workbook.",
+        epilog="examples:\n  kpi-xl report orders.csv\n  kpi-xl metric nps survey.csv --by Region\n"
+        "  kpi-xl clv orders.csv --time-unit week --horizon 12 -o clv.xlsx\n"
+        "  kpi-xl template -o kpi_report.xlsm\n"
+        "  kpi-xl refresh kpi_report.xlsm\n\nRun kpi-xl COMMAND --help for the options of each command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"kpi-xl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    files, metrics, output = _file_options(), _metric_options(), _output_options()
+    raw = argparse.RawDescriptionHelpFormatter
+
+    p = sub.add_parser(
+        "report",
+        parents=[files, metrics, output],
+        formatter_class=raw,
+        epilog=_REPORT_EXAMPLES,
+        help="every KPI the given files allow, with n and intervals",
+        description="Print every KPI that can be computed from the files: survey answers (NPS, "
+        "CSAT, CES), orders (AOV, purchase frequency, repeat purchase, historical CLV, refunds, "
+        "returns), tickets (response and resolution times, SLA, complaints), customers (churn, "
+        "retention) and engagement.",
+    )
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="CSV, XLSX or Parquet exports")
+    p.set_defaults(run=_cmd_report)
+
+    p = sub.add_parser(
+        "metric",
+        parents=[files, metrics, output],
+        formatter_class=raw,
+        epilog=_metric_examples(),
+        help="one metric, optionally by segment or by month",
+        description="Compute one metric from one file, for the whole file or per segment "
+        "(--by COLUMN) and/or per calendar month (--period month), with n, interval and a "
+        "small-sample flag per group.",
+    )
+    p.add_argument("name", metavar="NAME", help="metric name (listed below)")
+    p.add_argument("file", type=Path, metavar="FILE", help="CSV, XLSX or Parquet export")
+    p.add_argument("--by", metavar="COLUMN", help="segment column (its header in the file)")
+    p.add_argument("--period", choices=("month",), help="group by calendar month of the metric's date")
+    p.set_defaults(run=_cmd_metric)
+
+    p = sub.add_parser(
+        "clv",
+        parents=[files],
+        formatter_class=raw,
+        epilog=_CLV_EXAMPLES,
+        help="predictive CLV: BG/NBD + Gamma-Gamma per customer",
+        description="Fit BG/NBD and Gamma-Gamma to a transaction log and predict each "
+        "customer's future purchases and lifetime value.",
+    )
+    p.add_argument("file", type=Path, metavar="FILE", help="transactions: one row per order")
+    p.add_argument(
+        "--customer", metavar="COLUMN", help="customer id column (default: recognised from headers)"
+    )
+    p.add_argument("--date", metavar="COLUMN", help="order date column (default: recognised)")
+    p.add_argument("--amount", metavar="COLUMN", help="order amount column (default: recognised)")
+    p.add_argument(
+        "--time-unit",
+        required=True,
+        choices=("day", "week", "month"),
+        help="unit of recency, T, horizon and step (required; weeks suit most retail data)",
+    )
+    p.add_argument("--horizon", required=True, type=_positive, help="projection length in time units")
+    p.add_argument(
+        "--step", default="1", help="discounting step in time units, or day/week/month (default 1)"
+    )
+    p.add_argument("--discount-rate", type=float, default=0.0, help="discount rate per step (default 0)")
+    p.add_argument("--margin", type=float, default=1.0, help="profit share of spend, 0-1 (default 1)")
+    p.add_argument(
+        "--observation-end",
+        type=_date,
+        metavar="DATE",
+        help="end of the observation window (default: the last order date)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FILE.csv|FILE.xlsx",
+        help="write the per-customer predictions to this CSV or Excel file",
+    )
+    p.add_argument(
+        "--format",
+        choices=("table", "json", "csv"),
+        default="table",
+        help="how to print the fitted parameters: table (default), json or csv",
+    )
+    p.set_defaults(run=_cmd_clv)
+
+    p = sub.add_parser(
+        "template",
+        formatter_class=raw,
+        epilog=_TEMPLATE_EXAMPLES,
+        help="create the kpi-xl template workbook",
+        description="Write the kpi-xl report workbook (data tabs, dashboard, refresh button).",
+    )
+    p.add_argument("-o", "--output", type=Path, help="where to write it (default: kpi_report.xlsm here)")
+    p.add_argument("--lang", default="en", help="language of labels: en (default), de or zh-Hant")
+    p.add_argument("--empty", action="store_true", help="no demo data: empty tables ready for your own")
+    p.add_argument("--force", action="store_true", help="overwrite the file if it exists")
+    p.set_defaults(run=_cmd_template)
+
+    p = sub.add_parser(
+        "refresh",
+        formatter_class=raw,
+        epilog=_REFRESH_EXAMPLES,
+        help="recompute a kpi-xl workbook from its data tabs",
+        description="Refresh a kpi-xl workbook: read its data tables, compute every KPI, write "
+        "the owned sheets.",
+    )
+    p.add_argument("book", type=Path, metavar="BOOK", help="the workbook (.xlsm or .xlsx)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    p.set_defaults(run=_cmd_refresh)
+    return parser
+
+
+# ----------------------------------------------------------------------------------------------
+# Shared helpers
+# ----------------------------------------------------------------------------------------------
+
+
+def _read_options(args: argparse.Namespace) -> ReadOptions:
+    mapping = dict(args.mapping)
+    rules = ValueRules(
+        csat_scale=getattr(args, "csat_scale", (1, 5)),
+        ces_scale=getattr(args, "ces_scale", (1, 7)),
+    )
+    return ReadOptions(
+        mapping=mapping,
+        sheet=args.sheet,
+        encoding=args.encoding,
+        delimiter=args.delimiter,
+        decimal=args.decimal,
+        date_order=args.date_order,
+        rules=rules,
+    )
+
+
+def _run_options(args: argparse.Namespace) -> RunOptions:
+    if not 0 < args.confidence < 1:
+        raise KpiInputError(f"--confidence must be between 0 and 1, e.g. 0.95; got {args.confidence}")
+    if args.min_n < 1:
+        raise KpiInputError(f"--min-n must be at least 1, got {args.min_n}")
+    return RunOptions(
+        sla_hours=args.sla_hours,
+        period_from=args.period_from,
+        period_to=args.period_to,
+        margin=args.margin,
+        purchases=args.purchases,
+        statistic=args.statistic,
+        confidence=args.confidence,
+        min_n=args.min_n,
+        csat_scale=args.csat_scale,
+        ces_scale=args.ces_scale,
+    )
+
+
+@contextlib.contextmanager
+def _destination(path: Path | None) -> Iterator[TextIO]:
+    if path is None:
+        yield sys.stdout
+        return
+    try:
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            yield fh
+    except OSError as exc:
+        raise KpiInputError(f"cannot write {path}: {exc.strerror or exc}", argument="output", value=str(path))
+
+
+def _problems(args: argparse.Namespace) -> Problems:
+    # With a problem file the user wants every skipped value listed, not the first few hundred.
+    return Problems(limit=None) if args.problems is not None else Problems()
+
+
+def _finish_problems(args: argparse.Namespace, problems: Problems) -> None:
+    """Write the problem file if asked; with --strict, skipped values are an error."""
+    if args.problems is not None:
+        try:
+            with args.problems.open("w", encoding="utf-8", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=["file", "row", "column", "value", "reason"])
+                writer.writeheader()
+                writer.writerows(problems.as_dicts())
+        except OSError as exc:
+            raise KpiInputError(f"cannot write {args.problems}: {exc.strerror or exc}", argument="problems")
+    if args.strict and problems.total:
+        lines = "\n".join(problems.summary())
+        raise KpiInputError(f"{problems.total:,} value(s) cannot be used (--strict):\n{lines}")
+
+
+def _fmt_number(value: Any, unit: str | None) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    v = float(value)
+    if unit == "share":
+        return f"{100 * v:.1f}%"
+    if unit == "points":
+        return f"{v:+.1f}"
+    if unit == "hours":
+        return f"{v:,.2f} h"
+    if unit == "currency":
+        return f"{v:,.2f}"
+    if unit == "count" and v.is_integer():
+        return f"{int(v):,}"
+    return f"{v:,.2f}" if abs(v) >= 100 else f"{v:.3g}" if unit == "count" else f"{v:.2f}"
+
+
+def _interval(lo: Any, hi: Any, unit: str | None) -> str:
+    if lo is None or hi is None or (isinstance(lo, float) and math.isnan(lo)):
+        return ""
+    return f"[{_fmt_number(lo, unit)}, {_fmt_number(hi, unit)}]"
+
+
+def _text_table(headers: Sequence[str], rows: list[list[str]], right: set[int]) -> str:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    out = [line(headers), line(["-" * w for w in widths])]
+    out += [line(r) for r in rows]
+    return "\n".join(s.rstrip() for s in out)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if hasattr(value, "item"):
+        return _jsonable(value.item())
+    if isinstance(value, (dt.date, pd.Timestamp)):
+        return pd.Timestamp(value).isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _write_csv(fh: TextIO, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+    writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else _jsonable(row.get(k))) for k in columns})
+
+
+def _file_header(ds: Any) -> list[str]:
+    lines = [ds.source]
+    lines += [f"  {line}" for line in ds.columns.describe()]
+    lines += [f"  {note}" for note in ds.notes]
+    return lines
+
+
+def _problem_lines(problems: Problems, shown: int = 10) -> list[str]:
+    if not problems.total:
+        return []
+    lines = [f"Skipped {problems.total:,} value(s) that cannot be used:"]
+    lines += [f"  {line}" for line in problems.summary()]
+    lines += [f"  {p}" for p in problems.listed[:shown]]
+    more = problems.total - min(shown, len(problems.listed))
+    if more > 0:
+        lines.append(f"  ... and {more:,} more (--problems FILE.csv lists them all)")
+    return lines
+
+
+def _datasets(
+    args: argparse.Namespace,
+    paths: Sequence[Path],
+    roles: Any,
+    problems: Problems,
+    progress: _Progress,
+    extra: Sequence[str] = (),
+) -> list[Any]:
+    options = _read_options(args)
+    out = []
+    for path in paths:
+        progress.step(f"reading {path.name}")
+        out.append(open_dataset(path, roles, options, engine=args.engine, extra=extra, problems=problems))
+        progress.done()
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# report / metric
+# ----------------------------------------------------------------------------------------------
+
+
+def _result_lines(rows: list[ResultRow], confidence: float) -> str:
+    table = []
+    for r in rows:
+        res = r.result
+        if res is None:
+            table.append([r.metric, "-", "", "0", str(r.skipped), r.file, r.note])
+            continue
+        notes = "; ".join(res.warnings)
+        table.append([
+            r.metric, _fmt_number(res.value, res.unit), _interval(res.ci_low, res.ci_high, res.unit),
+            f"{res.n_used:,}", f"{res.n_dropped + r.skipped:,}", r.file, notes,
+        ])  # fmt: skip
+    level = f"{round(confidence * 100):g}% interval"
+    return _text_table(["metric", "value", level, "n", "dropped", "file", "notes"], table, {1, 3, 4})
+
+
+def _emit_results(
+    args: argparse.Namespace, datasets: list[Any], rows: list[ResultRow], notes: list[str], problems: Problems
+) -> None:
+    dicts = [r.as_dict() for r in rows]
+    with _destination(args.output) as fh:
+        if args.format == "json":
+            payload = {
+                "files": [
+                    {
+                        "file": d.name,
+                        "read": d.source,
+                        "rows": d.n_rows,
+                        "columns": d.columns.columns,
+                        "how": d.columns.how,
+                        "notes": d.notes,
+                    }
+                    for d in datasets
+                ],
+                "results": dicts,
+                "skipped": {
+                    "total": problems.total,
+                    "summary": problems.summary(),
+                    "rows": problems.as_dicts(),
+                },
+                "notes": notes,
+            }
+            json.dump(_jsonable(payload), fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+        elif args.format == "csv":
+            _write_csv(fh, dicts, _OUTPUT_COLUMNS)
+            for line in [*(x for d in datasets for x in _file_header(d)), *notes, *_problem_lines(problems)]:
+                print(line, file=sys.stderr)
+        else:
+            for d in datasets:
+                print("\n".join(_file_header(d)), file=fh)
+            print(file=fh)
+            print(_result_lines(rows, args.confidence), file=fh)
+            extra = [*notes, *_problem_lines(problems)]
+            if extra:
+                print(file=fh)
+                print("\n".join(extra), file=fh)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    run = _run_options(args)
+    problems = _problems(args)
+    with _Progress(_progress_wanted(args)) as progress:
+        progress.start(len(args.files), "reading")
+        datasets = _datasets(args, args.files, None, problems, progress)
+        plans = [(d, *specs_for(d, run)) for d in datasets]
+        progress.start(sum(len(specs) for _, specs, _ in plans), "computing")
+        rows: list[ResultRow] = []
+        notes: list[str] = []
+        for d, specs, why in plans:
+            notes += why
+            if not specs:
+                notes.append(
+                    f"{d.name}: no KPI can be computed from its columns "
+                    f"({', '.join(map(str, d.columns.columns.values())) or 'none recognised'}); "
+                    "map them with --map ROLE=HEADER"
+                )
+            for spec in specs:
+                progress.step(f"{spec.name} ({d.name})")
+                rows.append(run_metric(d, spec, run))
+                progress.done()
+    _finish_problems(args, problems)
+    _emit_results(args, datasets, rows, notes, problems)
+    return EXIT_OK
+
+
+def _cmd_metric(args: argparse.Namespace) -> int:
+    run = _run_options(args)
+    problems = _problems(args)
+    extra = [args.by] if args.by else []
+    with _Progress(_progress_wanted(args)) as progress:
+        progress.start(2, "reading")
+        (d,) = _datasets(args, [args.file], None, problems, progress, extra=extra)
+        (spec,), _ = specs_for(d, run, args.name)
+        progress.step(f"computing {spec.name}")
+        if args.by is None and args.period is None:
+            rows = [run_metric(d, spec, run)]
+            table = None
+        else:
+            table, opts = run_segments(d, spec, run, by=args.by, period=args.period)
+        progress.done()
+    _finish_problems(args, problems)
+    if table is None:
+        _emit_results(args, [d], rows, [], problems)
+        return EXIT_OK
+    _emit_segments(args, d, spec.name, table, problems, opts.pop("skipped_invalid"))
+    return EXIT_OK
+
+
+def _emit_segments(
+    args: argparse.Namespace, d: Any, name: str, table: pd.DataFrame, problems: Problems, skipped_rows: int
+) -> None:
+    records = [{k: _jsonable(v) for k, v in rec.items()} for rec in table.to_dict("records")]
+    skipped = (
+        [f"{d.name}: {skipped_rows:,} row(s) with an unusable value are in no group"] if skipped_rows else []
+    )
+    with _destination(args.output) as fh:
+        if args.format == "json":
+            payload = {
+                "file": d.name,
+                "read": d.source,
+                "columns": d.columns.columns,
+                "notes": d.notes,
+                "metric": name,
+                "groups": records,
+                "skipped": {
+                    "total": problems.total,
+                    "summary": problems.summary(),
+                    "rows": problems.as_dicts(),
+                },
+            }
+            json.dump(_jsonable(payload), fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+            return
+        if args.format == "csv":
+            _write_csv(fh, records, list(table.columns))
+            for line in [*_file_header(d), *skipped, *_problem_lines(problems)]:
+                print(line, file=sys.stderr)
+            return
+        print("\n".join(_file_header(d)), file=fh)
+        print(file=fh)
+        rows = []
+        for rec in records:
+            unit = rec.get("unit") or None
+            rows.append([
+                str(rec["group"]), _fmt_number(rec["value"], unit),
+                _interval(rec["ci_low"], rec["ci_high"], unit), f"{int(rec['n']):,}",
+                f"{int(rec['n_dropped']):,}", "yes" if rec["small_sample"] else "", rec.get("warning") or "",
+            ])  # fmt: skip
+        level = f"{round(args.confidence * 100):g}% interval"
+        print(f"{name}:", file=fh)
+        print(
+            _text_table(["group", "value", level, "n", "dropped", "small", "warning"], rows, {1, 3, 4}),
+            file=fh,
+        )
+        extra = [*skipped, *_problem_lines(problems)]
+        if extra:
+            print(file=fh)
+            print("\n".join(extra), file=fh)
+
+
+# ----------------------------------------------------------------------------------------------
+# clv
+# ----------------------------------------------------------------------------------------------
+
+
+def _step(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _cmd_clv(args: argparse.Namespace) -> int:
+    from .metrics import predict_clv
+
+    for flag, role in (("customer", "customer_id"), ("date", "date"), ("amount", "amount")):
+        value = getattr(args, flag)
+        if value is not None:
+            args.mapping.append((role, value))
+    problems = _problems(args)
+    target = args.output
+    if target is not None and target.suffix.lower() not in (".csv", ".xlsx"):
+        raise KpiInputError(f"predictions go to a .csv or .xlsx file, not {target.name!r}", argument="output")
+    with _Progress(_progress_wanted(args)) as progress:
+        progress.start(3 if target else 2, "reading")
+        progress.step(f"reading {args.file.name}")
+        d, log = clv_inputs(args.file, _read_options(args), engine=args.engine, problems=problems)
+        progress.done()
+        progress.step("fitting BG/NBD and Gamma-Gamma, predicting")
+        try:
+            out = predict_clv(
+                log["customer_id"].to_numpy(),
+                log["date"].to_numpy(),
+                log["amount"].to_numpy(),
+                time_unit=args.time_unit,
+                horizon=args.horizon,
+                step=_step(args.step),
+                discount_rate=args.discount_rate,
+                observation_end=args.observation_end,
+                margin=args.margin,
+            )
+        except KpiInputError as exc:
+            roles = {"customer_ids": "customer_id", "dates": "date", "amounts": "amount"}
+            raise at_file_row(exc, log.index, d, roles, "clv") from exc
+        progress.done()
+        if target is not None:
+            progress.step(f"writing {target.name}")
+            _write_predictions(out, target)
+            progress.done()
+    _finish_problems(args, problems)
+    _emit_clv(args, d, out, problems, target)
+    return EXIT_OK
+
+
+def _write_predictions(out: pd.DataFrame, path: Path) -> None:
+    frame = out.reset_index()
+    frame.attrs = {}
+    try:
+        if path.suffix.lower() == ".xlsx":
+            frame.to_excel(path, index=False, sheet_name="CLV", engine="openpyxl")
+        else:
+            frame.to_csv(path, index=False)
+    except OSError as exc:
+        raise KpiInputError(f"cannot write {path}: {exc.strerror or exc}", argument="output", value=str(path))
+
+
+def _model_rows(name: str, info: dict[str, Any], params: Sequence[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "model": name,
+            "parameter": p,
+            "estimate": info[p],
+            "se": info.get(f"se_{p}"),
+            "log_likelihood": info["log_likelihood"],
+            "customers": info["n_customers"],
+            "converged": info["converged"],
+        }
+        for p in params
+    ]
+
+
+def _emit_clv(
+    args: argparse.Namespace, d: Any, out: pd.DataFrame, problems: Problems, target: Path | None
+) -> None:
+    bg, gg, settings = out.attrs["bgnbd"], out.attrs["gamma_gamma"], out.attrs["settings"]
+    params = _model_rows("BG/NBD", bg, ("r", "alpha", "a", "b")) + _model_rows(
+        "Gamma-Gamma", gg, ("p", "q", "v")
+    )
+    clv = out["clv"]
+    summary = {
+        "customers": int(len(out)),
+        "clv_total": float(clv.sum()),
+        "clv_mean": float(clv.mean()),
+        "clv_median": float(clv.median()),
+        "clv_max": float(clv.max()),
+        "expected_purchases_total": float(out["expected_purchases"].sum()),
+    }
+    warnings = list(out.attrs.get("warnings", ()))
+    fh = sys.stdout
+    if args.format == "json":
+        payload = {
+            "file": d.name,
+            "read": d.source,
+            "columns": d.columns.columns,
+            "notes": d.notes,
+            "settings": settings,
+            "parameters": params,
+            "summary": summary,
+            "warnings": warnings,
+            "predictions_file": str(target) if target else None,
+            "skipped": {"total": problems.total, "summary": problems.summary(), "rows": problems.as_dicts()},
+        }
+        json.dump(_jsonable(payload), fh, indent=2, ensure_ascii=False)
+        fh.write("\n")
+        return
+    if args.format == "csv":
+        _write_csv(fh, params, list(params[0]))
+        return
+    print("\n".join(_file_header(d)), file=fh)
+    print(file=fh)
+    print(
+        f"time unit: {settings['time_unit']}, horizon {settings['horizon']:g}, step {settings['step']:g}, "
+        f"discount rate {settings['discount_rate']:g} per step, margin {settings['margin']:g}, "
+        f"observation end {pd.Timestamp(settings['observation_end']).date()}",
+        file=fh,
+    )
+    print(file=fh)
+    rows = [
+        [
+            p["model"],
+            p["parameter"],
+            f"{p['estimate']:.4g}",
+            "-" if p["se"] is None or not math.isfinite(p["se"]) else f"{p['se']:.3g}",
+        ]
+        for p in params
+    ]
+    print(_text_table(["model", "parameter", "estimate", "std. error"], rows, {2, 3}), file=fh)
+    print(
+        f"\nBG/NBD log-likelihood {bg['log_likelihood']:.2f} on {int(bg['n_customers']):,} customers "
+        f"({'converged' if bg['converged'] else 'NOT converged: ' + str(bg['message'])})",
+        file=fh,
+    )
+    print(
+        f"Gamma-Gamma log-likelihood {gg['log_likelihood']:.2f} on {int(gg['n_customers']):,} repeat customers "
+        f"({int(gg.get('n_excluded', 0)):,} without a repeat purchase excluded; "
+        f"{'converged' if gg['converged'] else 'NOT converged: ' + str(gg['message'])})",
+        file=fh,
+    )
+    print(
+        f"\nCLV over the horizon: total {summary['clv_total']:,.2f}, mean {summary['clv_mean']:,.2f}, "
+        f"median {summary['clv_median']:,.2f}, max {summary['clv_max']:,.2f} "
+        f"({summary['customers']:,} customers)",
+        file=fh,
+    )
+    if target is not None:
+        print(f"Per-customer predictions written to {target}", file=fh)
+    else:
+        print("Per-customer predictions: give -o FILE.csv or -o FILE.xlsx to write them", file=fh)
+    extra = [*(f"warning: {w}" for w in warnings), *_problem_lines(problems)]
+    if extra:
+        print(file=fh)
+        print("\n".join(extra), file=fh)
+
+
+# ----------------------------------------------------------------------------------------------
+# template / refresh: the workbook engineer's functions
+# ----------------------------------------------------------------------------------------------
+
+
+def _cmd_template(args: argparse.Namespace) -> int:
+    from .workbook import DEFAULT_TEMPLATE_NAME, build_template
+
+    path = args.output or Path(DEFAULT_TEMPLATE_NAME)
+    if path.exists() and not args.force:
+        raise KpiInputError(
+            f"{path} exists; give --force to overwrite it, or another -o PATH", argument="output"
+        )
+    written = build_template(path, lang=args.lang, empty=args.empty)
+    print(f"wrote {written or path}")
+    return EXIT_OK
+
+
+def _cmd_refresh(args: argparse.Namespace) -> int:
+    from .workbook import refresh_workbook
+
+    if not args.book.exists():
+        raise KpiInputError(
+            f"{args.book}: file not found", argument="book", value=str(args.book), kind="empty"
+        )
+    with _Progress(_progress_wanted(args)) as progress:
+        progress.start(1, f"refreshing {args.book.name}")
+        report = refresh_workbook(args.book)
+        progress.done()
+    print(_describe_refresh(args.book, report))
+    return EXIT_OK
+
+
+def _describe_refresh(book: Path, report: Any) -> str:
+    """The refresh report as text: its own summary if it has one, else its fields."""
+    for attr in ("summary", "describe"):
+        fn = getattr(report, attr, None)
+        if callable(fn):
+            text = fn()
+            return text if isinstance(text, str) else "\n".join(map(str, text))
+    return f"refreshed {book}" + ("" if report is None else f": {report}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Entry point
+# ----------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``kpi-xl``; returns the exit code (0 ok, 2 bad input, 130 interrupted)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except KpiInputError as exc:
+        print(f"kpi-xl {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("kpi-xl: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

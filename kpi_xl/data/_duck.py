@@ -1,0 +1,340 @@
+"""The DuckDB path: files beyond Excel's size, aggregated in an embedded DuckDB before pandas sees them.
+
+How it stays equal to the pandas path (:func:`kpi_xl.data.load_dataset`):
+
+1. DuckDB reads the file (CSV as text, Parquet typed) and numbers its rows as the pandas path
+   does. Rows empty in every column are left out, as there.
+2. For each column a metric needs, DuckDB lists the *distinct* values; those go through the very
+   same Python parsing and engine value checks as on the pandas path (:func:`parse_role`), so a
+   value is read the same way on both paths. Each row gets the code of its value.
+3. A metric asks for the roles it reads; DuckDB groups the rows by those codes and counts them.
+   Only these distinct combinations with counts reach pandas. The engine is then given exactly
+   the multiset of values the file holds (each combination repeated by its count), because the
+   engine's functions take observations, not counts. Every number is still computed by the engine.
+4. Predictive CLV needs only one row per customer and day (the models count purchase periods and
+   sum spend per period), so DuckDB sums the amounts per customer and day.
+
+Row numbers in problem messages are the file's rows, as on the pandas path (a CSV's header is row 1).
+"""
+
+from __future__ import annotations
+
+import codecs
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..metrics import KpiInputError
+from ._columns import map_columns
+from ._dataset import Dataset, ReadOptions, _as_text, default_decimal, find_header, parse_role
+from ._read import _check_exists, _sample_lines, detect_delimiter, detect_encoding, file_format
+from ._validate import Problems
+
+__all__ = ["DuckDataset", "load_duckdb", "clv_transactions_duckdb"]
+
+_CHUNK = 1 << 22
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _transcode(path: Path, encoding: str, folder: str) -> Path:
+    """DuckDB reads UTF-8 (and UTF-16) only: copy another encoding to a UTF-8 file, streaming."""
+    target = Path(folder) / (path.stem + ".utf8.csv")
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with path.open("rb") as src, target.open("w", encoding="utf-8", newline="") as dst:
+        while chunk := src.read(_CHUNK):
+            dst.write(decoder.decode(chunk))
+        dst.write(decoder.decode(b"", final=True))
+    return target
+
+
+def _empty_lines(path: Path) -> np.ndarray:
+    """Line numbers (1-based) of empty lines, which DuckDB skips but which are rows in Excel."""
+    found: list[int] = []
+    line = 1
+    tail = b""
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            parts = (tail + chunk).split(b"\n")
+            tail = parts.pop()
+            for part in parts:
+                if part in (b"", b"\r"):
+                    found.append(line)
+                line += 1
+    return np.asarray(found, dtype=np.int64)
+
+
+@dataclass
+class DuckDataset(Dataset):
+    """A file held in DuckDB as value codes per row; see the module notes."""
+
+    con: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    column_index: dict[str, int] = field(default_factory=dict)
+    parsed: dict[str, pd.Series] = field(default_factory=dict)
+    reasons: dict[str, np.ndarray] = field(default_factory=dict)
+    first_data_row: int = 1
+    empty_line_gaps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    rows: int = 0
+    workdir: Any = None
+    _cache: dict[tuple[str, ...], tuple[pd.DataFrame, pd.DataFrame, np.ndarray]] = field(default_factory=dict)
+
+    @property
+    def n_rows(self) -> int:
+        return self.rows
+
+    def file_rows(self, row: np.ndarray) -> np.ndarray:
+        """DuckDB's record numbers -> the rows the user sees (header and empty lines counted)."""
+        row = np.asarray(row, dtype=np.int64)
+        return row + self.first_data_row - 1 + np.searchsorted(self.empty_line_gaps, row - 1, side="right")
+
+    def values(self, role: str) -> pd.Series:
+        return self.parsed[role][self.reasons[role] == ""]
+
+    def _frame(self, cols: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+        key = tuple(cols)
+        if key not in self._cache:
+            codes = [f"k{self.column_index[c]}" for c in cols]
+            got = self.con.execute(
+                f"SELECT min(_row) AS _row, {', '.join(codes)}, count(*) AS _n FROM codes "
+                f"GROUP BY {', '.join(codes)} ORDER BY 1"
+            ).fetchnumpy()
+            index = pd.Index(self.file_rows(got["_row"]), name="row")
+            data = pd.DataFrame(
+                {c: self.parsed[c].to_numpy()[np.asarray(got[k])] for c, k in zip(cols, codes, strict=True)},
+                index=index,
+            )
+            invalid = pd.DataFrame(
+                {
+                    c: self.reasons[c][np.asarray(got[k])] != ""
+                    for c, k in zip(cols, codes, strict=True)
+                    if c in self.columns
+                },
+                index=index,
+                dtype=bool,
+            )
+            self._cache[key] = (data, invalid, np.asarray(got["_n"], dtype=np.int64))
+        return self._cache[key]
+
+
+def _source_sql(path: Path, options: ReadOptions, folder: str) -> tuple[str, str | None, str | None, Path]:
+    fmt = file_format(path)
+    if fmt == "parquet":
+        return f"read_parquet({_literal(str(path))})", None, None, path
+    if fmt != "csv":
+        raise KpiInputError(
+            f"{path.name}: the DuckDB path reads CSV and Parquet files; an Excel sheet holds at most "
+            "1,048,576 rows and is read with --engine pandas",
+            argument="engine",
+        )
+    encoding = options.encoding or detect_encoding(path)
+    lines = _sample_lines(path, encoding)
+    if not lines:
+        raise KpiInputError(f"{path.name}: the file is empty", argument="file", value=str(path), kind="empty")
+    delimiter = options.delimiter or detect_delimiter(lines)
+    name = codecs.lookup(encoding).name
+    read_path = path
+    duck_encoding = "utf-8"
+    if name == "utf-16":
+        duck_encoding = "utf-16"
+    elif name not in ("utf-8", "utf-8-sig"):
+        read_path = _transcode(path, encoding, folder)
+    sql = (
+        f"read_csv({_literal(str(read_path))}, delim={_literal(delimiter)}, header=true, all_varchar=true, "
+        f"quote='\"', escape='\"', null_padding=true, strict_mode=false, encoding={_literal(duck_encoding)})"
+    )
+    return sql, encoding, delimiter, read_path
+
+
+def load_duckdb(
+    path: str | Path,
+    roles: Iterable[str] | None = None,
+    options: ReadOptions | None = None,
+    *,
+    extra: Sequence[str] = (),
+    problems: Problems | None = None,
+    threads: int | None = None,
+) -> DuckDataset:
+    """Read a CSV or Parquet file through DuckDB (see the module notes); same arguments as
+    :func:`kpi_xl.data.load_dataset`, same answers.
+
+    Examples
+    --------
+    ``load_duckdb("orders_10m.csv").rows_for(["amount"])`` gives the amounts' distinct values, each
+    repeated by its count, indexed by the first file row holding it.
+    """
+    import duckdb
+
+    path = Path(path)
+    _check_exists(path)
+    options = options or ReadOptions()
+    problems = problems if problems is not None else Problems()
+    con = duckdb.connect(":memory:")
+    if threads is not None:
+        con.execute(f"SET threads = {int(threads)}")
+    # DuckDB spills to this folder when a file does not fit in memory; it lives as long as the dataset.
+    workdir = tempfile.TemporaryDirectory(prefix="kpi-xl-")
+    folder = workdir.name
+    con.execute(f"SET temp_directory = {_literal(folder)}")
+    sql, encoding, delimiter, read_path = _source_sql(path, options, folder)
+    try:
+        headers = [str(r[0]) for r in con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()]
+    except duckdb.Error as exc:
+        raise KpiInputError(f"{path.name}: DuckDB cannot read the file: {exc}; try --engine pandas") from exc
+    cmap = map_columns(headers, mapping=options.mapping, roles=roles, source=path.name)
+    wanted = list(
+        dict.fromkeys([*cmap.columns.values(), *(find_header(headers, h, path.name) for h in extra)])
+    )
+    blank = " AND ".join(
+        f"regexp_full_match(coalesce(CAST({_ident(h)} AS VARCHAR), ''), '\\s*')" for h in headers
+    )
+    picked = ", ".join(f"{_ident(h)} AS c{i}" for i, h in enumerate(wanted))
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE src AS SELECT * FROM (SELECT row_number() OVER () AS _row, "
+            f"{picked}{', ' if picked else ''}({blank}) AS _empty FROM {sql})"
+        )
+    except duckdb.Error as exc:
+        raise KpiInputError(f"{path.name}: DuckDB cannot read the file: {exc}; try --engine pandas") from exc
+    gaps = np.zeros(0, np.int64)
+    if encoding is not None and codecs.lookup(encoding).name != "utf-16":
+        empty = _empty_lines(read_path)
+        # Data lines before each empty line: a record's file row is shifted by the empty lines above.
+        gaps = empty - 2 - np.arange(empty.size)
+    if read_path != path:
+        read_path.unlink()
+    empty_rows = int(con.execute("SELECT count(*) FROM src WHERE _empty").fetchall()[0][0])
+    con.execute("DELETE FROM src WHERE _empty")
+    fmt = file_format(path)
+    decimal = default_decimal(fmt, delimiter)
+    ds = DuckDataset(
+        path.name,
+        cmap,
+        problems,
+        con=con,
+        first_data_row=2 if fmt == "csv" else 1,
+        empty_line_gaps=gaps,
+        workdir=workdir,
+    )
+    index_of = {h: i for i, h in enumerate(wanted)}
+    for role, header in cmap.columns.items():
+        ds.column_index[role] = index_of[header]
+    for h in extra:
+        ds.column_index[h] = index_of[find_header(headers, h, path.name)]
+    raw_by_col: dict[int, pd.Series] = {}
+    for i in range(len(wanted)):
+        con.execute(
+            f"CREATE TEMP TABLE d{i} AS SELECT raw, (row_number() OVER ()) - 1 AS k "
+            f"FROM (SELECT DISTINCT c{i} AS raw FROM src)"
+        )
+        raw_by_col[i] = con.execute(f"SELECT raw FROM d{i} ORDER BY k").df()["raw"]
+    joins = " ".join(f"JOIN d{i} ON s.c{i} IS NOT DISTINCT FROM d{i}.raw" for i in range(len(wanted)))
+    ks = "".join(f", d{i}.k AS k{i}" for i in range(len(wanted)))
+    con.execute(f"CREATE TEMP TABLE codes AS SELECT s._row{ks} FROM src s {joins}")
+    con.execute("DROP TABLE src")
+    ds.rows = int(con.execute("SELECT count(*) FROM codes").fetchall()[0][0])
+    notes: list[str] = []
+    for role, header in cmap.columns.items():
+        i = ds.column_index[role]
+        raw = raw_by_col[i]
+        values, reasons, note = parse_role(raw, role, options, default_decimal=decimal)
+        ds.parsed[role] = values.reset_index(drop=True)
+        ds.reasons[role] = np.asarray(reasons, dtype=object)
+        if note:
+            notes.append(f"column {header!r}: {note}")
+        _add_problems(ds, role, header, raw)
+    for h in extra:
+        ds.parsed[h] = _as_text(raw_by_col[ds.column_index[h]]).reset_index(drop=True)
+        ds.reasons[h] = np.full(len(ds.parsed[h]), "", dtype=object)
+    ds.notes = notes
+    kind = fmt.upper()
+    detail = f", encoding {encoding}, delimiter {delimiter!r}" if fmt == "csv" else ""
+    ds.source = f"{path.name}: {ds.rows:,} rows, {kind}{detail}, read and aggregated with DuckDB" + (
+        f", {empty_rows:,} empty row(s) ignored" if empty_rows else ""
+    )
+    return ds
+
+
+def _add_problems(ds: DuckDataset, role: str, header: str, raw: pd.Series) -> None:
+    reasons = ds.reasons[role]
+    bad_k = np.flatnonzero(reasons != "")
+    if bad_k.size == 0:
+        return
+    i = ds.column_index[role]
+    ds.con.register("bad_codes", pd.DataFrame({"k": bad_k.astype(np.int64)}))
+    counted = ds.con.execute(
+        f"SELECT k{i} AS k, count(*) AS n FROM codes WHERE k{i} IN (SELECT k FROM bad_codes) GROUP BY 1"
+    ).fetchnumpy()
+    limit = "" if ds.problems.limit is None else f" LIMIT {int(ds.problems.limit)}"
+    listed = ds.con.execute(
+        f"SELECT _row, k{i} AS k FROM codes WHERE k{i} IN (SELECT k FROM bad_codes) ORDER BY _row{limit}"
+    ).fetchnumpy()
+    ds.con.unregister("bad_codes")
+    counts: dict[str, int] = {}
+    for k, n in zip(counted["k"], counted["n"], strict=True):
+        counts[reasons[k]] = counts.get(reasons[k], 0) + int(n)
+    k_listed = np.asarray(listed["k"], dtype=np.int64)
+    ds.problems.add(
+        ds.name,
+        header,
+        ds.file_rows(listed["_row"]),
+        raw.to_numpy(dtype=object)[k_listed],
+        reasons[k_listed],
+        counts=counts,
+    )
+
+
+def clv_transactions_duckdb(ds: DuckDataset) -> pd.DataFrame:
+    """One row per customer and day with the day's total spend (see the module notes, point 4).
+
+    Rows with an invalid customer, date or amount are left out (reported already). A day with a
+    blank amount gets NaN, so the engine reports it exactly as on the pandas path.
+    """
+    roles = ["customer_id", "date", "amount"]
+    ds._check_roles(roles)
+    ic, idate, ia = (ds.column_index[r] for r in roles)
+    days = ds.parsed["date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    day_number = np.where(np.isnat(days), np.iinfo(np.int64).min, days.astype(np.int64))
+    amounts = ds.parsed["amount"].to_numpy(dtype=np.float64)
+    ds.con.register(
+        "p_date",
+        pd.DataFrame({"k": np.arange(days.size), "day": day_number, "bad": ds.reasons["date"] != ""}),
+    )
+    ds.con.register(
+        "p_amount",
+        pd.DataFrame({"k": np.arange(amounts.size), "v": amounts, "bad": ds.reasons["amount"] != ""}),
+    )
+    got = ds.con.execute(
+        f"SELECT min(c._row) AS _row, c.k{ic} AS kc, pdt.day AS day, sum(pa.v) AS amount, "
+        "count(*) - count(pa.v) AS blank_amounts, count(*) AS orders "
+        f"FROM codes c JOIN p_date pdt ON c.k{idate} = pdt.k JOIN p_amount pa ON c.k{ia} = pa.k "
+        f"WHERE NOT pdt.bad AND NOT pa.bad GROUP BY c.k{ic}, pdt.day ORDER BY 1"
+    ).fetchnumpy()
+    ds.con.unregister("p_date")
+    ds.con.unregister("p_amount")
+    day = np.asarray(got["day"], dtype=np.int64)
+    when = np.where(day == np.iinfo(np.int64).min, np.datetime64("NaT"), day.astype("datetime64[D]"))
+    amount = np.asarray(got["amount"], dtype=np.float64)
+    amount = np.where(np.asarray(got["blank_amounts"]) > 0, np.nan, amount)
+    ids = ds.parsed["customer_id"].to_numpy(dtype=object)[np.asarray(got["kc"], dtype=np.int64)]
+    frame = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "date": when.astype("datetime64[ns]"),
+            "amount": amount,
+            "orders": np.asarray(got["orders"], dtype=np.int64),
+        },
+        index=pd.Index(ds.file_rows(got["_row"]), name="row"),
+    )
+    return frame
