@@ -576,6 +576,13 @@ def test_a_fit_that_does_not_identify_the_parameters_refuses_to_predict():
         bg.probability_alive(1, 10, 10)
 
 
+def test_predictions_refuse_blank_rows_instead_of_misaligning(bg, gg):
+    with pytest.raises(KpiInputError, match="frequency: the value at position 2 is blank"):
+        bg.probability_alive([1, None], [1, None], [2, None])
+    with pytest.raises(KpiInputError, match="monetary_value: the value at position 1 is blank"):
+        gg.conditional_expected_average_profit(pd.Series([1, 2]), pd.Series([None, 5.0]))
+
+
 def test_scalar_and_array_inputs(bg):
     one = bg.probability_alive(2, 30.43, 38.86)
     assert isinstance(one, float)

@@ -93,7 +93,7 @@ def _check_time_unit(time_unit: Any) -> str:
             argument="time_unit",
             kind="empty",
         )
-    unit = str(time_unit).strip().lower() if isinstance(time_unit, str) else time_unit
+    unit = time_unit.strip().lower() if isinstance(time_unit, str) else None
     if unit not in DAYS_PER_UNIT:
         raise KpiInputError(
             f"time_unit must be 'day', 'week' or 'month', got {time_unit!r}",
@@ -104,12 +104,14 @@ def _check_time_unit(time_unit: Any) -> str:
 
 
 def _columns(
-    specs: dict[str, tuple[Any, dict[str, Any]]],
+    specs: dict[str, tuple[Any, dict[str, Any]]], *, skip_blank_rows: bool = True
 ) -> tuple[dict[str, np.ndarray], int]:
     """Clean several aligned per-customer columns with :func:`clean_numbers`.
 
-    Rows blank in every column (trailing empty rows of an Excel range) are skipped and counted; a
-    row blank in some columns only is an error naming the column and the row.
+    For fitting, rows blank in every column (trailing empty rows of an Excel range) are skipped
+    and counted. For predictions (``skip_blank_rows=False``) every row must be complete, because
+    the output is aligned row by row with the input. A row blank in some columns only is always
+    an error naming the column and the row.
     """
     cleaned = {name: clean_numbers(values, argument=name, **rules) for name, (values, rules) in specs.items()}
     sizes = {name: c.mask.size for name, c in cleaned.items()}
@@ -118,13 +120,12 @@ def _columns(
         raise KpiInputError(f"give one value per customer in every column: {described} values")
     kept = np.vstack([c.mask for c in cleaned.values()])
     all_blank = ~kept.any(axis=0)
-    partial = ~kept.all(axis=0) & ~all_blank
+    partial = ~kept.all(axis=0) & (~all_blank | (not skip_blank_rows))
     if partial.any():
         pos = int(np.flatnonzero(partial)[0])
         name = next(n for n, c in cleaned.items() if not c.mask[pos])
         raise KpiInputError(
-            f"{name}: the value at position {pos + 1} is blank but the other columns have one there; "
-            "every customer needs all of them",
+            f"{name}: the value at position {pos + 1} is blank; every customer needs " + ", ".join(cleaned),
             argument=name,
             position=pos + 1,
         )
@@ -136,7 +137,9 @@ def _columns(
     return out, int(all_blank.sum())
 
 
-def _rfm_arrays(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def _rfm_arrays(
+    frequency: Any, recency: Any, T: Any, *, skip_blank_rows: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     cols, n_blank = _columns(
         {
             "frequency": (
@@ -145,11 +148,20 @@ def _rfm_arrays(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.nd
             ),
             "recency": (recency, {"allow_negative": False}),
             "T": (T, {"allow_negative": False}),
-        }
+        },
+        skip_blank_rows=skip_blank_rows,
     )
     x, tx, age = cols["frequency"], cols["recency"], cols["T"]
     _check_rfm_consistency(x, tx, age)
     return x, tx, age, n_blank
+
+
+def _customers(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Customer histories to predict for: scalars or aligned columns, every row complete."""
+    x, tx, age, _ = _rfm_arrays(
+        np.atleast_1d(frequency), np.atleast_1d(recency), np.atleast_1d(T), skip_blank_rows=False
+    )
+    return x, tx, age
 
 
 def _check_rfm_consistency(x: np.ndarray, tx: np.ndarray, age: np.ndarray) -> None:
@@ -353,12 +365,12 @@ def _covariance(
     """
     info = -_log_hessian(grad_total_ll, logp)
     try:
-        np.linalg.cholesky(info)
-        cov_log = np.linalg.inv(info)
-        ok = True
+        ok = bool(np.all(np.isfinite(info)))
+        if ok:
+            np.linalg.cholesky(info)
     except np.linalg.LinAlgError:
-        cov_log = np.full_like(info, np.nan)
         ok = False
+    cov_log = np.linalg.inv(info) if ok else np.full_like(info, np.nan)
     cov = cov_log * np.outer(theta, theta)
     return pd.DataFrame(cov, index=list(names), columns=list(names)), ok
 
@@ -981,7 +993,7 @@ class BetaGeoFitter(_Fitter):
         1.2259
         """
         self._check_fitted()
-        x, tx, age, _ = _rfm_arrays(np.atleast_1d(frequency), np.atleast_1d(recency), np.atleast_1d(T))
+        x, tx, age = _customers(frequency, recency, T)
         t_arr = self._horizon_array(t)
         if t_arr.size == 1:
             (ux, uage), inverse = _distinct_rows(x, age)
@@ -1020,7 +1032,7 @@ class BetaGeoFitter(_Fitter):
         0.333333
         """
         self._check_fitted()
-        x, tx, age, _ = _rfm_arrays(np.atleast_1d(frequency), np.atleast_1d(recency), np.atleast_1d(T))
+        x, tx, age = _customers(frequency, recency, T)
         out = 1.0 / (1.0 + self._odds_dropped(x, tx, age))
         return _as_output(_scalar_if(out, frequency, recency, T), frequency)
 
@@ -1035,10 +1047,8 @@ class BetaGeoFitter(_Fitter):
 
         ``t`` is in the model's ``time_unit``.
         """
-        r, alpha, a, b = self._params()
-        t_arr = self._horizon_array(t)
-        hyp = hyp2f1(r, b, a + b - 1.0, t_arr / (alpha + t_arr))
-        out = (a + b - 1.0) / (a - 1.0) * (1.0 - hyp * (alpha / (alpha + t_arr)) ** r)
+        # Equation (10) with x = t_x = T = 0 is equation (9).
+        out = self._purchases_head(self._horizon_array(t), 0.0, 0.0)
         return float(out) if out.ndim == 0 else out
 
     @classmethod
@@ -1317,7 +1327,8 @@ class GammaGammaFitter(_Fitter):
                     else monetary_value,
                     {"allow_negative": False},
                 ),
-            }
+            },
+            skip_blank_rows=False,
         )
         x, m = cols["frequency"], cols["monetary_value"]
         own = p * x / (p * x + q - 1.0)
@@ -1375,7 +1386,7 @@ class GammaGammaFitter(_Fitter):
         d = require_positive(discount_rate, "discount_rate", allow_zero=True)
         mult = require_share(margin, "margin")
         spend = np.asarray(self.conditional_expected_average_profit(frequency, monetary_value), dtype=float)
-        x, tx, age, _ = _rfm_arrays(np.atleast_1d(frequency), np.atleast_1d(recency), np.atleast_1d(T))
+        x, tx, age = _customers(frequency, recency, T)
         if x.size != spend.size:
             raise KpiInputError(
                 f"frequency, recency and T have {x.size} customers but monetary_value has {spend.size}",
