@@ -463,6 +463,8 @@ def test_time_unit_is_required_everywhere(cdnow):
         rfm_summary([1], ["2025-01-01"])
     with pytest.raises(KpiInputError, match="time_unit is required"):
         predict_clv([1], ["2025-01-01"], [5], horizon=52)
+    with pytest.raises(KpiInputError, match="amounts are required"):
+        predict_clv([1], ["2025-01-01"], None, time_unit="week", horizon=52)
     with pytest.raises(KpiInputError, match="time_unit is required"):
         BetaGeoFitter.from_params(1, 1, 1, 1)
     with pytest.raises(KpiInputError, match="'day', 'week' or 'month', got 'weeks'"):

@@ -1556,6 +1556,10 @@ def predict_clv(
     n_steps, step_len = _steps(horizon, step, unit)
     d = require_positive(discount_rate, "discount_rate", allow_zero=True)
     mult = require_share(margin, "margin")
+    if amounts is None:
+        raise KpiInputError(
+            "amounts are required: CLV needs the spend of each transaction", argument="amounts"
+        )
     summary = rfm_summary(customer_ids, dates, amounts, time_unit=unit, observation_end=observation_end)
     x, tx, age = (summary[c].to_numpy() for c in ("frequency", "recency", "T"))
     m = summary["monetary_value"].to_numpy()
