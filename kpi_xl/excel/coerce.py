@@ -16,8 +16,9 @@ puts every Excel quirk in this one module and lets it work on whole arrays:
   integer error code. Both become the error string (``"#N/A"``); by default the first one stops the
   calculation and the function returns that error (:class:`~kpi_xl.excel.errors.ExcelCellError`).
 * **Other cell types**: Office.js data-type values (e.g. ``FormattedNumber``) give their
-  ``basicValue``; classic COM dates carry a UTC ``tzinfo`` that xlwings itself strips, and so does
-  this module. Dates typed as numbers are Excel serials; the engine reads them as such.
+  ``basicValue``. Date cells arrive as serial numbers (Office.js) or datetimes (classic COM, with a
+  tzinfo attached by pywin32); the engine reads serials as Excel dates and a datetime by its
+  wall-clock time, so both pass through unchanged.
 * **Header row**: if the first row is text that is not a valid value for its column (a header such
   as ``Score`` above the scores), it is skipped, so ``=NPS(B:B)`` works with a header in ``B1``.
 * **Old Office.js builds that send blanks as 0**: a whole column with no blank at all that ends in
@@ -29,7 +30,6 @@ invalid - is decided by the engine's own cleaners (:mod:`kpi_xl.metrics._clean`)
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -121,8 +121,6 @@ def _cell(v: Any, office_js: bool) -> Any:
         return _cell(v.get("basicValue"), office_js)
     if t is int and not office_js and v in COM_ERRORS:
         return COM_ERRORS[v]
-    if isinstance(v, dt.datetime) and v.tzinfo is not None:
-        return v.replace(tzinfo=None)
     return v
 
 
@@ -165,13 +163,13 @@ class _Cells:
         values[:] = flat
         type_of = np.fromiter(map(type, flat), dtype=object, count=len(flat))
         is_str = np.zeros(len(flat), dtype=bool)
-        # Cells that need a look one by one are rare (Office.js dicts, COM error codes and dates), so
-        # only those are visited; text is handled as a whole below.
+        # Cells that need a look one by one are rare (Office.js dicts, COM error codes), so only
+        # those are visited; text is handled as a whole below.
         special = np.zeros(len(flat), dtype=bool)
         for t in types:
             if issubclass(t, str):
                 is_str |= type_of == t
-            elif issubclass(t, (dict, dt.datetime)) or t.__name__ == "JsNull" or (t is int and not office_js):
+            elif issubclass(t, dict) or t.__name__ == "JsNull" or (t is int and not office_js):
                 special |= type_of == t
         for i in np.flatnonzero(special):
             values[i] = _cell(values[i], office_js)
