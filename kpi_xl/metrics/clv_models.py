@@ -1533,8 +1533,9 @@ def predict_clv(
     Raises
     ------
     KpiInputError
-        Anything :func:`rfm_summary` rejects; a bad horizon, step, discount rate or margin; fewer
-        than 10 repeat customers for Gamma-Gamma; a model fit that does not converge.
+        Anything :func:`rfm_summary` rejects; missing amounts; a bad horizon, step, discount rate
+        or margin; fewer than 10 repeat customers for Gamma-Gamma; a model fit that does not
+        converge or does not pin its parameters down.
 
     References
     ----------
@@ -1548,9 +1549,11 @@ def predict_clv(
     >>> tx = load_cdnow_transactions()
     >>> tx = tx[tx["date"] <= "1997-09-30"]
     >>> out = predict_clv(tx["customer_id"], tx["date"], tx["amount"], time_unit="week",
-    ...                   horizon=52, step=52 / 12, discount_rate=0.01)
-    >>> len(out), out.columns[-1]
-    (2357, 'clv')
+    ...                   horizon=52, step=52 / 12, discount_rate=0.01, observation_end="1997-09-30")
+    >>> len(out)
+    2357
+    >>> out.loc[1, ["frequency", "recency", "T", "expected_purchases", "clv"]].round(2).tolist()
+    [2.0, 30.0, 39.0, 1.54, 35.87]
     """
     unit = _check_time_unit(time_unit)
     n_steps, step_len = _steps(horizon, step, unit)
