@@ -2,7 +2,7 @@
 
 Without ``XLWINGS_ON_SERVER`` (and not on Windows) xlwings' decorators do nothing, so ``kpi_xl.udfs``
 functions are called directly here, with the values classic Excel (COM) hands over: tuples of tuples,
-a bare value for one cell, integer error codes, dates carrying a UTC tzinfo. Errors come back as the
+a bare value for one cell, integer error codes, dates carrying a tzinfo. Errors come back as the
 classic runtime shows them: ``"#N/A"``, ``"#DIV/0!"`` and ``"#VALUE! <reason>"`` text.
 """
 
