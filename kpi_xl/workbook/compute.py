@@ -1,0 +1,913 @@
+"""From the raw cells of the data Tables to every number the owned sheets show, via the engine.
+
+Two steps:
+
+1. :func:`prepare` checks each value against what the workbook's native formulas count, so the
+   live formulas and the Python values agree on which rows they use. A value the formulas would
+   ignore or miscount is reported as invalid (sheet, row, column, value, why) and left out of
+   that column only; the rest of the row is still used. The rules are the engine's (the
+   ``kpi_xl.metrics`` cleaners decide what a valid score, amount or date is) plus two that come
+   from Excel: a number or date stored as text is invalid (``COUNTIFS`` ignores it), and a yes/no
+   column must hold the workbook's own words (``COUNTIFS(..., "yes")`` counts nothing else).
+   Rows whose dates contradict each other (a churn before the signup, a reply before the ticket)
+   are reported too, because the engine refuses them.
+2. :func:`compute` calls the engine (:mod:`kpi_xl.metrics`) for every KPI of every block, month
+   and card, and returns a :class:`Results` with plain values. A KPI the engine cannot compute
+   for a group (no data, a zero base) is ``None``, shown as an empty cell.
+
+Nothing here knows about cells or formulas; :mod:`kpi_xl.workbook.sheets` places the results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import metrics as m
+from ..metrics import KpiInputError, MetricResult
+from ..metrics._clean import clean_dates, clean_numbers, clean_scores
+from .benchmarks import BENCHMARKS, INDUSTRIES
+from .errors import WorkbookError
+from .layout import (
+    CARDS,
+    CHART_COHORT_SERIES,
+    CHART_SEGMENTS,
+    COHORT_PERIODS,
+    COHORT_ROWS,
+    SEGMENT_BLOCKS,
+    SETTINGS,
+    SLOTS,
+    TABLES,
+    TREND_MONTHS,
+)
+
+__all__ = [
+    "Invalid",
+    "Settings",
+    "Prepared",
+    "Results",
+    "read_settings",
+    "prepare",
+    "compute",
+    "MONTH_DAYS",
+]
+
+#: Average month length in days (365.25 / 12), used to turn months into weeks and days.
+MONTH_DAYS = 30.4375
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """One invalid value: where it is (sheet name, 1-based row, column header), what, and why."""
+
+    sheet: str
+    row: int
+    column: str
+    value: Any
+    why: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    period_start: dt.date
+    period_end: dt.date
+    currency: str
+    nps_promoter_min: int
+    nps_detractor_max: int
+    csat_scale_max: int
+    csat_threshold: int
+    ces_scale_max: int
+    ces_agree_threshold: int
+    sla_target_hours: float
+    clv_margin: float
+    clv_discount_rate: float
+    clv_horizon_months: int
+    min_segment_n: int
+    confidence: float
+    industry: str
+
+    @property
+    def days(self) -> int:
+        return (self.period_end - self.period_start).days + 1
+
+    @property
+    def window(self) -> tuple[np.datetime64, np.datetime64]:
+        """[start, end) of the reporting period as datetime64 (the end is the day after)."""
+        return _d64(self.period_start), _d64(self.period_end) + np.timedelta64(1, "D")
+
+    @property
+    def previous_window(self) -> tuple[np.datetime64, np.datetime64]:
+        """The period of the same length just before (what "change vs previous period" compares)."""
+        s, _ = self.window
+        return s - np.timedelta64(self.days, "D"), s
+
+
+def _d64(d: dt.date) -> np.datetime64:
+    return np.datetime64(d, "D").astype("datetime64[ns]")
+
+
+def read_settings(raw: dict[str, Any], where: Callable[[str], str]) -> Settings:
+    """Validate the Settings tab. ``raw`` maps setting key -> cell value; ``where(key)`` names the
+    cell for messages. A bad setting stops the refresh: every KPI would be wrong with it."""
+
+    def bad(key: str, value: Any, need: str) -> WorkbookError:
+        return WorkbookError(
+            f"setting {where(key)} is {value!r}; it must be {need}", argument=key, value=value
+        )
+
+    out: dict[str, Any] = {}
+    for s in SETTINGS:
+        v = raw.get(s.key)
+        if s.kind == "date":
+            if isinstance(v, dt.datetime):
+                v = v.date()
+            elif isinstance(v, (int, float)) and not isinstance(v, bool) and 1 <= v < 2958466:
+                v = (np.datetime64("1899-12-30") + np.timedelta64(int(v), "D")).astype(dt.date)
+            if not isinstance(v, dt.date):
+                raise bad(s.key, v, "a date")
+        elif s.kind in ("int", "hours", "share"):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise bad(s.key, v, "a number")
+            if s.kind == "int":
+                if v != round(v):
+                    raise bad(s.key, v, "a whole number")
+                v = int(round(v))
+            else:
+                v = float(v)
+        elif s.kind == "industry":
+            v = str(v).strip() if v is not None else ""
+            if v not in INDUSTRIES:
+                raise bad(s.key, v, "one of the industries in the drop-down: " + ", ".join(INDUSTRIES))
+        else:
+            v = "" if v is None else str(v).strip()
+        out[s.key] = v
+    checks = (
+        ("period_end", out["period_end"] >= out["period_start"], "on or after the first day of the period"),
+        ("nps_promoter_min", 1 <= out["nps_promoter_min"] <= 10, "from 1 to 10"),
+        (
+            "nps_detractor_max",
+            0 <= out["nps_detractor_max"] < out["nps_promoter_min"],
+            "from 0 to below the promoter score",
+        ),
+        ("csat_scale_max", 2 <= out["csat_scale_max"] <= 10, "from 2 to 10"),
+        ("csat_threshold", 1 <= out["csat_threshold"] <= out["csat_scale_max"], "inside the CSAT scale"),
+        ("ces_scale_max", 2 <= out["ces_scale_max"] <= 10, "from 2 to 10"),
+        (
+            "ces_agree_threshold",
+            1 <= out["ces_agree_threshold"] <= out["ces_scale_max"],
+            "inside the CES scale",
+        ),
+        ("sla_target_hours", out["sla_target_hours"] > 0, "more than 0"),
+        ("clv_margin", 0 < out["clv_margin"] <= 1, "a share above 0 and at most 100%"),
+        ("clv_discount_rate", 0 <= out["clv_discount_rate"] < 1, "a share from 0 up to 100%"),
+        ("clv_horizon_months", 1 <= out["clv_horizon_months"] <= 120, "from 1 to 120 months"),
+        ("min_segment_n", out["min_segment_n"] >= 1, "1 or more"),
+        ("confidence", 0.5 <= out["confidence"] < 1, "a share from 50% up to 100%, e.g. 95%"),
+    )
+    for key, ok, need in checks:
+        if not ok:
+            raise bad(key, raw.get(key), need)
+    return Settings(**out)
+
+
+@dataclass
+class Prepared:
+    """Typed data tables (column keys; NaN/NaT where blank or invalid) and what was rejected."""
+
+    tables: dict[str, pd.DataFrame]
+    rows_read: dict[str, int]
+    invalid: list[Invalid]
+    invalid_by_table: dict[str, int]
+
+
+def _blank(s: pd.Series) -> np.ndarray:
+    return (s.isna() | s.map(lambda v: isinstance(v, str) and not v.strip())).to_numpy(dtype=bool)
+
+
+def _is_text(s: pd.Series) -> np.ndarray:
+    return s.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+
+
+def _is_bool(s: pd.Series) -> np.ndarray:
+    return s.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+
+
+def _ids(s: pd.Series) -> pd.Series:
+    """Ids as text: a number cell 1001 and a text cell "1001" are the same customer."""
+
+    def key(v: Any) -> Any:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return None
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            return str(int(v))
+        t = str(v).strip()
+        return t or None
+
+    return s.map(key).astype(object)
+
+
+class _Checker:
+    """Collects invalid values of one table while its columns are converted."""
+
+    def __init__(self, sheet: str, headers: dict[str, str], rows: np.ndarray) -> None:
+        self.sheet, self.headers, self.rows = sheet, headers, rows
+        self.found: list[Invalid] = []
+
+    def flag(self, column: str, raw: pd.Series, mask: np.ndarray, why: str | Callable[[Any], str]) -> None:
+        for i in np.flatnonzero(mask):
+            v = raw.iloc[i]
+            self.found.append(
+                Invalid(
+                    self.sheet,
+                    int(self.rows[i]),
+                    self.headers[column],
+                    _plain(v),
+                    why(v) if callable(why) else why,
+                )
+            )
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, (np.generic,)):
+        return v.item()
+    if isinstance(v, pd.Timestamp):
+        return v.to_pydatetime()
+    return v
+
+
+def _dates(col: str, raw: pd.Series, chk: _Checker) -> np.ndarray:
+    blank = _blank(raw)
+    text = _is_text(raw) & ~blank
+    boolean = _is_bool(raw)
+    chk.flag(col, raw, text, "a date stored as text: the live formulas ignore it; enter it as a date")
+    chk.flag(col, raw, boolean, "TRUE/FALSE is not a date")
+    keep = raw.where(~(text | boolean), None)
+    values, missing = clean_dates(keep.to_numpy(dtype=object), argument=col, on_invalid="drop")
+    unreadable = missing & ~blank & ~text & ~boolean
+    chk.flag(col, raw, unreadable, "not a date")
+    return values
+
+
+def _numbers(
+    col: str, raw: pd.Series, chk: _Checker, cleaner: Callable[[np.ndarray], Any], need: str
+) -> np.ndarray:
+    blank = _blank(raw)
+    text = _is_text(raw) & ~blank
+    chk.flag(col, raw, text, f"text, not a number: the live formulas ignore it; enter {need}")
+    keep = raw.where(~text, None).to_numpy(dtype=object)
+    cleaned = cleaner(keep)
+    out = np.full(raw.size, np.nan)
+    out[cleaned.mask] = cleaned.values
+    chk.flag(col, raw, ~cleaned.mask & ~blank & ~text, f"not {need}")
+    return out
+
+
+def _flags(col: str, raw: pd.Series, chk: _Checker, yes: str, no: str) -> np.ndarray:
+    blank = _blank(raw)
+    # COUNTIFS(col, "yes") matches the word ignoring case, nothing else (not TRUE, not 1).
+    word = raw.map(lambda v: v.casefold() if isinstance(v, str) else None)
+    is_yes = (word == yes.casefold()).to_numpy(dtype=bool)
+    is_no = (word == no.casefold()).to_numpy(dtype=bool)
+    chk.flag(col, raw, ~blank & ~is_yes & ~is_no, f"not {yes} or {no}: use the drop-down values")
+    out = np.full(raw.size, np.nan)
+    out[is_yes] = 1.0
+    out[is_no] = 0.0
+    return out
+
+
+def prepare(
+    raw: dict[str, tuple[pd.DataFrame, np.ndarray]],
+    settings: Settings,
+    *,
+    sheet_names: dict[str, str],
+    headers: dict[str, dict[str, str]],
+    yes: str,
+    no: str,
+) -> Prepared:
+    """Type-check the raw Tables.
+
+    ``raw[table] = (frame with one column per column key holding the cell values as read,
+    sheet row number of each frame row)``. ``headers[table][column]`` is the header shown in the
+    workbook, for messages.
+    """
+    tables: dict[str, pd.DataFrame] = {}
+    invalid: list[Invalid] = []
+    by_table: dict[str, int] = {}
+    rows_read: dict[str, int] = {}
+    for key, spec in TABLES.items():
+        frame, rows = raw[key]
+        chk = _Checker(sheet_names[key], headers[key], rows)
+        out: dict[str, Any] = {}
+        for col in spec.columns:
+            s = frame[col.key].astype(object).reset_index(drop=True)
+            if col.kind in ("date", "datetime"):
+                out[col.key] = _dates(col.key, s, chk)
+            elif col.kind in ("nps", "csat", "ces"):
+                lo, hi = {
+                    "nps": (0, 10),
+                    "csat": (1, settings.csat_scale_max),
+                    "ces": (1, settings.ces_scale_max),
+                }[col.kind]
+                out[col.key] = _numbers(
+                    col.key,
+                    s,
+                    chk,
+                    lambda a, lo=lo, hi=hi: clean_scores(a, scale=(lo, hi), on_invalid="drop"),
+                    f"a whole-number score from {lo} to {hi}",
+                )
+            elif col.kind == "amount":
+                out[col.key] = _numbers(
+                    col.key,
+                    s,
+                    chk,
+                    lambda a: clean_numbers(a, allow_negative=False, on_invalid="drop"),
+                    "an amount of 0 or more",
+                )
+            elif col.kind == "count":
+                out[col.key] = _numbers(
+                    col.key,
+                    s,
+                    chk,
+                    lambda a: clean_numbers(a, integer=True, allow_negative=False, on_invalid="drop"),
+                    "a whole number of 0 or more",
+                )
+            elif col.kind == "flag":
+                out[col.key] = _flags(col.key, s, chk, yes, no)
+            elif col.kind == "id":
+                out[col.key] = _ids(s).to_numpy(dtype=object)
+            else:
+                out[col.key] = (
+                    s.where(~pd.Series(_blank(s)), None)
+                    .map(
+                        lambda v: (
+                            str(int(v))
+                            if isinstance(v, float) and v.is_integer()
+                            else (None if v is None else str(v).strip())
+                        )
+                    )
+                    .to_numpy(dtype=object)
+                )
+        df = pd.DataFrame(out)
+        _cross_checks(key, df, chk)
+        tables[key] = df
+        invalid.extend(chk.found)
+        by_table[key] = len({i.row for i in chk.found})
+        rows_read[key] = len(df)
+    return Prepared(tables, rows_read, invalid, by_table)
+
+
+def _cross_checks(key: str, df: pd.DataFrame, chk: _Checker) -> None:
+    """Dates that contradict each other: the engine refuses them, so they are reported and left out."""
+    if key == "customers":
+        signup, churn = df["signup"].to_numpy(), df["churn"].to_numpy()
+        day = lambda a: a.astype("datetime64[D]")  # noqa: E731 - the engine compares whole days
+        backwards = ~np.isnat(signup) & ~np.isnat(churn) & (day(churn) < day(signup))
+        orphan = np.isnat(signup) & ~np.isnat(churn)
+        _drop_pair(df, chk, "churn", backwards, "churn date before the signup date", ("signup", "churn"))
+        _drop_pair(df, chk, "churn", orphan, "a churn date without a signup date", ("churn",))
+    elif key == "tickets":
+        created = df["created"].to_numpy()
+        for col, what in (("first_response", "first response"), ("resolved", "resolution")):
+            end = df[col].to_numpy()
+            backwards = ~np.isnat(created) & ~np.isnat(end) & (end < created)
+            orphan = np.isnat(created) & ~np.isnat(end)
+            _drop_pair(df, chk, col, backwards, f"{what} before the ticket was created", (col,))
+            _drop_pair(df, chk, col, orphan, f"a {what} time without a created time", (col,))
+
+
+def _drop_pair(
+    df: pd.DataFrame, chk: _Checker, col: str, mask: np.ndarray, why: str, clear: tuple[str, ...]
+) -> None:
+    if not mask.any():
+        return
+    shown = pd.Series(df[col].to_numpy(), dtype=object).map(lambda v: pd.Timestamp(v).to_pydatetime())
+    chk.flag(col, shown, mask, why)
+    for c in clear:
+        df.loc[mask, c] = pd.NaT
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Block:
+    """One block of the Segments sheet: groups in slot order, values per (slot or "total", column)."""
+
+    groups: list[str]
+    more: int
+    values: dict[tuple[int | str, str], Any]
+
+
+@dataclass
+class Card:
+    value: Any
+    previous: Any
+    interval: tuple[float, float] | None
+    unit: str
+
+
+@dataclass
+class Results:
+    settings: Settings
+    blocks: dict[str, Block]
+    months: list[np.datetime64]
+    trends: list[dict[str, Any]]
+    cards: dict[str, Card]
+    nps_distribution: list[tuple[int, float, float, float]]
+    trend_chart: list[tuple[str, Any, Any]]
+    segment_chart: list[tuple[str, Any]]
+    cohorts: pd.DataFrame | None
+    cohort_chart: list[tuple[str, list[Any]]]
+    clv: dict[str, Any]
+    benchmarks: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+
+
+def _safe(fn: Callable[..., MetricResult], *args: Any, **kw: Any) -> MetricResult | None:
+    """The engine's result, or None where the engine says there is nothing to compute."""
+    try:
+        return fn(*args, **kw)
+    except KpiInputError as exc:
+        if exc.kind in ("empty", "zero-base"):
+            return None
+        raise
+
+
+def _in(dates: np.ndarray, window: tuple[np.datetime64, np.datetime64]) -> np.ndarray:
+    return ~np.isnat(dates) & (dates >= window[0]) & (dates < window[1])
+
+
+def _val(r: MetricResult | None, attr: str = "value") -> Any:
+    if r is None:
+        return None
+    if attr in ("value", "se", "ci_low", "ci_high", "margin_of_error", "n_used"):
+        return getattr(r, attr)
+    return r.components.get(attr)
+
+
+class _Engine:
+    """The engine calls the sheets need, with the workbook's settings applied once."""
+
+    def __init__(self, st: Settings, min_n: int) -> None:
+        self.st, self.conf, self.min_n = st, st.confidence, min_n
+
+    def nps(self, scores: np.ndarray) -> MetricResult | None:
+        return _safe(
+            m.nps,
+            scores,
+            promoter_min=self.st.nps_promoter_min,
+            detractor_max=self.st.nps_detractor_max,
+            confidence=self.conf,
+            min_n=self.min_n,
+        )
+
+    def csat(self, scores: np.ndarray) -> MetricResult | None:
+        return _safe(
+            m.csat,
+            scores,
+            scale=(1, self.st.csat_scale_max),
+            threshold=self.st.csat_threshold,
+            confidence=self.conf,
+            min_n=self.min_n,
+        )
+
+    def satisfaction(self, scores: np.ndarray) -> MetricResult | None:
+        return _safe(m.satisfaction_mean, scores, scale=(1, self.st.csat_scale_max), confidence=self.conf)
+
+    def ces(self, scores: np.ndarray) -> MetricResult | None:
+        return _safe(
+            m.ces,
+            scores,
+            scale=(1, self.st.ces_scale_max),
+            agree_threshold=self.st.ces_agree_threshold,
+            confidence=self.conf,
+            min_n=self.min_n,
+        )
+
+    def churn(self, signup: np.ndarray, churn: np.ndarray, window: tuple[np.datetime64, np.datetime64]):
+        if signup.size == 0:
+            return None
+        last = (window[1] - np.timedelta64(1, "D")).astype("datetime64[D]")
+        return _safe(
+            m.churn_from_records,
+            signup,
+            churn,
+            period_start=window[0].astype("datetime64[D]"),
+            period_end=last,
+            confidence=self.conf,
+            min_n=self.min_n,
+        )
+
+    def aov(self, amounts: np.ndarray) -> MetricResult | None:
+        return _safe(m.average_order_value, amounts, confidence=self.conf, min_n=self.min_n)
+
+    def refund(self, flags: np.ndarray) -> MetricResult | None:
+        return _safe(m.refund_rate, flags, confidence=self.conf, min_n=self.min_n)
+
+    def repeat(self, customers: np.ndarray) -> MetricResult | None:
+        ids = customers[pd.notna(customers)]
+        return (
+            _safe(m.repeat_purchase_rate, ids, confidence=self.conf, min_n=self.min_n) if ids.size else None
+        )
+
+    def frt(self, created: np.ndarray, replied: np.ndarray) -> MetricResult | None:
+        if created.size == 0:
+            return None
+        return _safe(m.first_response_time, created, replied, confidence=self.conf, min_n=self.min_n)
+
+    def sla(self, created: np.ndarray, replied: np.ndarray) -> MetricResult | None:
+        if created.size == 0:
+            return None
+        return _safe(
+            m.sla_rate,
+            created,
+            replied,
+            target_hours=self.st.sla_target_hours,
+            confidence=self.conf,
+            min_n=self.min_n,
+        )
+
+    def complaints(self, flags: np.ndarray) -> MetricResult | None:
+        return _safe(m.complaint_volume, flags)
+
+    def complaint_rate(self, flags: np.ndarray, base: int) -> MetricResult | None:
+        if base == 0 or np.isnan(flags).all():
+            return None
+        return _safe(m.complaint_rate, flags[~np.isnan(flags)], base, confidence=self.conf)
+
+    def engagement(self, e: pd.DataFrame) -> MetricResult | None:
+        total = m.engagements_total(e["likes"].to_numpy(), e["comments"].to_numpy(), e["shares"].to_numpy())
+        reach = e["reach"].to_numpy()
+        # Rows the native SUMIFS leave out (a blank part, no reach) are left out here as well.
+        keep = ~np.isnan(total) & (reach > 0)
+        if not keep.any():
+            return None
+        return _safe(m.engagement_rate, total[keep], reach[keep], basis="reach", confidence=self.conf)
+
+
+def _groups(values: np.ndarray) -> tuple[list[str], int]:
+    """Group labels by size (largest first, ties by name), at most SLOTS, and how many were cut."""
+    s = pd.Series(values, dtype=object).dropna()
+    if s.empty:
+        return [], 0
+    counts = s.value_counts()
+    order = sorted(counts.index, key=lambda g: (-counts[g], str(g)))
+    return [str(g) for g in order[:SLOTS]], max(0, len(order) - SLOTS)
+
+
+def compute(data: Prepared, st: Settings, *, predict: bool = True) -> Results:
+    """Every number of the owned sheets, computed by the engine from the prepared data.
+
+    ``predict=False`` skips the predictive CLV model (the one slow step) and says so in the notes.
+    """
+    eng = _Engine(st, st.min_segment_n)
+    t = data.tables
+    resp, cust, orders, tix, social = (
+        t[k] for k in ("responses", "customers", "orders", "tickets", "engagement")
+    )
+    win, prev = st.window, st.previous_window
+    notes: list[str] = []
+
+    r_in = resp[_in(resp["date"].to_numpy(), win)]
+    o_in = orders[_in(orders["date"].to_numpy(), win)]
+    t_in = tix[_in(tix["created"].to_numpy(), win)]
+
+    blocks: dict[str, Block] = {}
+    for spec in SEGMENT_BLOCKS:
+        if spec.table == "responses":
+            groups, more = _groups(r_in["segment"].to_numpy())
+            blocks[spec.key] = _survey_block(eng, r_in, groups, more)
+        else:
+            groups, more = _groups(cust[spec.dimension].to_numpy())
+            blocks[spec.key] = _customer_block(eng, spec.dimension, cust, r_in, o_in, t_in, win, groups, more)
+    no_segment = int(pd.isna(r_in["segment"]).sum())
+    if no_segment:
+        notes.append(f"{no_segment} responses in the period have no segment: they count in the totals only.")
+
+    months = _months(st.period_end)
+    trends = [_trend_month(eng, t, (months[i], months[i + 1])) for i in range(TREND_MONTHS)]
+
+    cards = _cards(eng, t, win, prev)
+    clv = _clv(t, st, predict) if predict else {"error": "skipped (refresh without the model)"}
+    if "error" in clv:
+        notes.append(f"Predictive CLV: {clv['error']}")
+    elif "mean" in clv:
+        cards["clv"] = Card(clv["mean"], None, None, "currency")
+    cards.setdefault("clv", Card(None, None, None, "currency"))
+
+    dist_scores = r_in["nps"].to_numpy()
+    dist = []
+    for k in range(11):
+        count = float(np.sum(dist_scores == k))
+        dist.append(
+            (
+                k,
+                count if k <= st.nps_detractor_max else 0.0,
+                count if st.nps_detractor_max < k < st.nps_promoter_min else 0.0,
+                count if k >= st.nps_promoter_min else 0.0,
+            )
+        )
+    trend_chart = [
+        (pd.Timestamp(months[i]).strftime("%Y-%m"), trends[i]["nps"], trends[i]["csat"])
+        for i in range(TREND_MONTHS)
+    ]
+    survey = blocks["survey"]
+    segment_chart = [(g, survey.values[(i, "nps")]) for i, g in enumerate(survey.groups[:CHART_SEGMENTS])]
+
+    cohorts, cohort_chart = _cohorts(orders, st)
+    bench = _benchmarks(eng, r_in, cards, st)
+    return Results(
+        settings=st,
+        blocks=blocks,
+        months=months,
+        trends=trends,
+        cards=cards,
+        nps_distribution=dist,
+        trend_chart=trend_chart,
+        segment_chart=segment_chart,
+        cohorts=cohorts,
+        cohort_chart=cohort_chart,
+        clv=clv,
+        benchmarks=bench,
+        notes=notes,
+    )
+
+
+def _survey_values(eng: _Engine, rows: pd.DataFrame) -> dict[str, Any]:
+    n = eng.nps(rows["nps"].to_numpy())
+    c = eng.csat(rows["csat"].to_numpy())
+    e = eng.ces(rows["ces"].to_numpy())
+    nps_n = n.n_used if n else 0
+    return {
+        "nps_n": nps_n,
+        "promoters": _val(n, "promoters") or 0.0,
+        "passives": _val(n, "passives") or 0.0,
+        "detractors": _val(n, "detractors") or 0.0,
+        "nps": _val(n),
+        "nps_moe": _val(n, "margin_of_error"),
+        "nps_low": _val(n, "ci_low"),
+        "nps_high": _val(n, "ci_high"),
+        "csat_n": c.n_used if c else 0,
+        "csat": _val(c),
+        "csat_moe": _val(c, "margin_of_error"),
+        "ces_n": e.n_used if e else 0,
+        "ces": _val(e),
+        "_small": nps_n < eng.min_n,
+    }
+
+
+def _survey_block(eng: _Engine, r_in: pd.DataFrame, groups: list[str], more: int) -> Block:
+    values: dict[tuple[int | str, str], Any] = {}
+    seg = r_in["segment"].to_numpy()
+    for i, g in enumerate(groups):
+        for k, v in _survey_values(eng, r_in[seg == g]).items():
+            values[(i, k)] = v
+    for k, v in _survey_values(eng, r_in).items():
+        values[("total", k)] = v
+    return Block(groups, more, values)
+
+
+def _customer_values(
+    eng: _Engine, cust: pd.DataFrame, r_in: pd.DataFrame, o_in: pd.DataFrame, t_in: pd.DataFrame, win
+) -> dict[str, Any]:
+    ch = eng.churn(cust["signup"].to_numpy(), cust["churn"].to_numpy(), win)
+    n = eng.nps(r_in["nps"].to_numpy())
+    aov = eng.aov(o_in["amount"].to_numpy())
+    rep = eng.repeat(o_in["customer"].to_numpy())
+    ref = eng.refund(o_in["refunded"].to_numpy())
+    sla = eng.sla(t_in["created"].to_numpy(), t_in["first_response"].to_numpy())
+    comp = eng.complaint_rate(t_in["complaint"].to_numpy(), len(cust))
+    start = _val(ch, "customers_start") if ch else _active_at_start(cust, win)
+    return {
+        "customers": len(cust),
+        "active_start": start,
+        "lost": _val(ch, "lost_from_start") if ch else 0,
+        "churn": _val(ch),
+        "churn_moe": _val(ch, "margin_of_error"),
+        "nps_n": n.n_used if n else 0,
+        "nps": _val(n),
+        "orders": aov.n_used if aov else 0,
+        "aov": _val(aov),
+        "repeat": _val(rep),
+        "refund": _val(ref),
+        "tickets": len(t_in),
+        "sla": _val(sla),
+        "complaints_per_1000": _val(comp),
+        "_small": start < eng.min_n,
+    }
+
+
+def _active_at_start(cust: pd.DataFrame, win) -> int:
+    """Customers active on the first day when the engine has no churn to report (no starting cohort)."""
+    s, c = cust["signup"].to_numpy(), cust["churn"].to_numpy()
+    p0 = win[0].astype("datetime64[D]")
+    return int(
+        np.sum(
+            ~np.isnat(s)
+            & (s.astype("datetime64[D]") < p0)
+            & (np.isnat(c) | (c.astype("datetime64[D]") >= p0))
+        )
+    )
+
+
+def _customer_block(eng, dim, cust, r_in, o_in, t_in, win, groups, more) -> Block:
+    values: dict[tuple[int | str, str], Any] = {}
+    dims = cust[dim].to_numpy()
+    ids = cust["customer"].to_numpy()
+    for i, g in enumerate(groups):
+        members = set(ids[(dims == g) & pd.notna(ids)])
+        sub = cust[dims == g]
+
+        def of(frame: pd.DataFrame, members=members) -> pd.DataFrame:
+            return frame[frame["customer"].isin(members).to_numpy()]
+
+        for k, v in _customer_values(eng, sub, of(r_in), of(o_in), of(t_in), win).items():
+            values[(i, k)] = v
+    for k, v in _customer_values(eng, cust, r_in, o_in, t_in, win).items():
+        values[("total", k)] = v
+    return Block(groups, more, values)
+
+
+def _months(period_end: dt.date) -> list[np.datetime64]:
+    """First days of the TREND_MONTHS months up to the period end, plus the month after."""
+    last = np.datetime64(period_end, "M")
+    return [
+        (last - np.timedelta64(TREND_MONTHS - 1 - i, "M")).astype("datetime64[D]").astype("datetime64[ns]")
+        for i in range(TREND_MONTHS + 1)
+    ]
+
+
+def _trend_month(eng: _Engine, t: dict[str, pd.DataFrame], win) -> dict[str, Any]:
+    resp, cust, orders, tix, social = (
+        t[k] for k in ("responses", "customers", "orders", "tickets", "engagement")
+    )
+    r = resp[_in(resp["date"].to_numpy(), win)]
+    o = orders[_in(orders["date"].to_numpy(), win)]
+    k = tix[_in(tix["created"].to_numpy(), win)]
+    e = social[_in(social["date"].to_numpy(), win)]
+    n = eng.nps(r["nps"].to_numpy())
+    c = eng.csat(r["csat"].to_numpy())
+    ce = eng.ces(r["ces"].to_numpy())
+    aov = eng.aov(o["amount"].to_numpy())
+    comp = eng.complaints(k["complaint"].to_numpy())
+    er = eng.engagement(e)
+    return {
+        "month": win[0],
+        "nps_n": n.n_used if n else 0,
+        "nps": _val(n),
+        "nps_moe": _val(n, "margin_of_error"),
+        "csat_n": c.n_used if c else 0,
+        "csat": _val(c),
+        "ces": _val(ce),
+        "new_customers": int(_in(cust["signup"].to_numpy(), win).sum()),
+        "orders": aov.n_used if aov else 0,
+        "revenue": _val(aov, "revenue") or 0.0,
+        "aov": _val(aov),
+        "refund": _val(eng.refund(o["refunded"].to_numpy())),
+        "tickets": len(k),
+        "complaints": comp.value if comp else 0.0,
+        "frt": _val(eng.frt(k["created"].to_numpy(), k["first_response"].to_numpy())),
+        "sla": _val(eng.sla(k["created"].to_numpy(), k["first_response"].to_numpy())),
+        "engagement": _val(er),
+    }
+
+
+def _cards(eng: _Engine, t: dict[str, pd.DataFrame], win, prev) -> dict[str, Card]:
+    resp, cust, orders, tix, social = (
+        t[k] for k in ("responses", "customers", "orders", "tickets", "engagement")
+    )
+
+    def one(w) -> dict[str, MetricResult | None]:
+        r = resp[_in(resp["date"].to_numpy(), w)]
+        o = orders[_in(orders["date"].to_numpy(), w)]
+        k = tix[_in(tix["created"].to_numpy(), w)]
+        e = social[_in(social["date"].to_numpy(), w)]
+        return {
+            "nps": eng.nps(r["nps"].to_numpy()),
+            "csat": eng.csat(r["csat"].to_numpy()),
+            "ces": eng.ces(r["ces"].to_numpy()),
+            "churn": eng.churn(cust["signup"].to_numpy(), cust["churn"].to_numpy(), w),
+            "aov": eng.aov(o["amount"].to_numpy()),
+            "repeat": eng.repeat(o["customer"].to_numpy()),
+            "frt": eng.frt(k["created"].to_numpy(), k["first_response"].to_numpy()),
+            "sla": eng.sla(k["created"].to_numpy(), k["first_response"].to_numpy()),
+            "engagement": eng.engagement(e),
+        }
+
+    now, before = one(win), one(prev)
+    out = {}
+    for key, unit, _native in CARDS:
+        if key == "clv":
+            continue
+        r = now[key]
+        interval = (r.ci_low, r.ci_high) if r is not None and r.ci_low is not None else None
+        out[key] = Card(_val(r), _val(before[key]), interval, unit)
+    return out
+
+
+def _cohorts(orders: pd.DataFrame, st: Settings) -> tuple[pd.DataFrame | None, list[tuple[str, list[Any]]]]:
+    end = _d64(st.period_end)
+    dates = orders["date"].to_numpy()
+    keep = (
+        ~np.isnat(dates)
+        & (dates <= end + np.timedelta64(1, "D") - np.timedelta64(1, "ns"))
+        & pd.notna(orders["customer"]).to_numpy()
+    )
+    if not keep.any():
+        return None, []
+    table = m.cohort_retention(
+        orders["customer"].to_numpy()[keep],
+        dates[keep],
+        period="month",
+        max_periods=COHORT_PERIODS,
+        as_of=st.period_end,
+    )
+    table = table.iloc[-COHORT_ROWS:]
+    shares = table.drop(columns="cohort_size")
+    sizes = table["cohort_size"].to_numpy(dtype=float)
+    # The all-cohort curve weights each cohort by its size, over the cohorts that reached month k.
+    observed = shares.notna().to_numpy()
+    weighted = np.where(observed, shares.fillna(0).to_numpy() * sizes[:, None], 0.0).sum(axis=0)
+    base = np.where(observed, sizes[:, None], 0.0).sum(axis=0)
+    mean_curve = [float(w / b) if b > 0 else None for w, b in zip(weighted, base, strict=True)]
+    series = [("all", mean_curve)]
+    # The latest cohorts with at least 3 observed months, newest last.
+    mature = [c for c in table.index if shares.loc[c].notna().sum() >= 4][-(CHART_COHORT_SERIES - 1) :]
+    for c in mature:
+        series.append((c, [None if pd.isna(v) else float(v) for v in shares.loc[c].to_numpy()]))
+    return table, series
+
+
+def _clv(t: dict[str, pd.DataFrame], st: Settings, predict: bool) -> dict[str, Any]:
+    orders, cust = t["orders"], t["customers"]
+    end = _d64(st.period_end) + np.timedelta64(1, "D")
+    dates = orders["date"].to_numpy()
+    # Refunded orders brought no lasting value; orders after the period are in the future of the report.
+    use = (
+        ~np.isnat(dates)
+        & (dates < end)
+        & ~np.isnan(orders["amount"].to_numpy())
+        & pd.notna(orders["customer"]).to_numpy()
+        & (orders["refunded"].to_numpy() != 1.0)
+    )
+    o = orders[use]
+    if o.empty:
+        return {"error": "no orders up to the end of the reporting period"}
+    hist = m.historical_clv(o["customer"].to_numpy(), o["amount"].to_numpy(), margin=st.clv_margin)
+    monthly_rate = (1.0 + st.clv_discount_rate) ** (1.0 / 12.0) - 1.0
+    weeks_per_month = MONTH_DAYS / 7.0
+    try:
+        pred = m.predict_clv(
+            o["customer"].to_numpy(),
+            o["date"].to_numpy(),
+            o["amount"].to_numpy(),
+            time_unit="week",
+            horizon=st.clv_horizon_months * weeks_per_month,
+            step="month",
+            discount_rate=monthly_rate,
+            observation_end=st.period_end,
+            margin=st.clv_margin,
+        )
+    except KpiInputError as exc:
+        return {"error": str(exc), "historical": hist.value}
+    seg = pd.Series(cust["segment"].to_numpy(), index=cust["customer"].to_numpy()).groupby(level=0).first()
+    pred = pred.sort_values("clv", ascending=False)
+    pred["segment"] = seg.reindex(pred.index.astype(str)).to_numpy()
+    by_segment = (
+        pred.groupby("segment", dropna=True)["clv"]
+        .agg(["count", "mean", "sum"])
+        .sort_values("sum", ascending=False)
+    )
+    bg, gg = pred.attrs["bgnbd"], pred.attrs["gamma_gamma"]
+    return {
+        "mean": float(pred["clv"].mean()),
+        "total": float(pred["clv"].sum()),
+        "customers": len(pred),
+        "historical": hist.value,
+        "table": pred,
+        "by_segment": by_segment,
+        "bgnbd": bg,
+        "gamma_gamma": gg,
+        "warnings": pred.attrs.get("warnings", ()),
+    }
+
+
+def _benchmarks(
+    eng: _Engine, r_in: pd.DataFrame, cards: dict[str, Card], st: Settings
+) -> list[dict[str, Any]]:
+    sat = eng.satisfaction(r_in["csat"].to_numpy())
+    acsi = None if sat is None else (sat.value - 1.0) / (st.csat_scale_max - 1.0) * 100.0
+    churn = cards["churn"].value
+    monthly = (
+        None
+        if churn is None
+        else m.convert_churn(churn, from_periods_per_year=365.25 / st.days, to_periods_per_year=12)
+    )
+    yours = {"nps": cards["nps"].value, "acsi": acsi, "churn_monthly": monthly}
+    return [{"benchmark": b, "yours": yours[b.metric]} for b in BENCHMARKS]

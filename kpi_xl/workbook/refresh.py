@@ -1,0 +1,537 @@
+"""Refresh a kpi-xl workbook: read its data Tables, recompute through the engine, write the owned sheets.
+
+Two entry points run the same code (:func:`kpi_xl.workbook.sheets.place`):
+
+* :func:`refresh_workbook` (``kpi-xl refresh BOOK``) works on a file, headless. It reads the
+  cell values with python-calamine (fast, and it returns the values Excel last calculated), and
+  writes with openpyxl (``keep_vba=True`` for ``.xlsm``), which keeps the VBA project, the
+  button, charts, defined names, data validation, conditional formats and every sheet it does
+  not own. It changes only cells of the owned sheets (and extends a Table whose data were
+  appended just below it). It writes to a temporary file in the same folder, copies the
+  previous file to ``<name> (backup).<ext>``, then swaps the new file in, so a crash leaves the
+  user's file intact. It refuses when the book is open (an Excel ``~$`` or LibreOffice
+  ``.~lock`` file sits next to it) or is not a kpi-xl workbook.
+* :func:`refresh_book` works on the workbook open in Excel, through xlwings: the Refresh button
+  and the ribbon's *Run main* call ``workbooks/kpi_report.py: main()``, which calls it. It reads
+  the Tables of the open book and writes values into the owned sheets; the native formulas are
+  already there and Excel recalculates them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .compute import Invalid, compute, prepare, read_settings
+from .errors import WorkbookError
+from .labels import LANGUAGES, header_aliases, labels
+from .layout import MARKER_NAME, SETTINGS, SHEETS, TABLES, setting_name, sheet_anchor
+from .sheets import Context, Status, place
+
+__all__ = [
+    "RefreshReport",
+    "refresh_workbook",
+    "refresh_book",
+    "expected_values",
+    "check_not_open",
+    "backup_path",
+    "lock_files",
+]
+
+
+@dataclass
+class RefreshReport:
+    """What a refresh read, rejected and wrote.
+
+    ``rows_read`` and ``invalid_rows`` are per data table (keyed by sheet name); ``invalid`` lists
+    every rejected value as (sheet, row, column, value, why); ``timings`` are seconds per step.
+    """
+
+    path: Path | None
+    backup: Path | None
+    language: str
+    rows_read: dict[str, int]
+    invalid_rows: dict[str, int]
+    invalid: list[Invalid]
+    notes: list[str]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when every value was valid."""
+        return not self.invalid
+
+    def summary(self) -> str:
+        """A few lines for a terminal: rows read, invalid values, notes, time taken."""
+        name = self.path.name if self.path else "the open workbook"
+        lines = [f"refreshed {name} in {sum(self.timings.values()):.1f} s"]
+        for sheet, n in self.rows_read.items():
+            bad = self.invalid_rows.get(sheet, 0)
+            lines.append(f"  {sheet:<16} {n:>9,} rows" + (f", {bad} with invalid values" if bad else ""))
+        if self.invalid:
+            lines.append(
+                f"{len(self.invalid)} invalid value(s), left out of the KPIs (the rest of each row is used):"
+            )
+            lines += [f"  {i.sheet}!{i.column} row {i.row}: {i.value!r}: {i.why}" for i in self.invalid]
+        lines += [f"note: {n}" for n in self.notes]
+        if self.backup:
+            lines.append(f"previous version kept as {self.backup.name}")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (for ``--format json``)."""
+        return {
+            "path": str(self.path) if self.path else None,
+            "backup": str(self.backup) if self.backup else None,
+            "language": self.language,
+            "rows_read": self.rows_read,
+            "invalid_rows": self.invalid_rows,
+            "invalid": [
+                {
+                    "sheet": i.sheet,
+                    "row": i.row,
+                    "column": i.column,
+                    "value": _jsonable(i.value),
+                    "why": i.why,
+                }
+                for i in self.invalid
+            ],
+            "notes": self.notes,
+            "timings": self.timings,
+        }
+
+
+def _jsonable(v: Any) -> Any:
+    return v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v
+
+
+def lock_files(path: Path) -> list[Path]:
+    """Lock files Excel (``~$name``) and LibreOffice (``.~lock.name#``) keep while a book is open."""
+    names = {f"~${path.name}", f"~${path.name[2:]}", f".~lock.{path.name}#"}
+    return [path.with_name(n) for n in sorted(names) if path.with_name(n).exists()]
+
+
+def check_not_open(path: Path) -> None:
+    """Refuse to touch a workbook that is open in Excel or LibreOffice."""
+    found = lock_files(path)
+    if found:
+        raise WorkbookError(
+            f"{path.name} is open in Excel or LibreOffice (lock file {found[0].name}); close it first, or "
+            "click Refresh inside Excel. If nothing has it open, the lock file is left over from a crash: "
+            "delete it.",
+            argument="path",
+            value=str(path),
+        )
+
+
+def backup_path(path: Path) -> Path:
+    """Where the previous version of ``path`` is kept: ``<name> (backup).<ext>`` beside it."""
+    return path.with_name(f"{path.stem} (backup){path.suffix}")
+
+
+def _marker_lang(text: str | None, where: str) -> str:
+    m = re.fullmatch(r'=?"?kpi-xl;(\d+);([A-Za-z-]+)"?', (text or "").strip())
+    if not m:
+        raise WorkbookError(
+            f"{where} is not a kpi-xl workbook (it has no {MARKER_NAME} name); "
+            "build one with kpi-xl template",
+            argument="path",
+            value=where,
+        )
+    lang = m.group(2)
+    return lang if lang in LANGUAGES else "en"
+
+
+def _header_map(table: str, headers: Sequence[Any], where: str) -> dict[str, int]:
+    """Column key -> 0-based position inside the Table, found by header in any language."""
+    aliases = header_aliases(table)
+    found: dict[str, int] = {}
+    for i, h in enumerate(headers):
+        key = aliases.get(" ".join(str(h).split()).casefold()) if h is not None else None
+        if key and key not in found:
+            found[key] = i
+    missing = [c.key for c in TABLES[table].columns if c.key not in found]
+    if missing:
+        lab = labels("en")["col"][table]
+        raise WorkbookError(
+            f"{where}: the Table has no column {', '.join(repr(lab[k]) for k in missing)}; its headers are "
+            f"{', '.join(repr(h) for h in headers)}. Rename the column back (any of the template's languages "
+            "works) or rebuild the template.",
+            argument=table,
+        )
+    return found
+
+
+def _frame(
+    table: str, body: list[list[Any]], first_row: int, positions: dict[str, int]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Raw cell values by column key, without wholly blank rows, and each row's sheet row number."""
+    cols = {k: [(r[p] if p < len(r) else None) for r in body] for k, p in positions.items()}
+    frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in cols.items()})
+    frame = frame.map(lambda v: None if isinstance(v, str) and not v.strip() else v)
+    rows = np.arange(first_row, first_row + len(body))
+    keep = frame.notna().any(axis=1).to_numpy(dtype=bool) if len(frame) else np.zeros(0, bool)
+    frame = frame[keep].reset_index(drop=True)
+    return frame[[c.key for c in TABLES[table].columns]], rows[keep]
+
+
+def _report(path, backup, lang, ctx: Context, data, res, timings) -> RefreshReport:
+    return RefreshReport(
+        path=path,
+        backup=backup,
+        language=lang,
+        rows_read={ctx.sheet_names[k]: n for k, n in data.rows_read.items()},
+        invalid_rows={ctx.sheet_names[k]: n for k, n in data.invalid_by_table.items()},
+        invalid=data.invalid,
+        notes=res.notes,
+        timings=timings,
+    )
+
+
+# --- the file path (openpyxl + calamine) ---------------------------------------------------------
+
+
+def _destination(wb: Any, name: str, where: str) -> tuple[str, str]:
+    dn = wb.defined_names.get(name)
+    if dn is None:
+        raise WorkbookError(
+            f"{where}: the defined name {name} is missing; was a sheet of the template deleted? Rebuild the "
+            "template (kpi-xl template) and paste your data into it.",
+            argument=name,
+        )
+    dests = list(dn.destinations)
+    if not dests:
+        raise WorkbookError(f"{where}: the defined name {name} points nowhere (#REF!)", argument=name)
+    sheet, cell = dests[0]
+    return sheet, cell.replace("$", "")
+
+
+def _load(path: Path) -> tuple[Any, str, dict[str, str]]:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm")
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear message
+        raise WorkbookError(
+            f"{path.name} cannot be read as an Excel workbook: {exc}", argument="path", value=str(path)
+        )
+    dn = wb.defined_names.get(MARKER_NAME)
+    lang = _marker_lang(dn.attr_text if dn is not None else None, path.name)
+    names = {k: _destination(wb, sheet_anchor(k), path.name)[0] for k in SHEETS}
+    return wb, lang, names
+
+
+def _coords(cell: str) -> tuple[int, int]:
+    from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+
+    col, row = coordinate_from_string(cell)
+    return row, column_index_from_string(col)
+
+
+def _read_file(path: Path, wb: Any, lang: str, names: dict[str, str]):
+    """Settings and raw Table data from the file's cached values (calamine); may extend Tables."""
+    from openpyxl.utils import range_boundaries
+    from python_calamine import CalamineWorkbook
+
+    book = CalamineWorkbook.from_path(str(path))
+    grids: dict[str, list[list[Any]]] = {}
+
+    def grid(sheet: str) -> list[list[Any]]:
+        if sheet not in grids:
+            grids[sheet] = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        return grids[sheet]
+
+    def at(sheet: str, row: int, col: int) -> Any:
+        g = grid(sheet)
+        v = g[row - 1][col - 1] if row - 1 < len(g) and col - 1 < len(g[row - 1]) else None
+        return None if v == "" else v
+
+    raw_settings = {}
+    where = {}
+    for s in SETTINGS:
+        sheet, cell = _destination(wb, setting_name(s.key), path.name)
+        raw_settings[s.key] = at(sheet, *_coords(cell))
+        where[s.key] = f"{sheet}!{cell} ({labels(lang)['setting'][s.key][0]})"
+    notes: list[str] = []
+    raw: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}
+    headers: dict[str, dict[str, str]] = {}
+    for key, spec in TABLES.items():
+        ws = wb[names[key]]
+        table = ws.tables.get(spec.name)
+        if table is None:
+            raise WorkbookError(
+                f"{path.name}: sheet {names[key]!r} has no Table named {spec.name}; paste your data into the "
+                "Table of the template (Excel: Insert > Table, named " + spec.name + ")",
+                argument=key,
+            )
+        c0, r0, c1, r1 = range_boundaries(table.ref)
+        g = grid(names[key])
+        body = [(row[c0 - 1 : c1] if len(row) >= c0 else []) for row in g[r0:r1]]
+        # Rows typed or pasted directly below the Table that Excel did not pull into it.
+        extra = r1
+        while extra < len(g) and any(v not in ("", None) for v in g[extra][c0 - 1 : c1]):
+            body.append(g[extra][c0 - 1 : c1])
+            extra += 1
+        if extra > r1:
+            new_ref = f"{table.ref.split(':')[0]}:{table.ref.split(':')[1].rstrip('0123456789')}{extra}"
+            table.ref = new_ref
+            if table.autoFilter is not None:
+                table.autoFilter.ref = new_ref
+            notes.append(f"Table {spec.name} extended to row {extra} to include the rows added below it.")
+        head = g[r0 - 1][c0 - 1 : c1] if r0 - 1 < len(g) else []
+        positions = _header_map(key, head, f"{path.name}, sheet {names[key]!r}")
+        headers[key] = {k: str(head[p]) for k, p in positions.items()}
+        raw[key] = _frame(key, body, r0 + 1, positions)
+    return raw_settings, where, raw, headers, notes
+
+
+def _compute_file(path: Path, wb: Any, lang: str, names: dict[str, str], predict: bool):
+    t = time.perf_counter()
+    raw_settings, where, raw, headers, notes = _read_file(path, wb, lang, names)
+    timings = {"read": time.perf_counter() - t}
+    t = time.perf_counter()
+    settings = read_settings(raw_settings, lambda k: where[k])
+    lab = labels(lang)
+    ctx = Context(lang, lab, names, headers, lab["yes"], lab["no"])
+    data = prepare(raw, settings, sheet_names=names, headers=headers, yes=ctx.yes, no=ctx.no)
+    res = compute(data, settings, predict=predict)
+    res.notes[:0] = notes
+    timings["compute"] = time.perf_counter() - t
+    return ctx, data, res, timings
+
+
+def refresh_workbook(path: str | os.PathLike[str], *, predict: bool = True) -> RefreshReport:
+    """Refresh a kpi-xl workbook file in place (headless), keeping a backup of the previous version.
+
+    Parameters
+    ----------
+    path:
+        A ``.xlsm`` or ``.xlsx`` built by :func:`kpi_xl.workbook.build_template` (in any language).
+    predict:
+        Fit the predictive CLV model (default). ``False`` skips the one slow step.
+
+    Returns
+    -------
+    RefreshReport
+        Rows read per table, every invalid value (sheet, row, column, value, why), notes, timings
+        and the backup's path. The same list of invalid values is written to the start sheet.
+
+    Raises
+    ------
+    WorkbookError
+        The file is missing, open in Excel/LibreOffice, not a kpi-xl workbook, lacks a Table or a
+        column, or a setting is invalid. The file is not changed.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise WorkbookError(f"{path} does not exist", argument="path", value=str(path))
+    if path.suffix.lower() not in (".xlsx", ".xlsm"):
+        raise WorkbookError(
+            f"{path.name}: refresh works on .xlsx and .xlsm workbooks, "
+            f"not {path.suffix or 'a file without an extension'}",
+            argument="path",
+            value=str(path),
+        )
+    check_not_open(path)
+    t = time.perf_counter()
+    wb, lang, names = _load(path)
+    load_time = time.perf_counter() - t
+    ctx, data, res, timings = _compute_file(path, wb, lang, names, predict)
+    timings = {"load": load_time, **timings}
+    t = time.perf_counter()
+    from .build import BuildSink
+
+    sink = BuildSink({k: wb[n] for k, n in names.items()})
+    status = Status(
+        dt.datetime.now().replace(microsecond=0),
+        data.rows_read,
+        data.invalid_by_table,
+        data.invalid,
+        res.notes,
+    )
+    place(sink, ctx, res, status)
+    timings["write"] = time.perf_counter() - t
+    t = time.perf_counter()
+    backup = _save_atomically(wb, path)
+    timings["save"] = time.perf_counter() - t
+    return _report(path, backup, lang, ctx, data, res, timings)
+
+
+def _save_atomically(wb: Any, path: Path) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=".kpi-xl-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        wb.save(tmp)
+        shutil.copymode(path, tmp)
+        # Re-check: the book may have been opened while we were computing.
+        check_not_open(path)
+        backup = backup_path(path)
+        shutil.copy2(path, backup)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return backup
+
+
+def expected_values(path: str | os.PathLike[str], *, predict: bool = True) -> dict[tuple[str, str], Any]:
+    """The engine's value of every native formula cell of a workbook, ``{(sheet name, "B7"): value}``.
+
+    Computed from the workbook's current data and settings exactly as a refresh would, without
+    writing anything. Tests recalculate the book in LibreOffice and compare with this map.
+    """
+    path = Path(path)
+    wb, lang, names = _load(path)
+    ctx, data, res, _ = _compute_file(path, wb, lang, names, predict)
+    from .build import BuildSink
+
+    sink = BuildSink({k: wb[n] for k, n in names.items()})
+    status = Status(dt.datetime.now(), data.rows_read, data.invalid_by_table, data.invalid, res.notes)
+    place(sink, ctx, res, status)
+    return {(names[k], coord): v for (k, coord), v in sink.expected.items()}
+
+
+# --- the open-book path (xlwings) ---------------------------------------------------------------
+
+
+class XlwingsSink:
+    """Collects values for the open workbook and writes them in few calls.
+
+    Formula cells are left alone: the template's native formulas are already in the book and
+    Excel recalculates them. Number formats were set when the template was built.
+    """
+
+    def __init__(self, sheets: dict[str, Any]) -> None:
+        self.sheets = sheets
+        self._cells: dict[str, dict[tuple[int, int], Any]] = {}
+        self._blocks: list[tuple[str, int, int, list[list[Any]]]] = []
+        self._clears: list[tuple[str, int, int]] = []
+        self._hidden: list[tuple[str, int, int, bool]] = []
+
+    def formula(self, sheet, row, col, text, expected, fmt=None) -> None:
+        return None
+
+    def value(self, sheet, row, col, value, fmt=None) -> None:
+        self._cells.setdefault(sheet, {})[(row, col)] = value
+
+    def rows(self, sheet, row, col, values, fmts=None) -> None:
+        if values:
+            self._blocks.append((sheet, row, col, [list(v) for v in values]))
+
+    def clear(self, sheet, first_row, last_col) -> None:
+        self._clears.append((sheet, first_row, last_col))
+
+    def hide_rows(self, sheet, first, last, hidden) -> None:
+        self._hidden.append((sheet, first, last, hidden))
+
+    def flush(self) -> None:
+        for sheet, first, last_col in self._clears:
+            ws = self.sheets[sheet]
+            last = ws.used_range.last_cell.row
+            if last >= first:
+                ws.range((first, 1), (last, last_col)).clear_contents()
+        for sheet, cells in self._cells.items():
+            ws = self.sheets[sheet]
+            # One write per run of adjacent cells in a row.
+            for (row, col), run in _runs(cells):
+                ws.range((row, col)).value = [run]
+        for sheet, row, col, values in self._blocks:
+            width = max(len(v) for v in values)
+            self.sheets[sheet].range((row, col)).value = [v + [None] * (width - len(v)) for v in values]
+        for sheet, first, last, hidden in self._hidden:
+            # Row height 0 hides a row in every xlwings backend; 15 points is Excel's default height.
+            self.sheets[sheet].range(f"{first}:{last}").row_height = 0 if hidden else 15
+
+
+def _runs(cells: dict[tuple[int, int], Any]):
+    for row, col in sorted(cells):
+        if (row, col - 1) in cells:
+            continue
+        run, c = [], col
+        while (row, c) in cells:
+            run.append(cells[(row, c)])
+            c += 1
+        yield (row, col), run
+
+
+def refresh_book(book: Any, *, predict: bool = True) -> RefreshReport:
+    """Refresh the workbook open in Excel (an ``xlwings.Book``): what the Refresh button runs.
+
+    Reads the Tables and Settings of the open book, computes through the engine and writes the
+    owned sheets' values, in the book itself (save it afterwards as usual).
+    """
+    t = time.perf_counter()
+    marker = None
+    try:
+        marker = book.names[MARKER_NAME].refers_to
+    except Exception:  # noqa: BLE001 - xlwings raises different errors per platform for a missing name
+        marker = None
+    lang = _marker_lang(marker, book.name)
+    lab = labels(lang)
+
+    def named_range(name: str) -> Any:
+        try:
+            return book.names[name].refers_to_range
+        except Exception:  # noqa: BLE001 - see above
+            raise WorkbookError(
+                f"{book.name}: the defined name {name} is missing; rebuild the template", argument=name
+            )
+
+    sheets = {k: named_range(sheet_anchor(k)).sheet for k in SHEETS}
+    names = {k: s.name for k, s in sheets.items()}
+    raw_settings, where = {}, {}
+    for s in SETTINGS:
+        rng = named_range(setting_name(s.key))
+        raw_settings[s.key] = rng.value
+        where[s.key] = f"{rng.sheet.name}!{rng.address.replace('$', '')} ({lab['setting'][s.key][0]})"
+    raw, headers = {}, {}
+    for key, spec in TABLES.items():
+        try:
+            table = sheets[key].tables[spec.name]
+        except Exception:  # noqa: BLE001
+            raise WorkbookError(
+                f"{book.name}: sheet {names[key]!r} has no Table named {spec.name}", argument=key
+            )
+        head = table.header_row_range.value
+        head = head if isinstance(head, list) else [head]
+        positions = _header_map(key, head, f"{book.name}, sheet {names[key]!r}")
+        headers[key] = {k: str(head[p]) for k, p in positions.items()}
+        body_range = table.data_body_range
+        body: list[list[Any]] = []
+        first = table.header_row_range.row + 1
+        if body_range is not None:
+            values = body_range.options(ndim=2).value
+            body = [list(r) for r in values]
+            first = body_range.row
+        raw[key] = _frame(key, body, first, positions)
+    timings = {"read": time.perf_counter() - t}
+    t = time.perf_counter()
+    settings = read_settings(raw_settings, lambda k: where[k])
+    ctx = Context(lang, lab, names, headers, lab["yes"], lab["no"])
+    data = prepare(raw, settings, sheet_names=names, headers=headers, yes=ctx.yes, no=ctx.no)
+    res = compute(data, settings, predict=predict)
+    timings["compute"] = time.perf_counter() - t
+    t = time.perf_counter()
+    sink = XlwingsSink(sheets)
+    status = Status(
+        dt.datetime.now().replace(microsecond=0),
+        data.rows_read,
+        data.invalid_by_table,
+        data.invalid,
+        res.notes,
+    )
+    place(sink, ctx, res, status)
+    sink.flush()
+    timings["write"] = time.perf_counter() - t
+    return _report(None, None, lang, ctx, data, res, timings)
