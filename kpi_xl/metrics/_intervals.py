@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 from scipy import stats
 
 from ._errors import KpiInputError
 from ._result import MetricResult, small_sample_warnings
 
-__all__ = ["z_value", "check_confidence", "wilson_interval", "share_result"]
+__all__ = ["z_value", "check_confidence", "wilson_interval", "share_result", "mean_result"]
 
 
 def check_confidence(confidence: float) -> None:
@@ -85,4 +86,38 @@ def share_result(
         method="wilson",
         components=components,
         warnings=warnings + small_sample_warnings(n_used, min_n),
+    )
+
+
+def mean_result(
+    metric: str,
+    x: np.ndarray,
+    *,
+    unit: str,
+    n_dropped: int,
+    confidence: float,
+    min_n: int | None,
+    components: dict[str, Any],
+) -> MetricResult:
+    """A mean with the t interval ``mean ± t(n-1)·s/√n`` (no interval for a single value)."""
+    n = x.size
+    mean = float(x.mean())
+    se = low = high = None
+    if n > 1:
+        se = float(x.std(ddof=1)) / math.sqrt(n)
+        tq = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1))
+        low, high = mean - tq * se, mean + tq * se
+    return MetricResult(
+        metric=metric,
+        value=mean,
+        unit=unit,
+        n_used=n,
+        n_dropped=n_dropped,
+        se=se,
+        ci_low=low,
+        ci_high=high,
+        confidence=confidence if se is not None else None,
+        method="t" if se is not None else None,
+        components=components,
+        warnings=small_sample_warnings(n, min_n),
     )

@@ -14,7 +14,7 @@ from scipy import stats
 
 from ._clean import OnInvalid, clean_numbers, clean_scores
 from ._errors import KpiInputError
-from ._intervals import wilson_interval, z_value
+from ._intervals import mean_result, wilson_interval, z_value
 from ._result import MetricResult, small_sample_warnings
 
 __all__ = ["nps", "nps_diff", "csat", "satisfaction_mean", "ces", "wilson_interval"]
@@ -318,39 +318,6 @@ def csat(
     )
 
 
-def _mean_result(
-    metric: str,
-    x: np.ndarray,
-    n_dropped: int,
-    confidence: float,
-    min_n: int | None,
-    components: dict[str, float],
-) -> MetricResult:
-    n = x.size
-    mean = float(x.mean())
-    if n > 1:
-        sd = float(x.std(ddof=1))
-        se = sd / math.sqrt(n)
-        tq = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1))
-        low, high = mean - tq * se, mean + tq * se
-    else:
-        se, low, high = None, None, None
-    return MetricResult(
-        metric=metric,
-        value=mean,
-        unit="score",
-        n_used=n,
-        n_dropped=n_dropped,
-        se=se,
-        ci_low=low,
-        ci_high=high,
-        confidence=confidence if se is not None else None,
-        method="t" if se is not None else None,
-        components=components,
-        warnings=small_sample_warnings(n, min_n),
-    )
-
-
 def satisfaction_mean(
     scores: Any,
     *,
@@ -371,7 +338,15 @@ def satisfaction_mean(
     cleaned = clean_scores(scores, scale=scale, on_invalid=on_invalid)
     if cleaned.values.size == 0:
         raise KpiInputError("no valid scores to average", argument="scores", kind="empty")
-    return _mean_result("satisfaction_mean", cleaned.values, cleaned.n_dropped, confidence, min_n, {})
+    return mean_result(
+        "satisfaction_mean",
+        cleaned.values,
+        unit="score",
+        n_dropped=cleaned.n_dropped,
+        confidence=confidence,
+        min_n=min_n,
+        components={},
+    )
 
 
 def ces(
@@ -444,13 +419,14 @@ def ces(
     pa = float(agree.sum()) / n
     pd_ = float(disagree.sum()) / n
     a_low, a_high = wilson_interval(float(agree.sum()), n, confidence)
-    return _mean_result(
+    return mean_result(
         "ces",
         x,
-        cleaned.n_dropped,
-        confidence,
-        min_n,
-        {
+        unit="score",
+        n_dropped=cleaned.n_dropped,
+        confidence=confidence,
+        min_n=min_n,
+        components={
             "pct_agree": pa,
             "pct_agree_low": a_low,
             "pct_agree_high": a_high,

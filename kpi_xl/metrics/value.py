@@ -12,11 +12,11 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ._clean import Cleaned, OnInvalid, clean_ids, clean_numbers, require_positive, require_share
 from ._errors import KpiInputError
-from ._result import MetricResult, small_sample_warnings
+from ._intervals import mean_result
+from ._result import MetricResult
 
 __all__ = [
     "average_order_value",
@@ -35,39 +35,6 @@ def check_confidence(confidence: float) -> None:
         raise KpiInputError(
             f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}", argument="confidence"
         )
-
-
-def _mean_with_t_interval(
-    metric: str,
-    x: np.ndarray,
-    *,
-    n_dropped: int,
-    confidence: float,
-    min_n: int | None,
-    components: dict[str, Any],
-) -> MetricResult:
-    """Mean in currency with the t interval ``mean ± t·s/√n`` (none for a single value)."""
-    n = x.size
-    mean = float(x.mean())
-    se = low = high = None
-    if n > 1:
-        se = float(x.std(ddof=1)) / math.sqrt(n)
-        tq = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1))
-        low, high = mean - tq * se, mean + tq * se
-    return MetricResult(
-        metric=metric,
-        value=mean,
-        unit="currency",
-        n_used=n,
-        n_dropped=n_dropped,
-        se=se,
-        ci_low=low,
-        ci_high=high,
-        confidence=confidence if se is not None else None,
-        method="t" if se is not None else None,
-        components=components,
-        warnings=small_sample_warnings(n, min_n),
-    )
 
 
 def _clean_amounts(amounts: Any, allow_negative: bool, on_invalid: OnInvalid) -> Cleaned:
@@ -143,9 +110,10 @@ def average_order_value(
             argument="amounts",
             kind="empty",
         )
-    return _mean_with_t_interval(
+    return mean_result(
         "average_order_value",
         x,
+        unit="currency",
         n_dropped=cleaned.n_dropped,
         confidence=confidence,
         min_n=min_n,
@@ -232,9 +200,10 @@ def historical_clv(
     check_confidence(confidence)
     m = require_share(margin, "margin")
     _, orders, revenue, n_dropped = _revenue_by_customer(customer_ids, amounts, allow_negative, on_invalid)
-    return _mean_with_t_interval(
+    return mean_result(
         "historical_clv",
         m * revenue,
+        unit="currency",
         n_dropped=n_dropped,
         confidence=confidence,
         min_n=min_n,
