@@ -919,7 +919,8 @@ def _emit_clv(
         file=fh,
     )
     print(
-        f"Gamma-Gamma log-likelihood {gg['log_likelihood']:.2f} on {int(gg['n_customers']):,} repeat customers "
+        f"Gamma-Gamma log-likelihood {gg['log_likelihood']:.2f} "
+        f"on {int(gg['n_customers']):,} repeat customers "
         f"({int(gg.get('n_excluded', 0)):,} without a repeat purchase excluded; "
         f"{'converged' if gg['converged'] else 'NOT converged: ' + str(gg['message'])})",
         file=fh,

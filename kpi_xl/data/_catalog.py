@@ -281,6 +281,9 @@ class ResultRow:
             out.update(metric=self.metric, value=None, unit=None, n=0, n_dropped=self.skipped)
         else:
             out.update(self.result.as_dict())
+            # The name the user types (``aov``); the engine's own name stays beside it.
+            out["engine_metric"] = out["metric"]
+            out["metric"] = self.metric
             # Rows the data layer skipped as invalid are dropped observations too.
             out["n_dropped"] = self.result.n_dropped + self.skipped
         out["n_skipped_invalid"] = self.skipped

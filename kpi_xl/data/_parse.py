@@ -34,7 +34,8 @@ __all__ = ["ParsedNumbers", "ParsedDates", "parse_numbers", "parse_dates", "blan
 #: Text that means "no value" in exports (compared in lower case after stripping).
 BLANK_TEXT = frozenset({"", "na", "n/a", "#n/a", "null", "none", "nan", "nat", "-", "--", "–", "—"})
 
-_CURRENCY = re.compile(r"^(?:[€$£¥]|eur|usd|gbp|chf)\s*|\s*(?:[€$£¥]|eur|usd|gbp|chf)$", re.IGNORECASE)
+_CURRENCY_LEAD = re.compile(r"^([+-]?)\s*(?:[€$£¥]|eur|usd|gbp|chf)\s*", re.IGNORECASE)
+_CURRENCY_TAIL = re.compile(r"\s*(?:[€$£¥]|eur|usd|gbp|chf)$", re.IGNORECASE)
 _GROUP_SPACE = re.compile(r"(?<=\d)[\s\u00a0\u202f'’](?=\d)")
 _PAREN_NEG = re.compile(r"^\((.*)\)$")
 
@@ -91,10 +92,9 @@ def _clean_number_text(text: pd.Series) -> pd.Series:
     t = text.str.strip().str.replace("\u2212", "-", regex=False)
     neg = t.str.match(_PAREN_NEG)
     t = t.where(~neg, "-" + t.str.slice(1, -1).str.strip())
-    t = t.str.replace(_CURRENCY, "", regex=True).str.strip()
-    t = t.str.replace(_GROUP_SPACE, "", regex=True)
-    # A sign written before the currency sign ("-€12") is a sign; move it back in front.
-    return t.str.replace(r"^([+-])\s+", r"\1", regex=True)
+    # A sign written before the currency sign ("-€12") stays in front of the number.
+    t = t.str.replace(_CURRENCY_LEAD, r"\1", regex=True).str.replace(_CURRENCY_TAIL, "", regex=True)
+    return t.str.strip().str.replace(_GROUP_SPACE, "", regex=True)
 
 
 def _decide_decimal(text: pd.Series, default: str) -> tuple[str, str, int, int]:

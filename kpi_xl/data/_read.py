@@ -31,6 +31,7 @@ EXCEL_MAX_ROWS = 1_048_576
 _DELIMITERS = (";", ",", "\t", "|")
 _SAMPLE_BYTES = 1 << 16
 _CHUNK_BYTES = 1 << 22
+_HEADER_SEARCH_ROWS = 50
 
 
 @dataclass
@@ -78,7 +79,7 @@ class RawTable:
             parts.append(f"sheet {self.sheet!r}")
         if self.empty_rows:
             parts.append(f"{self.empty_rows:,} empty row(s) ignored")
-        return ", ".join(parts)
+        return ", ".join(parts + self.notes)
 
 
 def file_format(path: str | Path) -> str:
@@ -142,11 +143,13 @@ def _sample_lines(path: Path, encoding: str) -> list[str]:
 
 
 def detect_delimiter(lines: list[str]) -> str:
-    """The delimiter that splits the header and the rows into the same number (> 1) of fields.
+    """The delimiter that splits the header into several fields and most rows into as many.
 
     Candidates are ``;``, ``,``, tab and ``|``. German exports use ``;`` because ``,`` is their
     decimal mark, so a column of ``12,5`` never makes ``,`` look consistent: the header then has
-    fewer fields than the rows. A single-column file gets the first candidate it does not contain.
+    fewer fields than the rows. A file whose rows do not match its header under any candidate still
+    gets the best one, so that reading it fails with a message naming the bad line. A single-column
+    file gets the first candidate it does not contain.
     """
     best: tuple[float, int, str] | None = None
     for delim in _DELIMITERS:
@@ -159,7 +162,7 @@ def detect_delimiter(lines: list[str]) -> str:
         body = rows[1:] or rows
         share = sum(len(r) == width for r in body) / len(body)
         key = (share, width, delim)
-        if share >= 0.9 and (best is None or key[:2] > best[:2]):
+        if best is None or key[:2] > best[:2]:
             best = key
     if best is not None:
         return best[2]
@@ -222,7 +225,7 @@ def _drop_empty_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     for col in frame.columns:
         s = frame[col]
         if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object:
-            filled |= s.str.strip().ne("").fillna(False).to_numpy(dtype=bool)
+            filled |= (s.notna() & s.str.strip().ne("")).to_numpy(dtype=bool)
         elif s.dtype == object:
             filled |= s.map(_filled).to_numpy(dtype=bool)
         else:
@@ -265,9 +268,19 @@ def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
             value=sheet,
         )
     rows: list[list[Any]] = book.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
-    header_at = next((i for i, r in enumerate(rows) if any(_filled(v) for v in r)), None)
-    if header_at is None:
+    filled = [sum(_filled(v) for v in r) for r in rows[:_HEADER_SEARCH_ROWS]]
+    if not any(filled):
         raise KpiInputError(f"{path.name}: sheet {chosen!r} is empty", argument="file", kind="empty")
+    # The header is the first row filled across at least half the table's width: a title or a note
+    # typed above the table fills one cell and is not mistaken for the header.
+    need = max(min(2, max(filled)), max(filled) // 2)
+    header_at = next(i for i, n in enumerate(filled) if n >= need)
+    notes = []
+    above = [i + 1 for i in range(header_at) if filled[i]]
+    if above:
+        notes.append(
+            f"row(s) {', '.join(map(str, above))} above the table's header (row {header_at + 1}) ignored"
+        )
     width = max(len(r) for r in rows)
     header = list(rows[header_at]) + [""] * (width - len(rows[header_at]))
     body = [list(r) + [""] * (width - len(r)) for r in rows[header_at + 1 :]]
@@ -282,7 +295,7 @@ def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
     frame = pd.DataFrame(data[:, keep] if data.size else None, columns=names_out, dtype=object)
     frame.index = pd.RangeIndex(header_at + 2, header_at + 2 + len(frame), name="row")
     frame, empty = _drop_empty_rows(frame)
-    return RawTable(path, "xlsx", frame, sheet=chosen, empty_rows=empty)
+    return RawTable(path, "xlsx", frame, sheet=chosen, empty_rows=empty, notes=notes)
 
 
 def _filled(v: Any) -> bool:
