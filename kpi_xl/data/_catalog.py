@@ -249,8 +249,12 @@ def specs_for(
     for s in SPECS:
         if not set(s.roles) <= present or s.name in names_done:
             continue
-        # A survey file's customer ids and dates describe respondents, not orders.
+        # A survey file's customer ids and dates describe respondents, not orders; a customer list
+        # (ids with signup dates) is not an order log either: order metrics need an order date or
+        # an amount beside the ids.
         if scored and s.family != "survey":
+            continue
+        if s.family == "orders" and not present & {"date", "amount"}:
             continue
         if s.needs and getattr(options, s.needs) is None:
             notes.append(f"{dataset.name}: {s.name} not computed; it needs --{s.needs.replace('_', '-')}")
