@@ -9,16 +9,18 @@ import pandas as pd
 
 from ..metrics import KpiInputError
 from ._dataset import Dataset, ReadOptions, load_dataset
-from ._read import EXCEL_MAX_ROWS, _check_exists, _sample_lines, detect_encoding, file_format
+from ._read import EXCEL_MAX_ROWS, _check_exists, file_format
 from ._validate import Problems
 
 __all__ = ["choose_engine", "estimate_rows", "open_dataset", "clv_inputs", "CLV_ROLES"]
 
 CLV_ROLES = ("customer_id", "date", "amount")
+_PROBE = 1 << 16
 
 
 def estimate_rows(path: str | Path) -> int:
-    """Data rows of a CSV (estimated from the length of its first lines) or a Parquet file (exact)."""
+    """Data rows of a Parquet file (exact) or a CSV (estimated from line lengths sampled at its
+    start, middle and end, so a file whose lines grow longer is not underestimated)."""
     path = Path(path)
     fmt = file_format(path)
     if fmt == "parquet":
@@ -27,11 +29,18 @@ def estimate_rows(path: str | Path) -> int:
         return int(pq.ParquetFile(path).metadata.num_rows)
     if fmt != "csv":
         return 0
-    lines = _sample_lines(path, detect_encoding(path) if path.stat().st_size < (1 << 26) else "utf-8")
-    if len(lines) < 2:
-        return max(len(lines) - 1, 0)
-    mean = sum(len(line.encode("utf-8")) + 1 for line in lines) / len(lines)
-    return int(path.stat().st_size / mean) - 1
+    size = path.stat().st_size
+    lengths: list[int] = []
+    with path.open("rb") as fh:
+        for offset in sorted({0, max(size // 2 - _PROBE, 0), max(size - _PROBE, 0)}):
+            fh.seek(offset)
+            lines = fh.read(_PROBE).split(b"\n")
+            # The first piece may start mid-line (except at 0) and the last may be cut: drop them.
+            lines = lines[(1 if offset else 0) : -1]
+            lengths += [len(line) + 1 for line in lines]
+    if not lengths:
+        return 0
+    return max(int(size / (sum(lengths) / len(lengths))) - 1, 0)
 
 
 def choose_engine(path: str | Path, engine: str = "auto") -> str:

@@ -1,0 +1,196 @@
+"""The DuckDB path gives the same answers as the pandas path, and only summaries reach pandas."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import test_data_messy as messy
+
+from kpi_xl import cli
+from kpi_xl.data import _open, load_dataset
+from kpi_xl.data._duck import load_duckdb
+from kpi_xl.data._open import choose_engine, clv_inputs
+from kpi_xl.datasets import load_cdnow_transactions
+from kpi_xl.metrics import KpiInputError, predict_clv
+
+_COMPARED = ("value", "n", "n_dropped", "n_skipped_invalid", "se", "ci_low", "ci_high", "warnings", "note")
+
+
+def _report(capsys, engine, *argv):
+    code = cli.main(["report", *map(str, argv), "--engine", engine, "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out)
+
+
+def _same(a, b):
+    if isinstance(a, float) and isinstance(b, float):
+        return a == pytest.approx(b, rel=1e-9, abs=1e-12)
+    return a == b
+
+
+def _assert_reports_equal(capsys, *files, extra=()):
+    by_pandas = _report(capsys, "pandas", *files, *extra)
+    by_duckdb = _report(capsys, "duckdb", *files, *extra)
+    assert [r["metric"] for r in by_pandas["results"]] == [r["metric"] for r in by_duckdb["results"]]
+    for p, d in zip(by_pandas["results"], by_duckdb["results"], strict=True):
+        for key in _COMPARED:
+            assert _same(p[key], d[key]), (p["file"], p["metric"], key, p[key], d[key])
+    # The same skipped values, at the same rows, for the same reasons.
+    assert by_pandas["skipped"]["rows"] == by_duckdb["skipped"]["rows"]
+    assert by_pandas["skipped"]["summary"] == by_duckdb["skipped"]["summary"]
+    assert [f["columns"] for f in by_pandas["files"]] == [f["columns"] for f in by_duckdb["files"]]
+    return by_pandas, by_duckdb
+
+
+def test_german_exports_equal_on_both_paths(tmp_path, capsys):
+    p, d = _assert_reports_equal(capsys, messy.write_orders_de(tmp_path), messy.write_survey_de(tmp_path))
+    assert len(p["results"]) == 7
+    assert "DuckDB" in d["files"][0]["read"]
+    # Empty line and CRLF: the bad rows keep the numbers the user sees (7, 8, 10).
+    assert sorted(r["row"] for r in d["skipped"]["rows"] if r["file"] == "bestellungen.csv") == [7, 8, 10]
+
+
+def test_tickets_and_customers_equal_on_both_paths(tmp_path, capsys):
+    files = (messy.write_tickets(tmp_path), messy.write_customers(tmp_path))
+    p, _ = _assert_reports_equal(
+        capsys, *files, extra=("--sla-hours", "2", "--from", "2025-01-01", "--to", "2025-01-31")
+    )
+    assert {r["metric"] for r in p["results"]} >= {"first_response_time", "sla_rate", "churn", "retention"}
+
+
+def test_cdnow_master_equal_on_both_paths(tmp_path, capsys):
+    path = tmp_path / "cdnow_master.csv"
+    load_cdnow_transactions(sample=False).to_csv(path, index=False)
+    p, _ = _assert_reports_equal(capsys, path)
+    got = {r["metric"]: r for r in p["results"]}
+    # CDNOW master: 69,659 purchase records of 23,570 customers; the repeat rate of order rows.
+    assert got["purchase_frequency"]["value"] == pytest.approx(69659 / 23570)
+    assert got["repeat_purchase_rate"]["n"] == 23570
+
+
+def test_parquet_equal_on_both_paths(tmp_path, capsys):
+    path = tmp_path / "orders.parquet"
+    tx = load_cdnow_transactions()
+    tx["customer_id"] = tx["customer_id"].astype(str)
+    tx.loc[5, "amount"] = np.nan
+    tx[["customer_id", "date", "amount"]].to_parquet(path)
+    _assert_reports_equal(capsys, path)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["aov", "{orders}", "--by", "Kanal"],
+        ["aov", "{orders}", "--period", "month"],
+        ["repeat_purchase_rate", "{orders}", "--by", "Kanal", "--period", "month"],
+        ["nps", "{survey}", "--by", "Region"],
+        ["csat", "{survey}", "--period", "month"],
+    ],
+)
+def test_segment_tables_equal_on_both_paths(tmp_path, capsys, argv):
+    files = {
+        "{orders}": str(messy.write_orders_de(tmp_path)),
+        "{survey}": str(messy.write_survey_de(tmp_path)),
+    }
+    argv = [files.get(a, a) for a in argv]
+    tables = []
+    for engine in ("pandas", "duckdb"):
+        assert cli.main(["metric", *argv, "--engine", engine, "--format", "json"]) == 0
+        tables.append(json.loads(capsys.readouterr().out)["groups"])
+    assert [g["group"] for g in tables[0]] == [g["group"] for g in tables[1]]
+    for a, b in zip(*tables, strict=True):
+        for key in ("value", "n", "n_dropped", "se", "ci_low", "ci_high", "small_sample", "warning"):
+            assert _same(a[key], b[key]), (a["group"], key)
+
+
+def _orders_with_same_day_repeats(folder):
+    """CDNOW sample with every third record split into two orders on the same day (amounts 40/60%),
+    so the DuckDB path really sums several orders per customer and day."""
+    tx = load_cdnow_transactions()[["customer_id", "date", "amount"]]
+    split = tx.iloc[::3].copy()
+    tx.loc[split.index, "amount"] = (split["amount"] * 0.4).round(2)
+    split["amount"] = (split["amount"] - tx.loc[split.index, "amount"]).round(2)
+    both = pd.concat([tx, split]).sort_values(["customer_id", "date"], kind="stable")
+    path = folder / "orders.csv"
+    both.to_csv(path, index=False)
+    return path
+
+
+def test_clv_predictions_equal_on_both_paths(tmp_path):
+    path = _orders_with_same_day_repeats(tmp_path)
+    outs = []
+    for engine in ("pandas", "duckdb"):
+        _, log = clv_inputs(path, engine=engine)
+        outs.append(predict_clv(log["customer_id"], log["date"], log["amount"], time_unit="week", horizon=12))
+    by_pandas, by_duckdb = outs
+    assert list(by_pandas.index) == list(by_duckdb.index)
+    for col in by_pandas.columns:
+        np.testing.assert_allclose(by_duckdb[col], by_pandas[col], rtol=1e-7, atol=1e-10, err_msg=col)
+    assert by_duckdb.attrs["bgnbd"]["log_likelihood"] == pytest.approx(
+        by_pandas.attrs["bgnbd"]["log_likelihood"]
+    )
+
+
+def test_clv_log_from_duckdb_is_one_row_per_customer_and_day(tmp_path):
+    path = _orders_with_same_day_repeats(tmp_path)
+    _, log = clv_inputs(path, engine="duckdb")
+    tx = load_cdnow_transactions()
+    # 6,919 customer-days in the CDNOW sample, however many orders each holds.
+    assert len(log) == len(tx.groupby(["customer_id", "date"]))
+    assert log["amount"].sum() == pytest.approx(tx["amount"].sum())
+
+
+def test_only_distinct_combinations_reach_pandas(tmp_path):
+    rng = np.random.default_rng(7)
+    path = tmp_path / "survey.csv"
+    pd.DataFrame({"nps": rng.integers(0, 11, 50_000), "region": rng.choice(["N", "S", "W"], 50_000)}).to_csv(
+        path, index=False
+    )
+    ds = load_duckdb(path, extra=["region"])
+    assert ds.n_rows == 50_000
+    data, _, weights = ds._frame(["nps_score", "region"])
+    assert len(data) == 33  # 11 scores x 3 regions
+    assert weights.sum() == 50_000
+    pandas_ds = load_dataset(path)
+    expected = pandas_ds.rows_for(["nps_score"])["nps_score"].value_counts().sort_index()
+    got = ds.rows_for(["nps_score"])["nps_score"].value_counts().sort_index()
+    pd.testing.assert_series_equal(got, expected)
+
+
+def test_engine_error_row_is_a_real_file_row_on_the_duckdb_path(tmp_path, capsys):
+    path = tmp_path / "tickets.csv"
+    path.write_text(
+        "created,first_reply_at\n2025-01-01 09:00,2025-01-01 10:00\n\n2025-01-01 10:00,2025-01-01 08:00\n",
+        encoding="utf-8",
+    )
+    for engine in ("pandas", "duckdb"):
+        assert cli.main(["metric", "first_response_time", str(path), "--engine", engine]) == 2
+        assert "tickets.csv, row 4, column 'first_reply_at'" in capsys.readouterr().err
+
+
+def test_auto_engine_uses_duckdb_beyond_excel_rows(tmp_path, monkeypatch):
+    small = messy.write_orders_de(tmp_path)
+    assert choose_engine(small) == "pandas"
+    monkeypatch.setattr(_open, "EXCEL_MAX_ROWS", 5)
+    assert choose_engine(small) == "duckdb"
+    assert choose_engine(messy.write_orders_xlsx(tmp_path)) == "pandas"  # a sheet never exceeds Excel's size
+    parquet = tmp_path / "p.parquet"
+    pd.DataFrame({"amount": range(10)}).to_parquet(parquet)
+    assert _open.estimate_rows(parquet) == 10 and choose_engine(parquet) == "duckdb"
+
+
+def test_estimated_rows_of_a_csv_are_close(tmp_path):
+    path = tmp_path / "n.csv"
+    pd.DataFrame({"customer_id": np.arange(20_000), "amount": np.arange(20_000) * 1.5}).to_csv(
+        path, index=False
+    )
+    assert abs(_open.estimate_rows(path) - 20_000) < 2_000
+
+
+def test_duckdb_path_refuses_excel_files(tmp_path):
+    with pytest.raises(KpiInputError, match="reads CSV and Parquet"):
+        load_duckdb(messy.write_orders_xlsx(tmp_path))
