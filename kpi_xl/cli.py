@@ -299,6 +299,7 @@ examples:
 _REFRESH_EXAMPLES = """\
 examples:
   kpi-xl refresh kpi_report.xlsm
+  kpi-xl refresh Bericht.xlsm --no-predict --format json
 
 Reads the workbook's data tables, recomputes every KPI and rewrites only the sheets kpi-xl owns
 (a backup is kept). Close the workbook in Excel first.
@@ -426,7 +427,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, help="where to write it (default: kpi_report.xlsm here)")
     p.add_argument("--lang", default="en", help="language of labels: en (default), de or zh-Hant")
     p.add_argument("--empty", action="store_true", help="no demo data: empty tables ready for your own")
-    p.add_argument("--force", action="store_true", help="overwrite the file if it exists")
+    p.add_argument(
+        "--force", action="store_true", help="replace the file if it exists (the old one is kept as a backup)"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     p.set_defaults(run=_cmd_template)
 
     p = sub.add_parser(
@@ -438,6 +442,15 @@ def build_parser() -> argparse.ArgumentParser:
         "the owned sheets.",
     )
     p.add_argument("book", type=Path, metavar="BOOK", help="the workbook (.xlsm or .xlsx)")
+    p.add_argument(
+        "--no-predict", action="store_true", help="skip the predictive CLV model (its one slow step)"
+    )
+    p.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table (default) or json: rows read, invalid values, notes, timings",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     p.set_defaults(run=_cmd_refresh)
     return parser
@@ -950,38 +963,27 @@ def _cmd_template(args: argparse.Namespace) -> int:
     from .workbook import DEFAULT_TEMPLATE_NAME, build_template
 
     path = args.output or Path(DEFAULT_TEMPLATE_NAME)
-    if path.exists() and not args.force:
-        raise KpiInputError(
-            f"{path} exists; give --force to overwrite it, or another -o PATH", argument="output"
-        )
-    written = build_template(path, lang=args.lang, empty=args.empty)
-    print(f"wrote {written or path}")
+    with _Progress(_progress_wanted(args)) as progress:
+        progress.start(1, f"building {path.name}")
+        written = build_template(path, lang=args.lang, empty=args.empty, overwrite=args.force)
+        progress.done()
+    print(f"wrote {written}" + (" (empty tables)" if args.empty else " (with demo data)"))
     return EXIT_OK
 
 
 def _cmd_refresh(args: argparse.Namespace) -> int:
     from .workbook import refresh_workbook
 
-    if not args.book.exists():
-        raise KpiInputError(
-            f"{args.book}: file not found", argument="book", value=str(args.book), kind="empty"
-        )
     with _Progress(_progress_wanted(args)) as progress:
         progress.start(1, f"refreshing {args.book.name}")
-        report = refresh_workbook(args.book)
+        report = refresh_workbook(args.book, predict=not args.no_predict)
         progress.done()
-    print(_describe_refresh(args.book, report))
+    if args.format == "json":
+        json.dump(_jsonable(report.as_dict()), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print(report.summary())
     return EXIT_OK
-
-
-def _describe_refresh(book: Path, report: Any) -> str:
-    """The refresh report as text: its own summary if it has one, else its fields."""
-    for attr in ("summary", "describe"):
-        fn = getattr(report, attr, None)
-        if callable(fn):
-            text = fn()
-            return text if isinstance(text, str) else "\n".join(map(str, text))
-    return f"refreshed {book}" + ("" if report is None else f": {report}")
 
 
 # ----------------------------------------------------------------------------------------------
