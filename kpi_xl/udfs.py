@@ -467,22 +467,31 @@ def _transactions(customer_ids, dates, amounts=None):
 @xw.arg(
     "discount_rate",
     "raw",
-    doc="Optional. Discount rate per step, default 0 (e.g. 0.01 a month with step 'month').",
+    doc="Optional. Discount rate per discount_step, default 0 (e.g. 0.01 a month with discount_step 'month').",
 )
 @xw.arg("margin", "raw", doc="Optional. Share of spend that is profit, 0 to 1; default 1 (CLV in revenue).")
 @xw.arg("observation_end", "raw", doc=OBS_END_DOC)
 @xw.arg(
-    "step",
+    "discount_step",
     "raw",
-    doc="Optional. Discounting step: a number of time units (default 1) or 'day', 'week', 'month'.",
+    doc="Optional. How often cash is discounted: every this many time units (default 1), or 'day', 'week', 'month'.",
 )
 @excel_function
 def CLV_PREDICT(
-    customer_ids, dates, amounts, time_unit, horizon, discount_rate=0, margin=1, observation_end=None, step=1
+    customer_ids,
+    dates,
+    amounts,
+    time_unit,
+    horizon,
+    discount_rate=0,
+    margin=1,
+    observation_end=None,
+    discount_step=1,
 ):
     """Spills predicted CLV per customer (BG/NBD + Gamma-Gamma): frequency, recency, T, spend, expected purchases, P(alive), CLV. Example: =CLV_PREDICT(Orders[Customer], Orders[Date], Orders[Amount], "week", 52)"""
     tx = _transactions(customer_ids, dates, amounts)
-    step_value = coerce.option(step, "step", 1.0)
+    # Not called "step": Step is a VBA keyword, and classic Excel writes a VBA wrapper with these names.
+    step_value = coerce.option(discount_step, "discount_step", 1.0)
     out = m.predict_clv(
         tx["customer_ids"],
         tx["dates"],
@@ -495,7 +504,7 @@ def CLV_PREDICT(
         step=(
             step_value.strip().lower()
             if isinstance(step_value, str) and step_value.strip().lower() in ("day", "week", "month")
-            else coerce.number(step_value, "step")
+            else coerce.number(step_value, "discount_step")
         ),
     )
     return spill.frame(out, index="customer_id")

@@ -9,7 +9,9 @@ classic runtime shows them: ``"#N/A"``, ``"#DIV/0!"`` and ``"#VALUE! <reason>"``
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import logging
+import re
 
 import numpy as np
 import pandas as pd
@@ -34,6 +36,35 @@ def test_plain_mode_is_classic_mode():
     # No Office.js runtime in this process: the decorators are no-ops, errors come back as text.
     assert errors.OFFICE_JS is False
     assert not hasattr(udfs.NPS, "__xlfunc__")
+
+
+# Reserved identifiers of VBA (MS-VBAL 3.3.5.2) and the loop/statement words VBA refuses as names.
+VBA_RESERVED = {
+    "abs", "addressof", "and", "any", "array", "as", "attribute", "boolean", "byref", "byte", "byval",
+    "call", "case", "cbool", "cbyte", "ccur", "cdate", "cdbl", "cdec", "cdecl", "cint", "circle", "clng",
+    "clnglng", "clngptr", "close", "const", "csng", "cstr", "currency", "cvar", "cverr", "date", "debug",
+    "decimal", "declare", "defbool", "defbyte", "defcur", "defdate", "defdbl", "defdec", "defint",
+    "deflng", "deflnglng", "deflngptr", "defobj", "defsng", "defstr", "defvar", "dim", "do", "doevents",
+    "double", "each", "else", "elseif", "empty", "end", "endif", "enum", "eqv", "erase", "error", "event",
+    "exit", "false", "fix", "for", "friend", "function", "get", "global", "gosub", "goto", "if", "imp",
+    "implements", "in", "input", "inputb", "int", "integer", "is", "lbound", "len", "lenb", "let", "like",
+    "lineinput", "lock", "long", "longlong", "longptr", "loop", "lset", "me", "mod", "new", "next", "not",
+    "nothing", "null", "on", "open", "option", "optional", "or", "paramarray", "preserve", "print",
+    "private", "pset", "public", "put", "raiseevent", "redim", "rem", "resume", "return", "rset", "scale",
+    "seek", "select", "set", "sgn", "shared", "single", "spc", "static", "step", "stop", "string", "sub",
+    "tab", "then", "to", "true", "type", "typeof", "ubound", "unlock", "until", "variant", "wend", "while",
+    "with", "withevents", "write", "xor",
+}  # fmt: skip
+
+
+def test_argument_names_are_valid_vba_identifiers():
+    # Classic "Import Functions" writes a VBA function per UDF with the Python parameter names; one
+    # reserved word (e.g. "step") and the whole module fails to compile in Excel.
+    for name in udfs.__all__:
+        assert name.lower() not in VBA_RESERVED, name
+        for param in inspect.signature(getattr(udfs, name)).parameters:
+            assert param.lower() not in VBA_RESERVED, (name, param)
+            assert re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,254}", param), (name, param)
 
 
 def test_every_function_has_a_short_one_line_docstring_with_an_example():

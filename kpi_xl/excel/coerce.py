@@ -341,6 +341,9 @@ def read_table(
     error cells are left for the engine to skip as invalid, except in ``labels`` columns (segments),
     where they become blanks rather than a group named "#N/A".
     """
+    if isinstance(value, (list, tuple)) and value and not isinstance(value[0], (list, tuple)):
+        # Office.js hands a one-row range (here: a header without data) over as a flat list.
+        value = [value]
     c = _Cells(value, argument, office_js)
     if c.rows < 1:
         raise KpiInputError(
