@@ -117,8 +117,9 @@ def read_settings(raw: dict[str, Any], where: Callable[[str], str]) -> Settings:
     cell for messages. A bad setting stops the refresh: every KPI would be wrong with it."""
 
     def bad(key: str, value: Any, need: str) -> WorkbookError:
+        shown = _plain(value)
         return WorkbookError(
-            f"setting {where(key)} is {value!r}; it must be {need}", argument=key, value=value
+            f"setting {where(key)} is {shown!r}; it must be {need}", argument=key, value=value
         )
 
     out: dict[str, Any] = {}
@@ -234,10 +235,13 @@ class _Checker:
 
 
 def _plain(v: Any) -> Any:
-    if isinstance(v, (np.generic,)):
-        return v.item()
+    """A value as the user typed it: calamine reads every number as a float, so 11.0 is shown as 11."""
+    if isinstance(v, np.generic):
+        v = v.item()
     if isinstance(v, pd.Timestamp):
         return v.to_pydatetime()
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
     return v
 
 

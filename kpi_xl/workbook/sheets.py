@@ -557,7 +557,9 @@ def _place_dashboard(sink: Sink, ctx: Context, res: Results) -> None:
         row, col = card_cell(i)
         card = res.cards[key]
         dr = card_data_row(key)
-        sink.formula("dashboard", row + 1, col, f"{data}$B${dr}", _none(card.value), FORMATS[unit])
+        # A reference to an empty cell would show 0: a KPI without data must stay blank instead.
+        value = f'IF({data}$B${dr}="","",{data}$B${dr})'
+        sink.formula("dashboard", row + 1, col, value, _none(card.value), FORMATS[unit])
         change = None
         if card.value is not None and card.previous is not None:
             change = card.value - card.previous
@@ -672,7 +674,7 @@ def _place_benchmarks(sink: Sink, ctx: Context, f: _F, res: Results) -> None:
     acsi = f'IFERROR(({mean}-1)/({_S("csat_scale_max")}-1)*100,"")'
     churn = f"{data}$B${card_data_row('churn')}"
     yours = {
-        "nps": f"{data}$B${card_data_row('nps')}",
+        "nps": f'IF({data}$B${card_data_row("nps")}="","",{data}$B${card_data_row("nps")})',
         "acsi": acsi,
         "churn_monthly": (
             f'IF({churn}="","",1-(1-{churn})^({MONTH_DAYS}/({_S("period_end")}-{_S("period_start")}+1)))'
