@@ -75,12 +75,13 @@ SKIP_DOC = (
 CONFIDENCE_DOC = "Optional. Confidence level of the interval, default 0.95."
 
 
-def _on_invalid(skip_invalid: object) -> str:
-    return "drop" if coerce.flag(skip_invalid, "skip_invalid", False) else "raise"
-
-
 def _skip(skip_invalid: object) -> bool:
     return coerce.flag(skip_invalid, "skip_invalid", False)
+
+
+def _on_invalid(skip: bool) -> str:
+    """The engine's on_invalid for the Excel skip_invalid flag."""
+    return "drop" if skip else "raise"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -687,7 +688,7 @@ def REFERRAL_CONVERSION(converted, leads=None, skip_invalid=False):
     leads_value = coerce.option(leads, "leads")
     if leads_value is not None:
         return m.referral_conversion_from_counts(
-            coerce.required(converted, "conversions", "the number of conversions"), leads_value
+            coerce.required(converted, "converted", "the number of conversions"), leads_value
         ).value
     skip = _skip(skip_invalid)
     flags = coerce.read_column(converted, "converted_flags", "flag", skip_errors=skip)

@@ -199,6 +199,11 @@ def test_nps_error_cell_in_the_data_returns_that_error(xl):
     assert xl.call("NPS", col(10, div0, 3), None) == DIV0_RESULT
 
 
+def test_older_office_runtimes_get_the_error_as_text(xl):
+    # Before CustomFunctionsRuntime 1.4 Office.js has no typed errors: xlwings sends the text.
+    assert xl.call("NPS", col(10, NA, 3), None, runtime="1.3") == [["#N/A"]]
+
+
 def test_nps_skip_invalid_skips_text_and_error_cells(xl):
     # Valid: 10, 9, 3 -> promoters 2, detractors 1 -> 100 * 1/3; "n/a", #N/A and 11 are skipped.
     got = scalar(xl.call("NPS", col(10, "n/a", NA, 9, 11, 3), True))
