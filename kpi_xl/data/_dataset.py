@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,9 +19,17 @@ from ..metrics import KpiInputError
 from ._columns import ROLE_BY_NAME, ColumnMap, map_columns
 from ._parse import parse_dates, parse_numbers
 from ._read import RawTable, read_table
-from ._validate import Problems, ValueRules, check_values
+from ._validate import Problems, ValueRules, check_ids, check_values
 
-__all__ = ["ReadOptions", "Dataset", "FrameDataset", "load_dataset", "dataset_from_table", "parse_role"]
+__all__ = [
+    "ReadOptions",
+    "Dataset",
+    "FrameDataset",
+    "ParsedColumn",
+    "load_dataset",
+    "dataset_from_table",
+    "parse_role",
+]
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,8 @@ class Dataset:
         How values were read (decimal mark, date formats), for the user to check.
     source:
         What was read and how (format, encoding, delimiter, rows).
+    id_labels:
+        Per id role, the id text of each code: id columns hold codes (see :func:`check_ids`).
     """
 
     name: str
@@ -67,6 +78,7 @@ class Dataset:
     problems: Problems
     notes: list[str] = field(default_factory=list)
     source: str = ""
+    id_labels: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def roles(self) -> list[str]:
@@ -77,6 +89,14 @@ class Dataset:
     def n_rows(self) -> int:
         """Rows of the file (empty rows not counted)."""
         raise NotImplementedError
+
+    def ids(self, role: str, codes: Any) -> np.ndarray:
+        """Id text for the codes an id role holds (the engine reads codes; outputs show ids)."""
+        codes = np.asarray(codes, dtype=np.float64)
+        out = np.full(codes.shape, None, dtype=object)
+        ok = ~np.isnan(codes)
+        out[ok] = self.id_labels[role][codes[ok].astype(np.int64)]
+        return out
 
     def values(self, role: str) -> pd.Series:
         """The usable values of one role (each distinct value at least once: for ranges, not counts)."""
@@ -145,25 +165,39 @@ class FrameDataset(Dataset):
         return self.data, self.invalid, None
 
 
+@dataclass(frozen=True)
+class ParsedColumn:
+    """One role column parsed: the values the engine gets, the reason per row ("" = usable), a note
+    on how it was read, and for ids the id text of each code."""
+
+    values: pd.Series
+    reasons: np.ndarray
+    note: str = ""
+    labels: np.ndarray | None = None
+
+
 def parse_role(
     raw: pd.Series, role: str, options: ReadOptions, *, default_decimal: str = "."
-) -> tuple[pd.Series, np.ndarray, str]:
-    """Parse one column for ``role``: parsed values, the reason per row ("" = usable), and a note."""
+) -> ParsedColumn:
+    """Parse one column for ``role`` (file-specific parsing here, value rules from the engine)."""
     kind = ROLE_BY_NAME[role].kind
     index = raw.index
-    if kind in ("id", "text"):
-        return _as_text(raw), np.full(len(raw), "", dtype=object), ""
+    if kind == "id":
+        codes, labels, reasons = check_ids(raw.to_numpy(dtype=object))
+        return ParsedColumn(pd.Series(codes, index=index, name=role), reasons, labels=labels)
+    if kind == "text":
+        return ParsedColumn(_as_text(raw), np.full(len(raw), "", dtype=object))
     if kind == "date":
         parsed = parse_dates(raw, order=options.date_order, source=f"column {raw.name!r}")
-        return pd.Series(parsed.values, index=index, name=role), parsed.reason, parsed.note
+        return ParsedColumn(pd.Series(parsed.values, index=index, name=role), parsed.reason, parsed.note)
     if kind == "flag":
         values, reasons = check_values(raw.to_numpy(dtype=object), kind, role, options.rules)
-        return pd.Series(values, index=index, name=role), reasons, ""
+        return ParsedColumn(pd.Series(values, index=index, name=role), reasons)
     parsed = parse_numbers(raw, decimal=options.decimal, default_decimal=default_decimal)
     values, reasons = check_values(parsed.values, kind, role, options.rules)
     reasons = np.where(parsed.invalid, parsed.reason, reasons).astype(object)
     values = np.where(parsed.invalid, np.nan, values)
-    return pd.Series(values, index=index, name=role), reasons, parsed.note
+    return ParsedColumn(pd.Series(values, index=index, name=role), reasons, parsed.note)
 
 
 def _as_text(raw: pd.Series) -> pd.Series:
@@ -224,21 +258,24 @@ def dataset_from_table(
     notes: list[str] = []
     decimal = default_decimal(table.format, table.delimiter)
     rows = table.frame.index.to_numpy()
+    labels: dict[str, np.ndarray] = {}
     for role, header in cmap.columns.items():
         raw = table.frame[header]
-        values, reasons, note = parse_role(raw, role, options, default_decimal=decimal)
-        bad = reasons != ""
-        data[role] = values
+        parsed = parse_role(raw, role, options, default_decimal=decimal)
+        bad = parsed.reasons != ""
+        data[role] = parsed.values
         invalid[role] = bad
-        if note:
-            notes.append(f"column {header!r}: {note}")
+        if parsed.labels is not None:
+            labels[role] = parsed.labels
+        if parsed.note:
+            notes.append(f"column {header!r}: {parsed.note}")
         if bad.any():
-            problems.add(table.name, header, rows[bad], raw.to_numpy(dtype=object)[bad], reasons[bad])
+            problems.add(table.name, header, rows[bad], raw.to_numpy(dtype=object)[bad], parsed.reasons[bad])
     for header in extra:
         data[header] = _as_text(table.frame[find_header(table.frame.columns, header, table.name)])
     frame = pd.DataFrame(data, index=table.frame.index)
     bad_frame = pd.DataFrame(invalid, index=table.frame.index, dtype=bool)
-    return FrameDataset(table.name, cmap, problems, notes, table.describe(), frame, bad_frame)
+    return FrameDataset(table.name, cmap, problems, notes, table.describe(), labels, frame, bad_frame)
 
 
 def load_dataset(

@@ -248,11 +248,13 @@ def load_duckdb(
     for role, header in cmap.columns.items():
         i = ds.column_index[role]
         raw = raw_by_col[i]
-        values, reasons, note = parse_role(raw, role, options, default_decimal=decimal)
-        ds.parsed[role] = values.reset_index(drop=True)
-        ds.reasons[role] = np.asarray(reasons, dtype=object)
-        if note:
-            notes.append(f"column {header!r}: {note}")
+        parsed = parse_role(raw, role, options, default_decimal=decimal)
+        ds.parsed[role] = parsed.values.reset_index(drop=True)
+        ds.reasons[role] = np.asarray(parsed.reasons, dtype=object)
+        if parsed.labels is not None:
+            ds.id_labels[role] = parsed.labels
+        if parsed.note:
+            notes.append(f"column {header!r}: {parsed.note}")
         _add_problems(ds, role, header, raw)
     for h in extra:
         ds.parsed[h] = _as_text(raw_by_col[ds.column_index[h]]).reset_index(drop=True)
@@ -327,7 +329,7 @@ def clv_transactions_duckdb(ds: DuckDataset) -> pd.DataFrame:
     when = np.where(day == np.iinfo(np.int64).min, np.datetime64("NaT"), day.astype("datetime64[D]"))
     amount = np.asarray(got["amount"], dtype=np.float64)
     amount = np.where(np.asarray(got["blank_amounts"]) > 0, np.nan, amount)
-    ids = ds.parsed["customer_id"].to_numpy(dtype=object)[np.asarray(got["kc"], dtype=np.int64)]
+    ids = ds.ids("customer_id", ds.parsed["customer_id"].to_numpy()[np.asarray(got["kc"], dtype=np.int64)])
     frame = pd.DataFrame(
         {
             "customer_id": ids,

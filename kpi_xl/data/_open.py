@@ -97,5 +97,6 @@ def clv_inputs(
     if isinstance(ds, DuckDataset):
         frame = clv_transactions_duckdb(ds)
     else:
-        frame = ds.rows_for(CLV_ROLES)
+        frame = ds.rows_for(CLV_ROLES).copy()
+        frame["customer_id"] = ds.ids("customer_id", frame["customer_id"])
     return ds, frame[list(CLV_ROLES)]

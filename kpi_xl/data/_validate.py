@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import KpiInputError
-from ..metrics._clean import clean_flags, clean_numbers, clean_scores
+from ..metrics._clean import clean_flags, clean_ids, clean_numbers, clean_scores
 from ._parse import BLANK_TEXT
 
-__all__ = ["RowProblem", "Problems", "ValueRules", "check_values", "MAX_LISTED"]
+__all__ = ["RowProblem", "Problems", "ValueRules", "check_values", "check_ids", "MAX_LISTED"]
 
 #: Problems listed one by one per file and column; the rest are counted in the summary.
 MAX_LISTED = 200
@@ -192,3 +192,37 @@ def _blank_like_engine(uniq: np.ndarray, kind: str) -> np.ndarray:
         ],
         dtype=bool,
     )
+
+
+def check_ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Customer ids by the engine's rule (:func:`kpi_xl.metrics._clean.clean_ids`, run once per
+    distinct value): ``1001``, ``1001.0`` and ``" 1001"`` are one customer, ``"0012"`` is not 12.
+
+    Returns ``(codes, labels, reasons)``: a float code per position (NaN where blank or rejected),
+    the id text of each code, and the reason per position ("" where accepted or blank). The engine
+    reads the codes as ids (each code one customer), which is much faster than text.
+    """
+    raw_codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    uniq = np.array(
+        [None if isinstance(v, str) and v.strip().lower() in BLANK_TEXT else v for v in uniques], dtype=object
+    )
+    codes_u, labels, _, _ = clean_ids(uniq, on_invalid="drop")
+    blank_u = np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in uniq], dtype=bool)
+    blank_u |= (
+        pd.Series(uniq, dtype=object).map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(bool)
+    )
+    reason_u = np.full(len(uniq), "", dtype=object)
+    for i in np.flatnonzero((codes_u < 0) & ~blank_u):
+        reason_u[i] = _reason_from_engine(lambda v: clean_ids(v), uniq[i])
+    if len(uniq) == 0:
+        return (
+            np.full(len(values), np.nan),
+            np.asarray(labels, dtype=object),
+            np.full(len(values), "", dtype=object),
+        )
+    code_f = np.where(codes_u >= 0, codes_u, -1).astype(np.float64)
+    code_f[codes_u < 0] = np.nan
+    safe = np.maximum(raw_codes, 0)
+    codes = np.where(raw_codes >= 0, code_f[safe], np.nan)
+    reasons = np.where(raw_codes >= 0, reason_u[safe], "").astype(object)
+    return codes, np.asarray(labels, dtype=object), reasons
