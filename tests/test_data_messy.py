@@ -244,3 +244,31 @@ def test_problem_listing_limit_counts_everything(tmp_path, limit, listed):
     assert problems.total == 3
     # Betrag has two problems and Bestelldatum one: a limit of one per column lists two.
     assert len(problems.listed) == listed
+
+
+def test_customer_ids_follow_the_engines_rule(tmp_path):
+    import openpyxl
+
+    path = tmp_path / "ids.xlsx"
+    wb = openpyxl.Workbook()
+    for row in (
+        ["Kunden-ID", "Betrag"],
+        [1001, 5],
+        ["1001", 6],
+        [" 1001 ", 7],
+        ["0012", 8],
+        [12, 9],
+        [True, 10],
+    ):
+        wb.active.append(row)
+    wb.save(path)
+    ds = load_dataset(path)
+    codes = ds.data["customer_id"]
+    # 1001 (a number cell), "1001" and " 1001 " are one customer; "0012" keeps its zeros, so it is
+    # not 12; TRUE is not an id at all.
+    assert codes[2] == codes[3] == codes[4]
+    assert codes[5] != codes[6]
+    assert list(ds.ids("customer_id", codes[[2, 5, 6]])) == ["1001", "0012", "12"]
+    [problem] = ds.problems.listed
+    assert (problem.row, problem.column, problem.value) == (7, "Kunden-ID", True)
+    assert problem.reason.startswith("is not a customer id")

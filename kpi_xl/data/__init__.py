@@ -8,13 +8,16 @@
   ``31.12.2025``, ISO dates, Excel serials).
 * :func:`load_dataset` does all three and checks each value with the engine's rules, listing every
   unusable value as a :class:`RowProblem` (file, row, column, value, reason).
-* :func:`kpi_xl.data.duck.load_aggregated` is the DuckDB path for files beyond Excel's size.
+* :func:`load_duckdb` is the DuckDB path for files beyond Excel's size: DuckDB aggregates, and only
+  distinct value combinations with counts reach pandas; :func:`open_dataset` picks the path.
 
 No number is computed here: metrics come from :mod:`kpi_xl.metrics`.
 """
 
 from ._columns import ROLES, ColumnMap, Role, map_columns, normalise_header
-from ._dataset import Dataset, ReadOptions, load_dataset
+from ._dataset import Dataset, FrameDataset, ReadOptions, load_dataset
+from ._duck import DuckDataset, load_duckdb
+from ._open import choose_engine, clv_inputs, open_dataset
 from ._parse import ParsedDates, ParsedNumbers, parse_dates, parse_numbers
 from ._read import EXCEL_MAX_ROWS, RawTable, detect_delimiter, detect_encoding, read_table
 from ._validate import Problems, RowProblem, ValueRules
@@ -26,8 +29,14 @@ __all__ = [
     "map_columns",
     "normalise_header",
     "Dataset",
+    "FrameDataset",
+    "DuckDataset",
     "ReadOptions",
     "load_dataset",
+    "load_duckdb",
+    "open_dataset",
+    "choose_engine",
+    "clv_inputs",
     "ParsedDates",
     "ParsedNumbers",
     "parse_dates",
