@@ -335,6 +335,22 @@ def test_excel_message_rewrites_positions_and_python_hints():
     assert errors.excel_message(exc, layouts=layouts).endswith("is not a number; fix it")
 
 
+def test_segment_table_errors_name_the_row_of_the_table():
+    table = (("Team", "Score"), ("A", 10.0), ("A", "ten"))
+    got = udfs.KPI_BY_SEGMENT(table, "Team", "nps", "Score")
+    # The position inside segment A (2) means nothing on the sheet; the table row (3) does.
+    assert got.startswith(
+        "#VALUE! segment 'A' (row 3 of the table): scores: value 'ten' is not a whole-number"
+    )
+
+
+def test_numpy_reprs_in_engine_messages_become_plain_numbers():
+    # A reply before its ticket: the engine shows both raw values (here Excel serials).
+    got = udfs.FRT(rows(45663.375), rows(45663.3))
+    assert "(first_response=45663.3, created=45663.375)" in got and "np." not in got
+    assert "the ticket in row 1 of the range" in got
+
+
 def test_long_messages_are_cut_at_255_characters():
     got = errors.excel_message(KpiInputError("x" * 400))
     assert len(got) == 255 and got.endswith("…")

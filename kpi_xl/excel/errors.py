@@ -130,8 +130,10 @@ def register_layout(argument: str, layout: Layout) -> None:
         layouts[argument] = layout
 
 
-_POSITION = re.compile(r"at position (\d+)")
+_POSITION = re.compile(r" at position (\d+)")
 _PYTHON_OPTION = re.compile(r"pass (\w+)=(True|'drop')")
+_NUMPY_SCALAR = re.compile(r"np\.(?:float|int)\d*\(([^()]*)\)")
+_TABLE_ROW = re.compile(r"\(data row index (\d+)\)")
 
 
 def excel_message(
@@ -143,10 +145,14 @@ def excel_message(
     Python hint such as ``pass on_invalid='drop'`` becomes the Excel argument that does the same
     (``skip_invalid`` set to TRUE) when the function has it, or is left out when it has not.
     """
-    message = str(exc)
+    message = _NUMPY_SCALAR.sub(r"\1", str(exc))
+    if _TABLE_ROW.search(message):
+        # KPI_BY_SEGMENT: the engine names the table row (its index is the row of the range) and
+        # also a position inside the segment, which means nothing on the sheet.
+        message = _POSITION.sub("", _TABLE_ROW.sub(r"(row \1 of the table)", message))
     layout = (layouts or {}).get(exc.argument or "")
     if layout is not None:
-        message = _POSITION.sub(lambda m: f"in {layout.where(int(m.group(1)))} of the range", message)
+        message = _POSITION.sub(lambda m: f" in {layout.where(int(m.group(1)))} of the range", message)
 
     def option(m: re.Match[str]) -> str:
         name = "skip_invalid" if m.group(1) == "on_invalid" else m.group(1)
@@ -154,7 +160,7 @@ def excel_message(
 
     message = _PYTHON_OPTION.sub(option, message)
     # A hint removed above leaves "fix it, or  to skip ..." behind: drop the dangling clause.
-    message = re.sub(r",? or\s+to skip and count invalid values", "", message)
+    message = re.sub(r",? or\s+to skip and count [^;.)]*", "", message)
     message = re.sub(r"\s*\(\s*to count [^)]*\)", "", message)
     if len(message) > _MAX_MESSAGE:
         message = message[: _MAX_MESSAGE - 1].rstrip() + "…"
