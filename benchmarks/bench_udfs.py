@@ -6,11 +6,12 @@ Run from the repository root::
 
 It times, best of ``--repeat`` runs:
 
-* ``NPS`` over a whole column (``B:B``, 1,048,576 cells) as Excel sends it - a header, the answers
-  (numbers, some stored as text, some blank) and empty cells to the bottom of the sheet - once with
-  50,000 answers and once with the column full. "runtime" is ``xlwings.server.custom_functions_call``,
-  the call xlwings Server and xlwings Lite make (argument conversion, the UDF, result conversion; not
-  the HTTP/JSON transport). "engine" is :func:`kpi_xl.metrics.nps` on the answers alone.
+* ``NPS`` over a whole column (``B:B``, 1,048,576 cells) as Excel desktop sends it - a header, the
+  answers (numbers, some stored as text, some blank) and empty cells ("") to the bottom of the sheet -
+  once with 50,000 answers and once with the column full. "runtime" is
+  ``xlwings.server.custom_functions_call``, the call xlwings Server and xlwings Lite make (argument
+  conversion, the UDF, result conversion; not the HTTP/JSON transport). "engine" is
+  :func:`kpi_xl.metrics.nps` on the answers alone.
 * ``CLV_PREDICT`` over the CDNOW transactions (the 39-week calibration window of the sample, and
   with ``--full-cdnow`` the full 69,659-row file), against :func:`kpi_xl.metrics.predict_clv`.
 * With ``--default-converter``: the same whole column through a one-line UDF that uses xlwings'
@@ -72,7 +73,8 @@ def survey_column(n_answers: int, rng: np.random.Generator) -> tuple[list[list],
     for i in range(0, n_answers, 10):  # one answer in ten typed as text
         if cells[i] is not None:
             cells[i] = str(cells[i])
-    column = [["Score"]] + [[c] for c in cells] + [[None]] * (SHEET_ROWS - n_answers - 1)
+    # Excel desktop sends empty cells as "" (Excel on the web as null): the slower of the two.
+    column = [["Score"]] + [["" if c is None else c] for c in cells] + [[""]] * (SHEET_ROWS - n_answers - 1)
     return column, answers
 
 

@@ -176,8 +176,13 @@ class _Cells:
             is_str[i] = isinstance(values[i], str)
         self.error = np.zeros(len(flat), dtype=bool)
         if is_str.any():
-            text = pd.Series(values[is_str], dtype=object)
+            # Excel desktop sends every empty cell of a range as "": a whole column is a million of
+            # them. Find those with one comparison, and look closer only at the rest of the text.
             idx = np.flatnonzero(is_str)
+            empty = values[idx] == ""
+            values[idx[empty]] = None
+            idx = idx[~empty]
+            text = pd.Series(values[idx], dtype=object)
             values[idx[(text.str.strip() == "").to_numpy()]] = None
             self.error[idx] = text.isin(EXCEL_ERRORS).to_numpy()
         self.values = values
