@@ -199,8 +199,9 @@ def _is_bool(s: pd.Series) -> np.ndarray:
     return s.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
 
 
-def _ids(s: pd.Series) -> pd.Series:
-    """Ids as text: a number cell 1001 and a text cell "1001" are the same customer."""
+def _as_text(s: pd.Series) -> pd.Series:
+    """Ids and labels as trimmed text, blanks as None: a number cell 1001 and a text cell "1001" are
+    the same customer (calamine reads the number as 1001.0)."""
 
     def key(v: Any) -> Any:
         if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -343,20 +344,8 @@ def prepare(
                 )
             elif col.kind == "flag":
                 out[col.key] = _flags(col.key, s, chk, yes, no)
-            elif col.kind == "id":
-                out[col.key] = _ids(s).to_numpy(dtype=object)
             else:
-                out[col.key] = (
-                    s.where(~pd.Series(_blank(s)), None)
-                    .map(
-                        lambda v: (
-                            str(int(v))
-                            if isinstance(v, float) and v.is_integer()
-                            else (None if v is None else str(v).strip())
-                        )
-                    )
-                    .to_numpy(dtype=object)
-                )
+                out[col.key] = _as_text(s).to_numpy(dtype=object)
         df = pd.DataFrame(out)
         _cross_checks(key, df, chk)
         tables[key] = df
@@ -686,10 +675,12 @@ def _customer_values(
     rep = eng.repeat(o_in["customer"].to_numpy())
     ref = eng.refund(o_in["refunded"].to_numpy())
     sla = eng.sla(t_in["created"].to_numpy(), t_in["first_response"].to_numpy())
-    comp = eng.complaint_rate(t_in["complaint"].to_numpy(), len(cust))
+    # Customers are rows with an id, as the native COUNTIFS(id, "<>") counts them.
+    n_customers = int(pd.notna(cust["customer"]).sum())
+    comp = eng.complaint_rate(t_in["complaint"].to_numpy(), n_customers)
     start = _val(ch, "customers_start") if ch else _active_at_start(cust, win)
     return {
-        "customers": len(cust),
+        "customers": n_customers,
         "active_start": start,
         "lost": _val(ch, "lost_from_start") if ch else 0,
         "churn": _val(ch),
