@@ -866,6 +866,33 @@ def _names(value: object, argument: str) -> list[str]:
     return names
 
 
+def _check_options(fn, name: str, opts: dict[str, object], skip: bool) -> None:
+    """Options typed in a cell must be the metric's settings, and its required ones must be there."""
+    params = inspect.signature(fn).parameters
+    # on_invalid is skip_invalid and min_n an argument of KPI_BY_SEGMENT itself, not options.
+    settings = [
+        p
+        for p in params.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in ("on_invalid", "min_n")
+    ]
+    known = {p.name for p in settings}
+    unknown = sorted(set(opts) - known)
+    if unknown:
+        listed = ", ".join(sorted(known)) or "none"
+        raise KpiInputError(
+            f"options: {', '.join(unknown)} is not a setting of {name}; its settings are: {listed}",
+            argument="options",
+        )
+    missing = [p.name for p in settings if p.default is inspect.Parameter.empty and p.name not in opts]
+    if missing:
+        example = "; ".join(f"{p}=..." for p in missing)
+        raise KpiInputError(
+            f'{name} needs the option(s) {", ".join(missing)}: add options "{example}"', argument="options"
+        )
+    if skip and "on_invalid" not in params:
+        raise KpiInputError(f"skip_invalid is not available for {name}: it has no invalid values to skip")
+
+
 @xw.func(category=CATEGORY)
 @xw.arg("table", "raw", doc="The data with its header row, e.g. Responses[#All] or A1:D500.")
 @xw.arg(
@@ -911,10 +938,10 @@ def KPI_BY_SEGMENT(
     columns = _names(value_columns, "value_columns")
     name = str(coerce.required(metric, "metric", "a metric name, e.g. nps")).strip().lower()
     opts = _options(options)
+    fn = m.METRICS.get(name)
+    if fn is not None:
+        _check_options(fn, name, opts, skip)
     if skip:
-        fn = m.METRICS.get(name)
-        if fn is not None and "on_invalid" not in inspect.signature(fn).parameters:
-            raise KpiInputError(f"skip_invalid is not available for {name}: it has no invalid values to skip")
         opts["on_invalid"] = "drop"
     used = [c for c in (segment, month) if c] + columns
     frame = coerce.read_table(

@@ -169,9 +169,24 @@ def test_kpi_by_segment_from_a_com_table():
     assert [(r[0], r[2]) for r in body] == [("A", 0.0), ("B", 100.0), ("Total", pytest.approx(100 / 3))]
 
 
+def test_kpi_by_segment_options_are_checked_against_the_metric():
+    table = (("Team", "Created", "Replied"), ("A", 45663.375, 45663.5))
+    got = udfs.KPI_BY_SEGMENT(table, "Team", "sla_rate", "Created, Replied")
+    assert got == '#VALUE! sla_rate needs the option(s) target_hours: add options "target_hours=..."'
+    got = udfs.KPI_BY_SEGMENT(table, "Team", "sla_rate", "Created, Replied", "target_hour=4")
+    assert got.startswith(
+        "#VALUE! options: target_hour is not a setting of sla_rate; its settings are: as_of,"
+    )
+    # 3 hours to reply, target 4: 1 of 1 within target; options also as a two-column range.
+    for options in ("target_hours=4", (("target_hours", 4.0),)):
+        header, *body = udfs.KPI_BY_SEGMENT(table, "Team", "sla_rate", "Created, Replied", options, None, 1)
+        assert body[0][:3] == ["A", "sla_rate", 1.0]
+
+
 def test_kpi_by_segment_skip_invalid_for_a_metric_without_it():
     table = (("Team", "Start", "End"), ("A", 45000.0, None))
-    got = udfs.KPI_BY_SEGMENT(table, "Team", "churn", "Start, End", None, None, None, None, True)
+    options = "period_start=2023-01-01; period_end=2023-12-31"
+    got = udfs.KPI_BY_SEGMENT(table, "Team", "churn", "Start, End", options, None, None, None, True)
     assert got == "#VALUE! skip_invalid is not available for churn: it has no invalid values to skip"
 
 
