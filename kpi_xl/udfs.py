@@ -22,7 +22,6 @@ plain Python functions.
 from __future__ import annotations
 
 import inspect
-import re
 
 import xlwings as xw
 
@@ -817,54 +816,6 @@ def ADVOCACY_INDEX(nps, csat, referral_rate, weight_nps=0.4, weight_csat=0.3, we
 # Any metric by segment
 # --------------------------------------------------------------------------------------------------
 
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-def _option_value(v: object) -> object:
-    """An option value typed in a cell: a number, TRUE/FALSE, a list of numbers ("1,7"), or text."""
-    if isinstance(v, (int, float)):
-        return v
-    text = str(v).strip()
-    if text.upper() in ("TRUE", "FALSE"):
-        return text.upper() == "TRUE"
-    parts = [p.strip() for p in text.split(",")]
-    if len(parts) > 1 and all(_NUMBER.match(p) for p in parts):
-        return tuple(float(p) for p in parts)
-    return float(text) if _NUMBER.match(text) else text
-
-
-def _options(value: object) -> dict[str, object]:
-    """'name=value; name=value' text, or a two-column range of names and values."""
-    if (
-        isinstance(value, (list, tuple))
-        and value
-        and isinstance(value[0], (list, tuple))
-        and len(value[0]) == 2
-    ):
-        pairs = [(coerce.scalar(k, "options"), coerce.scalar(v, "options")) for k, v in value]
-    else:
-        text = coerce.option(value, "options", "")
-        pairs = []
-        for item in filter(None, (p.strip() for p in str(text).split(";"))):
-            if "=" not in item:
-                raise KpiInputError(f"options: {item!r} is not name=value", argument="options", value=item)
-            pairs.append(tuple(s.strip() for s in item.split("=", 1)))
-    return {str(k).strip(): _option_value(v) for k, v in pairs if k is not None and v is not None}
-
-
-def _names(value: object, argument: str) -> list[str]:
-    """Column names given as 'A, B' text or as a range of header cells."""
-    if isinstance(value, (list, tuple)):
-        names = [
-            str(v).strip() for row in value for v in (row if isinstance(row, (list, tuple)) else [row]) if v
-        ]
-    else:
-        names = [p.strip() for p in re.split(r"[,;]", str(coerce.required(value, argument, "column names")))]
-    names = [n for n in names if n]
-    if not names:
-        raise KpiInputError(f"{argument} is blank; enter the column name(s)", argument=argument, kind="empty")
-    return names
-
 
 def _check_options(fn, name: str, opts: dict[str, object], skip: bool) -> None:
     """Options typed in a cell must be the metric's settings, and its required ones must be there."""
@@ -935,9 +886,9 @@ def KPI_BY_SEGMENT(
     segment = None if segment is None else str(segment).strip()
     month = coerce.option(month_column, "month_column")
     month = None if month is None else str(month).strip()
-    columns = _names(value_columns, "value_columns")
+    columns = coerce.names(value_columns, "value_columns")
     name = str(coerce.required(metric, "metric", "a metric name, e.g. nps")).strip().lower()
-    opts = _options(options)
+    opts = coerce.settings(options, "options")
     fn = m.METRICS.get(name)
     if fn is not None:
         _check_options(fn, name, opts, skip)

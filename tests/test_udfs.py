@@ -328,6 +328,31 @@ def test_scalar_helpers():
     assert coerce.column_or_scalar(rows("yes", "no"), "complaints", "flag").tolist() == ["yes", "no"]
 
 
+def test_settings_and_names():
+    assert coerce.settings("scale=1,7; threshold = 6; method=wald; flag=TRUE", "options") == {
+        "scale": (1.0, 7.0),
+        "threshold": 6.0,
+        "method": "wald",
+        "flag": True,
+    }
+    # A two-column range, and one row of it as Office.js flattens it.
+    assert coerce.settings((("target_hours", 4.0), ("as_of", "2025-01-31")), "options") == {
+        "target_hours": 4.0,
+        "as_of": "2025-01-31",
+    }
+    assert coerce.settings(["target_hours", 4], "options", office_js=True) == {"target_hours": 4}
+    assert coerce.settings(None, "options") == {}
+    with pytest.raises(KpiInputError, match="'scale' is not name=value"):
+        coerce.settings("scale", "options")
+    with pytest.raises(KpiInputError, match="two columns"):
+        coerce.settings((("a", 1.0, 2.0),), "options")
+    assert coerce.names(" Created ; Replied ", "value_columns") == ["Created", "Replied"]
+    assert coerce.names((("Created", "Replied"),), "value_columns") == ["Created", "Replied"]
+    with pytest.raises(KpiInputError, match="value_columns is blank") as info:
+        coerce.names(None, "value_columns")
+    assert info.value.kind == "empty"
+
+
 # -------------------------------------------------------------------------------------------------
 # errors: messages and delivery per runtime
 # -------------------------------------------------------------------------------------------------

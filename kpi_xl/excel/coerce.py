@@ -31,6 +31,7 @@ invalid - is decided by the engine's own cleaners (:mod:`kpi_xl.metrics._clean`)
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -59,6 +60,8 @@ __all__ = [
     "flag",
     "choice",
     "column_or_scalar",
+    "names",
+    "settings",
 ]
 
 #: Rows in a worksheet: a range this tall is a whole-column reference such as ``B:B``.
@@ -488,3 +491,62 @@ def column_or_scalar(
     if len(flat) == 1:
         return scalar(flat[0], argument, office_js=office_js)
     return read_column(value, argument, kind, skip_errors=skip_errors, office_js=office_js)
+
+
+def names(value: Any, argument: str, *, office_js: bool = OFFICE_JS) -> list[str]:
+    """Column names given as ``"A, B"`` text or as a reference to header cells."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        flat, _, _ = _flatten(value, argument)
+        cells = [scalar(v, argument, office_js=office_js) for v in flat]
+        found = [str(v).strip() for v in cells if v is not None]
+    else:
+        text = required(value, argument, "the column name(s)", office_js=office_js)
+        found = [part.strip() for part in re.split(r"[,;]", str(text))]
+    found = [n for n in found if n]
+    if not found:
+        raise KpiInputError(f"{argument} is blank; enter the column name(s)", argument=argument, kind="empty")
+    return found
+
+
+_NUMBER_TEXT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _setting(v: Any) -> Any:
+    """A setting typed in a cell: a number, TRUE/FALSE, a list of numbers (``1,7``) or text."""
+    if isinstance(v, (bool, int, float)):
+        return v
+    text = str(v).strip()
+    if text.upper() in ("TRUE", "FALSE"):
+        return text.upper() == "TRUE"
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) > 1 and all(_NUMBER_TEXT.match(p) for p in parts):
+        return tuple(float(p) for p in parts)
+    return float(text) if _NUMBER_TEXT.match(text) else text
+
+
+def settings(value: Any, argument: str, *, office_js: bool = OFFICE_JS) -> dict[str, Any]:
+    """Name/value settings: ``"name=value; name=value"`` text, or a two-column range (names, values).
+
+    Values are read as numbers, TRUE/FALSE, lists of numbers (``"1,7"``) or text; the function that
+    receives them checks the names and the values.
+    """
+    if isinstance(value, (list, tuple, np.ndarray)):
+        # Office.js hands a one-row range over as a flat list.
+        nested = len(value) and isinstance(value[0], (list, tuple, np.ndarray))
+        flat, _, width = _flatten(value if nested else [value], argument)
+        if width != 2:
+            raise KpiInputError(
+                f"{argument}: give name=value text, or a range of two columns (names, values)",
+                argument=argument,
+            )
+        cells = [scalar(v, argument, office_js=office_js) for v in flat]
+        pairs = list(zip(cells[0::2], cells[1::2], strict=True))
+    else:
+        text = option(value, argument, "", office_js=office_js)
+        pairs = []
+        for item in filter(None, (p.strip() for p in str(text).split(";"))):
+            if "=" not in item:
+                raise KpiInputError(f"{argument}: {item!r} is not name=value", argument=argument, value=item)
+            name, v = item.split("=", 1)
+            pairs.append((name.strip(), v.strip()))
+    return {str(k).strip(): _setting(v) for k, v in pairs if k is not None and v is not None}
