@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    if sys.version_info < (3, 11):
+    # Runs before kpi-xl is installed, so the requires-python check has not protected the user yet.
+    if sys.version_info < (3, 11):  # noqa: UP036
         sys.exit(f"kpi-xl needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
 
     extras = "files" if args.no_dev else "files,dev"
@@ -56,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.no_excel:
         _run(
-            [sys.executable, "-c", "import sys; from kpi_xl.excel.setup import register; sys.exit(register())"],
+            [
+                sys.executable,
+                "-c",
+                "import sys; from kpi_xl.excel.setup import register; sys.exit(register())",
+            ],
             "setting up the Excel functions (xlwings add-in and configuration)",
         )
 
@@ -64,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.rebuild_template or not TEMPLATE.exists():
         _run([*cli, "template", "-o", str(TEMPLATE), "--force"], f"building the template {TEMPLATE.name}")
     else:
-        print(f"==> keeping your existing {TEMPLATE.relative_to(ROOT)} (use --rebuild-template to replace it)")
+        print(
+            f"==> keeping your existing {TEMPLATE.relative_to(ROOT)} (use --rebuild-template to replace it)"
+        )
     _run([*cli, "refresh", str(TEMPLATE)], f"refreshing {TEMPLATE.name} from its data tabs")
 
     print(
