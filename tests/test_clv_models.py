@@ -458,7 +458,7 @@ def test_time_unit_is_required_everywhere(cdnow):
     f, r, T = cdnow["frequency"], cdnow["recency"], cdnow["T"]
     with pytest.raises(KpiInputError, match="time_unit is required") as e:
         BetaGeoFitter().fit(f, r, T)
-    assert e.value.argument == "time_unit" and e.value.kind == "empty"
+    assert e.value.argument == "time_unit" and e.value.kind == "invalid"
     with pytest.raises(KpiInputError, match="time_unit is required"):
         rfm_summary([1], ["2025-01-01"])
     with pytest.raises(KpiInputError, match="time_unit is required"):

@@ -173,3 +173,12 @@ def test_full_column_fast_path_gives_same_answer_as_object_path():
     b = nps([None if np.isnan(v) else str(int(v)) for v in x])
     assert a.value == pytest.approx(b.value)
     assert a.n_used == b.n_used and a.n_dropped == b.n_dropped
+
+
+def test_nps_diff_names_the_sample_with_the_bad_value():
+    with pytest.raises(KpiInputError) as info:
+        nps_diff([10, 9], [10, 12])
+    assert info.value.argument == "scores_b" and "scores_b" in str(info.value)
+    with pytest.raises(KpiInputError) as info:
+        nps_diff([None], [10])
+    assert info.value.argument == "scores_a" and info.value.kind == "empty"

@@ -412,8 +412,9 @@ def test_clv_predict_over_cdnow_equals_the_engine(xl, cdnow):
 
 def test_clv_predict_needs_a_time_unit(xl, cdnow):
     ids, dates, amounts = _cdnow_columns(cdnow.head(50))
-    # A required setting left blank is "no data" (#N/A), as the engine classes it; never a default.
-    assert xl.call("CLV_PREDICT", ids, dates, amounts, None, 52, None, None, None, None) == NA_RESULT
+    # A required setting left blank is bad input (#VALUE! with the reason), never a silent default.
+    with pytest.raises(Raised, match="time_unit is required"):
+        xl.call("CLV_PREDICT", ids, dates, amounts, None, 52, None, None, None, None)
     with pytest.raises(Raised, match="time_unit"):
         xl.call("CLV_PREDICT", ids, dates, amounts, "fortnight", 52, None, None, None, None)
 

@@ -91,7 +91,6 @@ def _check_time_unit(time_unit: Any) -> str:
             "time_unit is required: say whether frequency, recency and T are counted in 'day', "
             "'week' or 'month' periods (a model fitted in weeks and read in months is off by 4x)",
             argument="time_unit",
-            kind="empty",
         )
     unit = time_unit.strip().lower() if isinstance(time_unit, str) else None
     if unit not in DAYS_PER_UNIT:
@@ -445,12 +444,12 @@ class _Fitter:
         """Parameter table: ``estimate``, ``se``, ``ci_low``, ``ci_high`` (interval on the log scale,
         so it stays positive). Available even when the fit failed, to see where it went."""
         if self.params_ is None:
-            raise KpiInputError(f"fit the model first ({type(self).__name__}().fit(...))", kind="empty")
+            raise KpiInputError(f"fit the model first ({type(self).__name__}().fit(...))")
         return _summary_table(self.params_, self.covariance_, self.confidence)
 
     def _check_fitted(self) -> None:
         if self.params_ is None:
-            raise KpiInputError(f"fit the model first ({type(self).__name__}().fit(...))", kind="empty")
+            raise KpiInputError(f"fit the model first ({type(self).__name__}().fit(...))")
         if not self.converged:
             raise KpiInputError(
                 f"the {self.model_name} fit did not converge ({self.message}); its predictions would be wrong"

@@ -39,6 +39,7 @@ def nps(
     scale: tuple[int, int] = (0, 10),
     on_invalid: OnInvalid = "raise",
     min_n: int | None = None,
+    argument: str = "scores",
 ) -> MetricResult:
     r"""Net Promoter Score with its multinomial standard error and confidence interval.
 
@@ -73,6 +74,8 @@ def nps(
         its position. ``"drop"``: skip and count it.
     min_n:
         Sample size below which the result carries a small-sample warning (default 30).
+    argument:
+        Name of the scores in error messages (``nps_diff`` uses ``scores_a`` / ``scores_b``).
 
     Returns
     -------
@@ -110,7 +113,7 @@ def nps(
     if method not in ("wald", "adjusted-wald"):
         raise KpiInputError(f"method must be 'wald' or 'adjusted-wald', got {method!r}", argument="method")
     z = z_value(confidence)
-    cleaned = clean_scores(scores, scale=scale, on_invalid=on_invalid)
+    cleaned = clean_scores(scores, scale=scale, on_invalid=on_invalid, argument=argument)
     x = cleaned.values
     if weights is None:
         w = np.ones_like(x)
@@ -126,8 +129,9 @@ def nps(
     total = float(w.sum())
     if x.size == 0 or total <= 0:
         raise KpiInputError(
-            f"no valid {lo}-{hi} scores to compute NPS from ({cleaned.n_dropped} value(s) skipped)",
-            argument="scores",
+            f"{argument}: no valid {lo}-{hi} scores to compute NPS from "
+            f"({cleaned.n_dropped} value(s) skipped)",
+            argument=argument,
             kind="empty",
         )
     prom = float(w[x >= promoter_min].sum())
@@ -205,8 +209,8 @@ def nps_diff(
     >>> round(r.value, 1)
     20.0
     """
-    a = nps(scores_a, method="wald", on_invalid=on_invalid, scale=scale)
-    b = nps(scores_b, method="wald", on_invalid=on_invalid, scale=scale)
+    a = nps(scores_a, method="wald", on_invalid=on_invalid, scale=scale, argument="scores_a")
+    b = nps(scores_b, method="wald", on_invalid=on_invalid, scale=scale, argument="scores_b")
     z = z_value(confidence)
     diff = a.value - b.value
     se = math.sqrt((a.se or 0.0) ** 2 + (b.se or 0.0) ** 2)
