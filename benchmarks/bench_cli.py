@@ -9,9 +9,10 @@ Not a test: run it by hand.
 
 Each measurement runs in a fresh Python process (``kpi_xl.cli.main``), so peak memory is that
 process's maximum resident set size and includes the interpreter and imports (~150 MB). Each size
-is one CSV of ``customer_id,date,amount`` drawn from the BG/NBD and Gamma-Gamma models with the
-published CDNOW parameters over 78 weeks (see :func:`generate`), kept in ``--folder`` and reused
-while it exists (deleted after the run unless ``--keep``).
+is one CSV shaped like a shop's order export (order id, customer, date, amount, channel, region,
+product, status), with customers, dates and amounts drawn from the BG/NBD and Gamma-Gamma models
+with the published CDNOW parameters over 78 weeks (see :func:`generate`). It is kept in ``--folder``
+and reused while it exists (deleted after the run unless ``--keep``).
 """
 
 from __future__ import annotations
@@ -74,11 +75,21 @@ def generate(rows: int, path: Path, seed: int = 2026) -> None:
     spend_scale = rng.gamma(3.74, 1 / 15.44, customers)
     amount = np.round(rng.gamma(6.25, 1 / spend_scale[cust]), 2)
     order = np.argsort(day, kind="stable")
+    # The columns a shop export carries besides the three the models need: the pandas path reads
+    # them all, the DuckDB path only the columns it uses.
+    channels = np.array(["web", "app", "store", "phone"])
+    regions = np.array(["Nord", "Süd", "Ost", "West", "Mitte"])
+    statuses = np.array(["shipped", "delivered", "returned", "cancelled"])
     table = pa.table(
         {
+            "order_id": pa.array(np.char.add("O", np.arange(rows).astype(str))),
             "customer_id": pa.array(np.char.add("C", cust[order].astype(str))),
             "date": pa.array((START + day[order].astype("timedelta64[D]")).astype("datetime64[D]")),
             "amount": pa.array(amount[order]),
+            "channel": pa.array(channels[rng.integers(0, channels.size, rows)]),
+            "region": pa.array(regions[rng.integers(0, regions.size, rows)]),
+            "product": pa.array(np.char.add("SKU-", rng.integers(1000, 9999, rows).astype(str))),
+            "status": pa.array(statuses[rng.choice(statuses.size, rows, p=[0.2, 0.7, 0.07, 0.03])]),
         }
     )
     tmp = path.with_suffix(".tmp")

@@ -194,3 +194,27 @@ def test_estimated_rows_of_a_csv_are_close(tmp_path):
 def test_duckdb_path_refuses_excel_files(tmp_path):
     with pytest.raises(KpiInputError, match="reads CSV and Parquet"):
         load_duckdb(messy.write_orders_xlsx(tmp_path))
+
+
+def test_text_ids_stripped_in_duckdb_as_in_python(tmp_path, capsys):
+    # Ids with surrounding spaces (plain, tab, no-break, ideographic), placeholders and zeros.
+    ids = ["K1", " K1", "K1\t", "\u00a0K1", "K2\u3000", "0012", "12", "n/a", "  ", "K3", "K3", "K2"]
+    path = tmp_path / "ids.csv"
+    path.write_text(
+        "customer_id,amount\n" + "".join(f'"{c}",{i + 1}\n' for i, c in enumerate(ids)), encoding="utf-8"
+    )
+    p, _ = _assert_reports_equal(capsys, path)
+    got = {r["metric"]: r for r in p["results"]}
+    # Customers K1 (4 orders), K2 (2), 0012, 12, K3 (2): 10 orders of 5 customers; 2 blank ids.
+    assert got["purchase_frequency"]["value"] == pytest.approx(10 / 5)
+    assert got["purchase_frequency"]["n_dropped"] == 2
+
+
+def test_duckdb_ids_come_back_as_text_for_outputs(tmp_path):
+    path = tmp_path / "ids.csv"
+    path.write_text(
+        "customer_id,date,amount\n K1 ,2025-01-01,5\nK1,2025-01-02,6\n0012,2025-01-01,7\n", encoding="utf-8"
+    )
+    for engine in ("pandas", "duckdb"):
+        _, log = clv_inputs(path, engine=engine)
+        assert sorted(log["customer_id"]) == ["0012", "K1", "K1"]

@@ -272,3 +272,21 @@ def test_customer_ids_follow_the_engines_rule(tmp_path):
     [problem] = ds.problems.listed
     assert (problem.row, problem.column, problem.value) == (7, "Kunden-ID", True)
     assert problem.reason.startswith("is not a customer id")
+
+
+def test_text_id_shortcut_agrees_with_the_engines_clean_ids():
+    from kpi_xl.data._validate import check_ids
+    from kpi_xl.metrics._clean import clean_ids
+
+    rng = np.random.default_rng(3)
+    pool = ["K1", " K1", "K1 ", "k1", "0012", "12", "12.0", "Müller", "\u00a0M\u00fcller", "A B", "", "  "]
+    values = rng.choice(np.array(pool, dtype=object), 500)
+    codes, labels, reasons = check_ids(values)
+    engine_codes, engine_labels, n_blank, n_invalid = clean_ids(values, on_invalid="drop")
+    blank = engine_codes < 0
+    assert n_invalid == 0 and (np.isnan(codes) == blank).all() and (reasons == "").all()
+    # The same customers (equal codes exactly where the engine's codes are equal) and the same ids.
+    same_ours = codes[~blank][:, None] == codes[~blank][None, :]
+    same_engine = engine_codes[~blank][:, None] == engine_codes[~blank][None, :]
+    assert (same_ours == same_engine).all()
+    assert list(labels[codes[~blank].astype(int)]) == list(engine_labels[engine_codes[~blank]])

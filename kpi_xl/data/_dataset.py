@@ -129,7 +129,7 @@ class Dataset:
         if weights is not None:
             # An aggregated row stands for several file rows: repeat it so the engine sees exactly the
             # multiset of values the file holds.
-            frame = frame.loc[frame.index.repeat(weights[~bad])]
+            frame = frame.iloc[np.repeat(np.arange(len(frame)), weights[~bad])]
         return frame
 
     def skipped(self, roles: Iterable[str]) -> int:

@@ -20,6 +20,7 @@ Row numbers in problem messages are the file's rows, as on the pandas path (a CS
 from __future__ import annotations
 
 import codecs
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import KpiInputError
-from ._columns import map_columns
+from ._columns import ROLE_BY_NAME, map_columns
 from ._dataset import Dataset, ReadOptions, _as_text, default_decimal, find_header, parse_role
+from ._parse import BLANK_TEXT
 from ._read import _check_exists, _sample_lines, detect_delimiter, detect_encoding, file_format
 from ._validate import Problems
 
@@ -60,18 +62,25 @@ def _transcode(path: Path, encoding: str, folder: str) -> Path:
 
 
 def _empty_lines(path: Path) -> np.ndarray:
-    """Line numbers (1-based) of empty lines, which DuckDB skips but which are rows in Excel."""
+    """Line numbers (1-based) of empty lines, which DuckDB skips but which are rows in Excel.
+
+    Empty lines are rare, so chunks without one are only counted (at C speed), not split.
+    """
     found: list[int] = []
-    line = 1
-    tail = b""
+    lines_before = 0  # complete lines before the current chunk
+    carry = b""
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
-            parts = (tail + chunk).split(b"\n")
-            tail = parts.pop()
-            for part in parts:
-                if part in (b"", b"\r"):
-                    found.append(line)
-                line += 1
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1
+            whole, carry = data[:cut], data[cut:]
+            if lines_before == 0 and whole.startswith((b"\n", b"\r\n")):
+                found.append(1)
+            if b"\n\n" in whole or b"\n\r\n" in whole:
+                for i, line in enumerate(whole.split(b"\n")[:-1]):
+                    if line in (b"", b"\r") and not (lines_before == 0 and i == 0):
+                        found.append(lines_before + i + 1)
+            lines_before += whole.count(b"\n")
     return np.asarray(found, dtype=np.int64)
 
 
@@ -88,11 +97,21 @@ class DuckDataset(Dataset):
     empty_line_gaps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     rows: int = 0
     workdir: Any = None
-    _cache: dict[tuple[str, ...], tuple[pd.DataFrame, pd.DataFrame, np.ndarray]] = field(default_factory=dict)
+    _cache: dict[tuple[str, ...], tuple[pd.DataFrame, pd.DataFrame, np.ndarray | None]] = field(
+        default_factory=dict
+    )
 
     @property
     def n_rows(self) -> int:
         return self.rows
+
+    def ids(self, role: str, codes: Any) -> np.ndarray:
+        if role not in self.id_labels:
+            i = self.column_index[role]
+            self.id_labels[role] = np.asarray(
+                self.con.execute(f"SELECT key FROM dk{i} ORDER BY code").df()["key"], dtype=object
+            )
+        return super().ids(role, codes)
 
     def file_rows(self, row: np.ndarray) -> np.ndarray:
         """DuckDB's record numbers -> the rows the user sees (header and empty lines counted)."""
@@ -102,14 +121,24 @@ class DuckDataset(Dataset):
     def values(self, role: str) -> pd.Series:
         return self.parsed[role][self.reasons[role] == ""]
 
-    def _frame(self, cols: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    def _frame(self, cols: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray | None]:
         key = tuple(cols)
         if key not in self._cache:
             codes = [f"k{self.column_index[c]}" for c in cols]
-            got = self.con.execute(
-                f"SELECT min(_row) AS _row, {', '.join(codes)}, count(*) AS _n FROM codes "
-                f"GROUP BY {', '.join(codes)} ORDER BY 1"
-            ).fetchnumpy()
+            combos = float(np.prod([len(self.parsed[c]) for c in cols]))
+            if combos * 2 < self.rows:
+                got = self.con.execute(
+                    f"SELECT min(_row) AS _row, {', '.join(codes)}, count(*) AS _n FROM codes "
+                    f"GROUP BY {', '.join(codes)} ORDER BY 1"
+                ).fetchnumpy()
+                weights = np.asarray(got["_n"], dtype=np.int64)
+            else:
+                # Nearly every row is its own combination (ids with dates or amounts): counting would
+                # cost more than it saves, so the codes come row by row.
+                got = self.con.execute(
+                    f"SELECT _row, {', '.join(codes)} FROM codes ORDER BY _row"
+                ).fetchnumpy()
+                weights = None
             index = pd.Index(self.file_rows(got["_row"]), name="row")
             data = pd.DataFrame(
                 {c: self.parsed[c].to_numpy()[np.asarray(got[k])] for c, k in zip(cols, codes, strict=True)},
@@ -124,7 +153,7 @@ class DuckDataset(Dataset):
                 index=index,
                 dtype=bool,
             )
-            self._cache[key] = (data, invalid, np.asarray(got["_n"], dtype=np.int64))
+            self._cache[key] = (data, invalid, weights)
         return self._cache[key]
 
 
@@ -181,6 +210,8 @@ def load_duckdb(
     options = options or ReadOptions()
     problems = problems if problems is not None else Problems()
     con = duckdb.connect(":memory:")
+    # Progress is kpi-xl's to show (on a terminal only); DuckDB's own bar would go to any stream.
+    con.execute("SET enable_progress_bar = false")
     if threads is not None:
         con.execute(f"SET threads = {int(threads)}")
     # DuckDB spills to this folder when a file does not fit in memory; it lives as long as the dataset.
@@ -199,23 +230,11 @@ def load_duckdb(
     blank = " AND ".join(
         f"regexp_full_match(coalesce(CAST({_ident(h)} AS VARCHAR), ''), '\\s*')" for h in headers
     )
-    picked = ", ".join(f"{_ident(h)} AS c{i}" for i, h in enumerate(wanted))
-    try:
-        con.execute(
-            f"CREATE TEMP TABLE src AS SELECT * FROM (SELECT row_number() OVER () AS _row, "
-            f"{picked}{', ' if picked else ''}({blank}) AS _empty FROM {sql})"
-        )
-    except duckdb.Error as exc:
-        raise KpiInputError(f"{path.name}: DuckDB cannot read the file: {exc}; try --engine pandas") from exc
     gaps = np.zeros(0, np.int64)
     if encoding is not None and codecs.lookup(encoding).name != "utf-16":
         empty = _empty_lines(read_path)
         # Data lines before each empty line: a record's file row is shifted by the empty lines above.
         gaps = empty - 2 - np.arange(empty.size)
-    if read_path != path:
-        read_path.unlink()
-    empty_rows = int(con.execute("SELECT count(*) FROM src WHERE _empty").fetchall()[0][0])
-    con.execute("DELETE FROM src WHERE _empty")
     fmt = file_format(path)
     decimal = default_decimal(fmt, delimiter)
     ds = DuckDataset(
@@ -232,21 +251,45 @@ def load_duckdb(
         ds.column_index[role] = index_of[header]
     for h in extra:
         ds.column_index[h] = index_of[find_header(headers, h, path.name)]
+    # Two passes over the file, never holding its text: the distinct values of each column, then one
+    # integer code per row and column.
     raw_by_col: dict[int, pd.Series] = {}
-    for i in range(len(wanted)):
-        con.execute(
-            f"CREATE TEMP TABLE d{i} AS SELECT raw, (row_number() OVER ()) - 1 AS k "
-            f"FROM (SELECT DISTINCT c{i} AS raw FROM src)"
+    text_ids = (
+        {ds.column_index[r] for r in cmap.columns if ROLE_BY_NAME[r].kind == "id"} if fmt == "csv" else set()
+    )
+    try:
+        for i, h in enumerate(wanted):
+            con.execute(
+                f"CREATE TEMP TABLE d{i} AS SELECT raw, CAST(row_number() OVER () - 1 AS INTEGER) AS k "
+                f"FROM (SELECT DISTINCT {_ident(h)} AS raw FROM {sql} WHERE NOT ({blank}))"
+            )
+            if i in text_ids:
+                # Customer ids stay in DuckDB: only their codes come to Python (see _text_id_codes).
+                continue
+            raw_by_col[i] = con.execute(f"SELECT raw FROM d{i} ORDER BY k").df()["raw"]
+        picked = "".join(f", {_ident(h)} AS c{i}" for i, h in enumerate(wanted))
+        joins = " ".join(
+            f"LEFT JOIN d{i} ON s.c{i} IS NOT DISTINCT FROM d{i}.raw" for i in range(len(wanted))
         )
-        raw_by_col[i] = con.execute(f"SELECT raw FROM d{i} ORDER BY k").df()["raw"]
-    joins = " ".join(f"JOIN d{i} ON s.c{i} IS NOT DISTINCT FROM d{i}.raw" for i in range(len(wanted)))
-    ks = "".join(f", d{i}.k AS k{i}" for i in range(len(wanted)))
-    con.execute(f"CREATE TEMP TABLE codes AS SELECT s._row{ks} FROM src s {joins}")
-    con.execute("DROP TABLE src")
+        ks = "".join(f", d{i}.k AS k{i}" for i in range(len(wanted)))
+        con.execute(
+            f"CREATE TEMP TABLE codes AS SELECT s._row, s._empty{ks} FROM "
+            f"(SELECT row_number() OVER () AS _row, ({blank}) AS _empty{picked} FROM {sql}) s {joins}"
+        )
+    except duckdb.Error as exc:
+        raise KpiInputError(f"{path.name}: DuckDB cannot read the file: {exc}; try --engine pandas") from exc
+    if read_path != path:
+        read_path.unlink()
+    empty_rows = int(con.execute("SELECT count(*) FROM codes WHERE _empty").fetchall()[0][0])
+    con.execute("DELETE FROM codes WHERE _empty")
     ds.rows = int(con.execute("SELECT count(*) FROM codes").fetchall()[0][0])
     notes: list[str] = []
     for role, header in cmap.columns.items():
         i = ds.column_index[role]
+        if i in text_ids:
+            ds.parsed[role] = pd.Series(_text_id_codes(con, i))
+            ds.reasons[role] = np.full(len(ds.parsed[role]), "", dtype=object)
+            continue
         raw = raw_by_col[i]
         parsed = parse_role(raw, role, options, default_decimal=decimal)
         ds.parsed[role] = parsed.values.reset_index(drop=True)
@@ -266,6 +309,48 @@ def load_duckdb(
         f", {empty_rows:,} empty row(s) ignored" if empty_rows else ""
     )
     return ds
+
+
+def _whitespace() -> list[int]:
+    """Code points of every character Python's ``str.strip()`` removes (``str.isspace``)."""
+    return [c for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+
+
+def _id_key_sql(expr: str) -> str:
+    """The id of a text cell as :func:`kpi_xl.data._validate.check_ids` reads it: stripped of
+    surrounding whitespace (the same characters as Python's ``str.strip``); nothing left, or an export
+    placeholder such as ``n/a``, is a blank (NULL). Only a cell that starts or ends with whitespace is
+    trimmed, so the usual clean id costs two character lookups."""
+    spaces = _whitespace()
+    points = ", ".join(map(str, spaces))
+    chars = _literal("".join(map(chr, spaces)))
+    key = (
+        f"CASE WHEN unicode(left({expr}, 1)) IN ({points}) OR unicode(right({expr}, 1)) IN ({points}) "
+        f"THEN trim({expr}, {chars}) ELSE {expr} END"
+    )
+    placeholders = ", ".join(_literal(t) for t in sorted(BLANK_TEXT))
+    short = max(len(t) for t in BLANK_TEXT)
+    return f"CASE WHEN length({key}) <= {short} AND lower({key}) IN ({placeholders}) THEN NULL ELSE {key} END"
+
+
+def _text_id_codes(con: Any, i: int) -> np.ndarray:
+    """Codes of a text id column, per distinct raw value (NaN for a blank), computed in DuckDB.
+
+    Text ids are never invalid (the engine's rule: text is an id once stripped), so the only work
+    is stripping and numbering, which DuckDB does without sending a million ids to Python; the id
+    text is fetched only when an output needs it (:meth:`DuckDataset.ids`).
+    """
+    con.execute(f"CREATE TEMP TABLE dkey{i} AS SELECT k, {_id_key_sql('raw')} AS key FROM d{i}")
+    con.execute(
+        f"CREATE TEMP TABLE dk{i} AS SELECT key, CAST(row_number() OVER () - 1 AS INTEGER) AS code "
+        f"FROM (SELECT DISTINCT key FROM dkey{i} WHERE key IS NOT NULL)"
+    )
+    got = con.execute(f"SELECT a.k, b.code FROM dkey{i} a JOIN dk{i} b ON a.key = b.key").fetchnumpy()
+    size = int(con.execute(f"SELECT count(*) FROM d{i}").fetchall()[0][0])
+    codes = np.full(size, np.nan)
+    codes[np.asarray(got["k"], dtype=np.int64)] = np.asarray(got["code"], dtype=np.float64)
+    con.execute(f"DROP TABLE dkey{i}")
+    return codes
 
 
 def _add_problems(ds: DuckDataset, role: str, header: str, raw: pd.Series) -> None:

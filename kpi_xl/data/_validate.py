@@ -195,34 +195,47 @@ def _blank_like_engine(uniq: np.ndarray, kind: str) -> np.ndarray:
 
 
 def check_ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Customer ids by the engine's rule (:func:`kpi_xl.metrics._clean.clean_ids`, run once per
-    distinct value): ``1001``, ``1001.0`` and ``" 1001"`` are one customer, ``"0012"`` is not 12.
+    """Customer ids by the engine's rule (:func:`kpi_xl.metrics._clean.clean_ids`): ``1001``,
+    ``1001.0`` and ``" 1001"`` are one customer, ``"0012"`` is not 12, TRUE is not an id.
 
     Returns ``(codes, labels, reasons)``: a float code per position (NaN where blank or rejected),
     the id text of each code, and the reason per position ("" where accepted or blank). The engine
     reads the codes as ids (each code one customer), which is much faster than text.
+
+    The engine's rule for text is "strip surrounding spaces; nothing left is a blank". Text is
+    stripped here once per distinct value; when every distinct value is text (every CSV), each
+    stripped, non-blank id is its own customer, exactly what :func:`clean_ids` would return (a test
+    holds the two together), so a million customers cost no million Python calls. Other cells
+    (numbers, booleans, dates from Excel or Parquet) go through :func:`clean_ids` itself.
     """
     raw_codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
-    uniq = np.array(
-        [None if isinstance(v, str) and v.strip().lower() in BLANK_TEXT else v for v in uniques], dtype=object
-    )
-    codes_u, labels, _, _ = clean_ids(uniq, on_invalid="drop")
-    blank_u = np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in uniq], dtype=bool)
-    blank_u |= (
-        pd.Series(uniq, dtype=object).map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(bool)
-    )
+    n = len(values)
+    if len(uniques) == 0:
+        return np.full(n, np.nan), np.zeros(0, dtype=object), np.full(n, "", dtype=object)
+    uniq = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+    is_text = uniq.map(type).eq(str).to_numpy(dtype=bool)
+    stripped = uniq.copy()
+    text = uniq[is_text].str.strip()
+    # Export placeholders ("n/a", "-") and nothing-but-spaces are blanks, as in other columns.
+    stripped[is_text] = text.where(~(text.str.lower().isin(BLANK_TEXT) | text.eq("")), None)
+    # " K1" and "K1" become one example.
+    group, examples = pd.factorize(stripped, use_na_sentinel=True)
+    sample = np.asarray(examples, dtype=object)
+    reason_e = np.full(len(sample), "", dtype=object)
+    if is_text.all():
+        codes_e, labels = np.arange(len(sample)), sample
+    else:
+        codes_e, labels, _, _ = clean_ids(sample, on_invalid="drop")
+        for i in np.flatnonzero(codes_e < 0):
+            reason_e[i] = _reason_from_engine(lambda v: clean_ids(v), sample[i])
+    code_e = np.where(codes_e >= 0, codes_e, np.nan).astype(np.float64)
+    # Per distinct raw value: its example's code and reason (a blank has neither).
+    has = group >= 0
+    code_u = np.full(len(uniq), np.nan)
+    code_u[has] = code_e[group[has]]
     reason_u = np.full(len(uniq), "", dtype=object)
-    for i in np.flatnonzero((codes_u < 0) & ~blank_u):
-        reason_u[i] = _reason_from_engine(lambda v: clean_ids(v), uniq[i])
-    if len(uniq) == 0:
-        return (
-            np.full(len(values), np.nan),
-            np.asarray(labels, dtype=object),
-            np.full(len(values), "", dtype=object),
-        )
-    code_f = np.where(codes_u >= 0, codes_u, -1).astype(np.float64)
-    code_f[codes_u < 0] = np.nan
+    reason_u[has] = reason_e[group[has]]
     safe = np.maximum(raw_codes, 0)
-    codes = np.where(raw_codes >= 0, code_f[safe], np.nan)
+    codes = np.where(raw_codes >= 0, code_u[safe], np.nan)
     reasons = np.where(raw_codes >= 0, reason_u[safe], "").astype(object)
     return codes, np.asarray(labels, dtype=object), reasons
