@@ -23,6 +23,7 @@ import pandas as pd
 from . import __version__
 from .data import Problems, ReadOptions, ValueRules
 from .data._catalog import (
+    METRIC_ROLES,
     ResultRow,
     RunOptions,
     at_file_row,
@@ -692,7 +693,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     problems = _problems(args)
     with _Progress(_progress_wanted(args)) as progress:
         progress.start(len(args.files), "reading")
-        datasets = _datasets(args, args.files, None, problems, progress)
+        datasets = _datasets(args, args.files, METRIC_ROLES, problems, progress)
         plans = [(d, *specs_for(d, run)) for d in datasets]
         progress.start(sum(len(specs) for _, specs, _ in plans), "computing")
         rows: list[ResultRow] = []
@@ -720,7 +721,7 @@ def _cmd_metric(args: argparse.Namespace) -> int:
     extra = [args.by] if args.by else []
     with _Progress(_progress_wanted(args)) as progress:
         progress.start(2, "reading")
-        (d,) = _datasets(args, [args.file], None, problems, progress, extra=extra)
+        (d,) = _datasets(args, [args.file], METRIC_ROLES, problems, progress, extra=extra)
         (spec,), _ = specs_for(d, run, args.name)
         progress.step(f"computing {spec.name}")
         if args.by is None and args.period is None:

@@ -21,6 +21,7 @@ from ..metrics._result import SMALL_SAMPLE_N
 from ._dataset import Dataset
 
 __all__ = [
+    "METRIC_ROLES",
     "at_file_row",
     "MetricSpec",
     "RunOptions",
@@ -202,6 +203,10 @@ SPECS: tuple[MetricSpec, ...] = (
 
 #: Run options passed to every engine function that has a parameter of that name.
 _COMMON = ("confidence", "min_n")
+
+
+#: Every role some metric reads: the only columns worth parsing (an order id column is not).
+METRIC_ROLES: tuple[str, ...] = tuple(dict.fromkeys(r for spec in SPECS for r in spec.roles))
 
 
 def metric_catalog() -> list[tuple[str, str, str]]:
