@@ -33,7 +33,7 @@ from .data._catalog import (
     specs_for,
 )
 from .data._columns import ROLE_BY_NAME
-from .data._open import clv_inputs, open_dataset
+from .data._open import clv_inputs, open_dataset, with_customer_ids
 from .metrics import KpiInputError
 
 __all__ = ["main", "build_parser"]
@@ -834,6 +834,7 @@ def _cmd_clv(args: argparse.Namespace) -> int:
         except KpiInputError as exc:
             roles = {"customer_ids": "customer_id", "dates": "date", "amounts": "amount"}
             raise at_file_row(exc, log.index, d, roles, "clv") from exc
+        out = with_customer_ids(d, out)
         progress.done()
         if target is not None:
             progress.step(f"writing {target.name}")

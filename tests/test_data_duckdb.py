@@ -12,7 +12,7 @@ import test_data_messy as messy
 from kpi_xl import cli
 from kpi_xl.data import _open, load_dataset
 from kpi_xl.data._duck import load_duckdb
-from kpi_xl.data._open import choose_engine, clv_inputs
+from kpi_xl.data._open import choose_engine, clv_inputs, with_customer_ids
 from kpi_xl.datasets import load_cdnow_transactions
 from kpi_xl.metrics import KpiInputError, predict_clv
 
@@ -124,12 +124,15 @@ def test_clv_predictions_equal_on_both_paths(tmp_path):
     path = _orders_with_same_day_repeats(tmp_path)
     outs = []
     for engine in ("pandas", "duckdb"):
-        _, log = clv_inputs(path, engine=engine)
-        outs.append(predict_clv(log["customer_id"], log["date"], log["amount"], time_unit="week", horizon=12))
+        ds, log = clv_inputs(path, engine=engine)
+        out = predict_clv(log["customer_id"], log["date"], log["amount"], time_unit="week", horizon=12)
+        outs.append(with_customer_ids(ds, out))
     by_pandas, by_duckdb = outs
     assert list(by_pandas.index) == list(by_duckdb.index)
     for col in by_pandas.columns:
-        np.testing.assert_allclose(by_duckdb[col], by_pandas[col], rtol=1e-7, atol=1e-10, err_msg=col)
+        # Day totals summed by DuckDB differ from the engine's sums in the last bit, and the fits stop
+        # within the optimiser's tolerance: equal to 6 significant digits.
+        np.testing.assert_allclose(by_duckdb[col], by_pandas[col], rtol=1e-6, atol=1e-10, err_msg=col)
     assert by_duckdb.attrs["bgnbd"]["log_likelihood"] == pytest.approx(
         by_pandas.attrs["bgnbd"]["log_likelihood"]
     )
@@ -216,5 +219,5 @@ def test_duckdb_ids_come_back_as_text_for_outputs(tmp_path):
         "customer_id,date,amount\n K1 ,2025-01-01,5\nK1,2025-01-02,6\n0012,2025-01-01,7\n", encoding="utf-8"
     )
     for engine in ("pandas", "duckdb"):
-        _, log = clv_inputs(path, engine=engine)
-        assert sorted(log["customer_id"]) == ["0012", "K1", "K1"]
+        ds, log = clv_inputs(path, engine=engine)
+        assert sorted(ds.ids("customer_id", log["customer_id"])) == ["0012", "K1", "K1"]

@@ -20,6 +20,7 @@ Row numbers in problem messages are the file's rows, as on the pandas path (a CS
 from __future__ import annotations
 
 import codecs
+import functools
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -227,9 +228,7 @@ def load_duckdb(
     wanted = list(
         dict.fromkeys([*cmap.columns.values(), *(find_header(headers, h, path.name) for h in extra)])
     )
-    blank = " AND ".join(
-        f"regexp_full_match(coalesce(CAST({_ident(h)} AS VARCHAR), ''), '\\s*')" for h in headers
-    )
+    blank = _empty_row_sql(headers)
     gaps = np.zeros(0, np.int64)
     if encoding is not None and codecs.lookup(encoding).name != "utf-16":
         empty = _empty_lines(read_path)
@@ -261,7 +260,7 @@ def load_duckdb(
         for i, h in enumerate(wanted):
             con.execute(
                 f"CREATE TEMP TABLE d{i} AS SELECT raw, CAST(row_number() OVER () - 1 AS INTEGER) AS k "
-                f"FROM (SELECT DISTINCT {_ident(h)} AS raw FROM {sql} WHERE NOT ({blank}))"
+                f"FROM (SELECT DISTINCT {_ident(h)} AS raw FROM {sql})"
             )
             if i in text_ids:
                 # Customer ids stay in DuckDB: only their codes come to Python (see _text_id_codes).
@@ -311,9 +310,24 @@ def load_duckdb(
     return ds
 
 
-def _whitespace() -> list[int]:
+@functools.cache
+def _whitespace() -> tuple[int, ...]:
     """Code points of every character Python's ``str.strip()`` removes (``str.isspace``)."""
-    return [c for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    return tuple(c for c in range(sys.maxunicode + 1) if chr(c).isspace())
+
+
+def _empty_row_sql(columns: Sequence[str]) -> str:
+    """True for a row whose every cell is NULL or whitespace (Python's ``str.isspace`` set), the rows
+    the pandas path ignores. A row whose first cell starts with a visible character, nearly every
+    row, is settled by that one test; only the others are matched in full."""
+    cells = [f"CAST({_ident(h)} AS VARCHAR)" for h in columns]
+    first = cells[0]
+    points = ", ".join(map(str, _whitespace()))
+    space_class = "[" + "".join(f"\\x{{{c:x}}}" for c in _whitespace()) + "]*"
+    return (
+        f"CASE WHEN {first} IS NOT NULL AND {first} <> '' AND unicode(left({first}, 1)) NOT IN ({points}) "
+        f"THEN false ELSE regexp_full_match(concat_ws('', {', '.join(cells)}), {_literal(space_class)}) END"
+    )
 
 
 def _id_key_sql(expr: str) -> str:
@@ -349,7 +363,9 @@ def _text_id_codes(con: Any, i: int) -> np.ndarray:
     size = int(con.execute(f"SELECT count(*) FROM d{i}").fetchall()[0][0])
     codes = np.full(size, np.nan)
     codes[np.asarray(got["k"], dtype=np.int64)] = np.asarray(got["code"], dtype=np.float64)
+    # Rows carry their codes by now: the raw spellings are not needed again, the ids (dk) are.
     con.execute(f"DROP TABLE dkey{i}")
+    con.execute(f"DROP TABLE d{i}")
     return codes
 
 
@@ -414,10 +430,9 @@ def clv_transactions_duckdb(ds: DuckDataset) -> pd.DataFrame:
     when = np.where(day == np.iinfo(np.int64).min, np.datetime64("NaT"), day.astype("datetime64[D]"))
     amount = np.asarray(got["amount"], dtype=np.float64)
     amount = np.where(np.asarray(got["blank_amounts"]) > 0, np.nan, amount)
-    ids = ds.ids("customer_id", ds.parsed["customer_id"].to_numpy()[np.asarray(got["kc"], dtype=np.int64)])
     frame = pd.DataFrame(
         {
-            "customer_id": ids,
+            "customer_id": ds.parsed["customer_id"].to_numpy()[np.asarray(got["kc"], dtype=np.int64)],
             "date": when.astype("datetime64[ns]"),
             "amount": amount,
             "orders": np.asarray(got["orders"], dtype=np.int64),

@@ -12,7 +12,7 @@ from ._dataset import Dataset, ReadOptions, load_dataset
 from ._read import EXCEL_MAX_ROWS, _check_exists, file_format
 from ._validate import Problems
 
-__all__ = ["choose_engine", "estimate_rows", "open_dataset", "clv_inputs", "CLV_ROLES"]
+__all__ = ["choose_engine", "estimate_rows", "open_dataset", "clv_inputs", "with_customer_ids", "CLV_ROLES"]
 
 CLV_ROLES = ("customer_id", "date", "amount")
 _PROBE = 1 << 16
@@ -80,9 +80,10 @@ def clv_inputs(
     engine: str = "auto",
     problems: Problems | None = None,
 ) -> tuple[Dataset, pd.DataFrame]:
-    """The transaction log for :func:`kpi_xl.metrics.predict_clv`: columns ``customer_id``, ``date``,
-    ``amount``, indexed by file row. On the DuckDB path it has one row per customer and day with the
-    day's total (what the models use); rows with an unusable value are left out and reported."""
+    """The transaction log for :func:`kpi_xl.metrics.predict_clv`: columns ``customer_id`` (codes:
+    :func:`with_customer_ids` puts the ids back on the predictions), ``date``, ``amount``, indexed by
+    file row. On the DuckDB path it has one row per customer and day with the day's total (what the
+    models use); rows with an unusable value are left out and reported."""
     ds = open_dataset(path, CLV_ROLES, options, engine=engine, problems=problems)
     missing = [r for r in CLV_ROLES if r not in ds.columns]
     if missing:
@@ -94,9 +95,15 @@ def clv_inputs(
         )
     from ._duck import DuckDataset, clv_transactions_duckdb
 
-    if isinstance(ds, DuckDataset):
-        frame = clv_transactions_duckdb(ds)
-    else:
-        frame = ds.rows_for(CLV_ROLES).copy()
-        frame["customer_id"] = ds.ids("customer_id", frame["customer_id"])
+    frame = clv_transactions_duckdb(ds) if isinstance(ds, DuckDataset) else ds.rows_for(CLV_ROLES)
     return ds, frame[list(CLV_ROLES)]
+
+
+def with_customer_ids(ds: Dataset, predictions: pd.DataFrame) -> pd.DataFrame:
+    """Per-customer output indexed by the customers' ids (the engine was given their codes), sorted
+    by id as :func:`kpi_xl.metrics.predict_clv` sorts text ids."""
+    out = predictions.copy()
+    out.index = pd.Index(ds.ids("customer_id", predictions.index.to_numpy()), name="customer_id")
+    out = out.sort_index(kind="stable")
+    out.attrs = predictions.attrs
+    return out
