@@ -2,15 +2,16 @@
 
 Two entry points run the same code (:func:`kpi_xl.workbook.sheets.place`):
 
-* :func:`refresh_workbook` (``kpi-xl refresh BOOK``) works on a file, headless. It reads the
-  cell values with python-calamine (fast, and it returns the values Excel last calculated), and
-  writes with openpyxl (``keep_vba=True`` for ``.xlsm``), which keeps the VBA project, the
-  button, charts, defined names, data validation, conditional formats and every sheet it does
-  not own. It changes only cells of the owned sheets (and extends a Table whose data were
-  appended just below it). It writes to a temporary file in the same folder, copies the
-  previous file to ``<name> (backup).<ext>``, then swaps the new file in, so a crash leaves the
-  user's file intact. It refuses when the book is open (an Excel ``~$`` or LibreOffice
-  ``.~lock`` file sits next to it) or is not a kpi-xl workbook.
+* :func:`refresh_workbook` (``kpi-xl refresh BOOK``) works on a file, headless. It finds the
+  sheets, defined names and Tables in the file's XML parts (:mod:`.package`), reads the cell
+  values with python-calamine (fast, and it returns the values Excel last calculated), and
+  writes a copy of the zip package in which only the owned sheets' cells (and the range of a
+  Table whose data were appended just below it) change: every other part - the data tabs, the
+  VBA project, the button, charts, defined names, data validation, conditional formats and every
+  sheet it does not own - is copied byte for byte. It writes to a temporary file in the same
+  folder, copies the previous file to ``<name> (backup).<ext>``, then swaps the new file in, so
+  a crash leaves the user's file intact. It refuses when the book is open (an Excel ``~$`` or
+  LibreOffice ``.~lock`` file sits next to it) or is not a kpi-xl workbook.
 * :func:`refresh_book` works on the workbook open in Excel, through xlwings: the Refresh button
   and the ribbon's *Run main* call ``workbooks/kpi_report.py: main()``, which calls it. It reads
   the Tables of the open book and writes values into the owned sheets; the native formulas are
@@ -37,6 +38,7 @@ from .compute import Invalid, compute, prepare, read_settings
 from .errors import WorkbookError
 from .labels import LANGUAGES, header_aliases, labels
 from .layout import MARKER_NAME, SETTINGS, SHEETS, TABLES, setting_name, sheet_anchor
+from .package import Package, PackageError, PartsSink, table_with_ref, write_copy
 from .sheets import Context, Status, place
 
 __all__ = [
@@ -199,37 +201,32 @@ def _report(path, backup, lang, ctx: Context, data, res, timings) -> RefreshRepo
     )
 
 
-# --- the file path (openpyxl + calamine) ---------------------------------------------------------
+# --- the file path (zip package + calamine) -----------------------------------------------------
 
 
-def _destination(wb: Any, name: str, where: str) -> tuple[str, str]:
-    dn = wb.defined_names.get(name)
-    if dn is None:
+def _destination(pkg: Package, name: str, where: str) -> tuple[str, str]:
+    if name not in pkg.names:
         raise WorkbookError(
             f"{where}: the defined name {name} is missing; was a sheet of the template deleted? Rebuild the "
             "template (kpi-xl template) and paste your data into it.",
             argument=name,
         )
-    dests = list(dn.destinations)
-    if not dests:
+    dest = pkg.destination(name)
+    if dest is None or dest[0] not in pkg.sheets:
         raise WorkbookError(f"{where}: the defined name {name} points nowhere (#REF!)", argument=name)
-    sheet, cell = dests[0]
-    return sheet, cell.replace("$", "")
+    return dest
 
 
-def _load(path: Path) -> tuple[Any, str, dict[str, str]]:
-    from openpyxl import load_workbook
-
+def _load(path: Path) -> tuple[Package, str, dict[str, str]]:
     try:
-        wb = load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm")
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear message
+        pkg = Package(path)
+    except PackageError as exc:
         raise WorkbookError(
             f"{path.name} cannot be read as an Excel workbook: {exc}", argument="path", value=str(path)
         )
-    dn = wb.defined_names.get(MARKER_NAME)
-    lang = _marker_lang(dn.attr_text if dn is not None else None, path.name)
-    names = {k: _destination(wb, sheet_anchor(k), path.name)[0] for k in SHEETS}
-    return wb, lang, names
+    lang = _marker_lang(pkg.names.get(MARKER_NAME), path.name)
+    names = {k: _destination(pkg, sheet_anchor(k), path.name)[0] for k in SHEETS}
+    return pkg, lang, names
 
 
 def _coords(cell: str) -> tuple[int, int]:
@@ -239,8 +236,9 @@ def _coords(cell: str) -> tuple[int, int]:
     return row, column_index_from_string(col)
 
 
-def _read_file(path: Path, wb: Any, lang: str, names: dict[str, str]):
-    """Settings and raw Table data from the file's cached values (calamine); may extend Tables."""
+def _read_file(path: Path, pkg: Package, lang: str, names: dict[str, str]):
+    """Settings and raw Table data from the file's cached values (calamine), and the new range of
+    each Table that has rows appended just below it (table part -> range)."""
     from openpyxl.utils import range_boundaries
     from python_calamine import CalamineWorkbook
 
@@ -260,15 +258,16 @@ def _read_file(path: Path, wb: Any, lang: str, names: dict[str, str]):
     raw_settings = {}
     where = {}
     for s in SETTINGS:
-        sheet, cell = _destination(wb, setting_name(s.key), path.name)
+        sheet, cell = _destination(pkg, setting_name(s.key), path.name)
         raw_settings[s.key] = at(sheet, *_coords(cell))
         where[s.key] = f"{sheet}!{cell} ({labels(lang)['setting'][s.key][0]})"
     notes: list[str] = []
     raw: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}
     headers: dict[str, dict[str, str]] = {}
+    grown: dict[str, str] = {}
     for key, spec in TABLES.items():
-        ws = wb[names[key]]
-        table = ws.tables.get(spec.name)
+        found = pkg.tables(names[key])
+        table = next((t for t in found if spec.name in (t.display_name, t.name)), None)
         if table is None:
             raise WorkbookError(
                 f"{path.name}: sheet {names[key]!r} has no Table named {spec.name}; paste your data into the "
@@ -284,21 +283,20 @@ def _read_file(path: Path, wb: Any, lang: str, names: dict[str, str]):
             body.append(g[extra][c0 - 1 : c1])
             extra += 1
         if extra > r1:
-            new_ref = f"{table.ref.split(':')[0]}:{table.ref.split(':')[1].rstrip('0123456789')}{extra}"
-            table.ref = new_ref
-            if table.autoFilter is not None:
-                table.autoFilter.ref = new_ref
+            grown[table.part] = (
+                f"{table.ref.split(':')[0]}:{table.ref.split(':')[1].rstrip('0123456789')}{extra}"
+            )
             notes.append(f"Table {spec.name} extended to row {extra} to include the rows added below it.")
         head = g[r0 - 1][c0 - 1 : c1] if r0 - 1 < len(g) else []
         positions = _header_map(key, head, f"{path.name}, sheet {names[key]!r}")
         headers[key] = {k: str(head[p]) for k, p in positions.items()}
         raw[key] = _frame(key, body, r0 + 1, positions)
-    return raw_settings, where, raw, headers, notes
+    return raw_settings, where, raw, headers, notes, grown
 
 
-def _compute_file(path: Path, wb: Any, lang: str, names: dict[str, str], predict: bool):
+def _compute_file(path: Path, pkg: Package, lang: str, names: dict[str, str], predict: bool):
     t = time.perf_counter()
-    raw_settings, where, raw, headers, notes = _read_file(path, wb, lang, names)
+    raw_settings, where, raw, headers, notes, grown = _read_file(path, pkg, lang, names)
     timings = {"read": time.perf_counter() - t}
     t = time.perf_counter()
     settings = read_settings(raw_settings, lambda k: where[k])
@@ -308,7 +306,7 @@ def _compute_file(path: Path, wb: Any, lang: str, names: dict[str, str], predict
     res = compute(data, settings, predict=predict)
     res.notes[:0] = notes
     timings["compute"] = time.perf_counter() - t
-    return ctx, data, res, timings
+    return ctx, data, res, timings, grown
 
 
 def refresh_workbook(path: str | os.PathLike[str], *, predict: bool = True) -> RefreshReport:
@@ -345,34 +343,37 @@ def refresh_workbook(path: str | os.PathLike[str], *, predict: bool = True) -> R
         )
     check_not_open(path)
     t = time.perf_counter()
-    wb, lang, names = _load(path)
+    pkg, lang, names = _load(path)
     load_time = time.perf_counter() - t
-    ctx, data, res, timings = _compute_file(path, wb, lang, names, predict)
+    ctx, data, res, timings, grown = _compute_file(path, pkg, lang, names, predict)
     timings = {"load": load_time, **timings}
     t = time.perf_counter()
-    from .build import BuildSink
-
-    sink = BuildSink({k: wb[n] for k, n in names.items()})
-    status = Status(
-        dt.datetime.now().replace(microsecond=0),
-        data.rows_read,
-        data.invalid_by_table,
-        data.invalid,
-        res.notes,
-    )
-    place(sink, ctx, res, status)
+    try:
+        sink = PartsSink(pkg, names)
+        status = Status(
+            dt.datetime.now().replace(microsecond=0),
+            data.rows_read,
+            data.invalid_by_table,
+            data.invalid,
+            res.notes,
+        )
+        place(sink, ctx, res, status)
+        parts = sink.parts()
+        parts.update({part: table_with_ref(pkg.read(part), ref) for part, ref in grown.items()})
+    except PackageError as exc:
+        raise WorkbookError(f"{path.name}: {exc}", argument="path", value=str(path))
     timings["write"] = time.perf_counter() - t
     t = time.perf_counter()
-    backup = _save_atomically(wb, path)
+    backup = _save_atomically(pkg, parts, path)
     timings["save"] = time.perf_counter() - t
     return _report(path, backup, lang, ctx, data, res, timings)
 
 
-def _save_atomically(wb: Any, path: Path) -> Path:
+def _save_atomically(pkg: Package, parts: dict[str, bytes], path: Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=".kpi-xl-", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
-        wb.save(tmp)
+        write_copy(pkg, tmp, parts)
         shutil.copymode(path, tmp)
         # Re-check: the book may have been opened while we were computing.
         check_not_open(path)
@@ -392,14 +393,36 @@ def expected_values(path: str | os.PathLike[str], *, predict: bool = True) -> di
     writing anything. Tests recalculate the book in LibreOffice and compare with this map.
     """
     path = Path(path)
-    wb, lang, names = _load(path)
-    ctx, data, res, _ = _compute_file(path, wb, lang, names, predict)
-    from .build import BuildSink
-
-    sink = BuildSink({k: wb[n] for k, n in names.items()})
+    pkg, lang, names = _load(path)
+    ctx, data, res, _, _ = _compute_file(path, pkg, lang, names, predict)
+    sink = _FormulaValues()
     status = Status(dt.datetime.now(), data.rows_read, data.invalid_by_table, data.invalid, res.notes)
     place(sink, ctx, res, status)
     return {(names[k], coord): v for (k, coord), v in sink.expected.items()}
+
+
+class _FormulaValues:
+    """A sink that only keeps the engine's value of each formula cell."""
+
+    def __init__(self) -> None:
+        self.expected: dict[tuple[str, str], Any] = {}
+
+    def formula(self, sheet, row, col, text, expected, fmt=None) -> None:
+        from openpyxl.utils import get_column_letter
+
+        self.expected[(sheet, f"{get_column_letter(col)}{row}")] = expected
+
+    def value(self, sheet, row, col, value, fmt=None) -> None:
+        return None
+
+    def rows(self, sheet, row, col, values, fmts=None) -> None:
+        return None
+
+    def clear(self, sheet, first_row, last_col) -> None:
+        return None
+
+    def hide_rows(self, sheet, first, last, hidden) -> None:
+        return None
 
 
 # --- the open-book path (xlwings) ---------------------------------------------------------------
