@@ -544,7 +544,7 @@ def _fmt_number(value: Any, unit: str | None) -> str:
         return f"{v:,.2f}"
     if unit == "count" and v.is_integer():
         return f"{int(v):,}"
-    return f"{v:,.2f}" if abs(v) >= 100 else f"{v:.3g}" if unit == "count" else f"{v:.2f}"
+    return f"{v:,.2f}"
 
 
 def _interval(lo: Any, hi: Any, unit: str | None) -> str:
@@ -728,13 +728,13 @@ def _cmd_metric(args: argparse.Namespace) -> int:
             rows = [run_metric(d, spec, run)]
             table = None
         else:
-            table, opts = run_segments(d, spec, run, by=args.by, period=args.period)
+            table, skipped = run_segments(d, spec, run, by=args.by, period=args.period)
         progress.done()
     _finish_problems(args, problems)
     if table is None:
         _emit_results(args, [d], rows, [], problems)
         return EXIT_OK
-    _emit_segments(args, d, spec.name, table, problems, opts.pop("skipped_invalid"))
+    _emit_segments(args, d, spec.name, table, problems, skipped)
     return EXIT_OK
 
 

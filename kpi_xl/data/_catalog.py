@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -337,8 +338,10 @@ def at_file_row(
     role = argument_roles.get(exc.argument or "")
     header = dataset.columns.get(role) if role else None
     where = f"{dataset.name}, row {row}" + (f", column {header!r}" if header else "")
+    # The engine's "at position N" counts inside the arrays it got; the file row replaces it.
+    message = re.sub(rf" at position {exc.position}\b", "", str(exc))
     return KpiInputError(
-        f"{where}: {exc}", argument=exc.argument, position=row, value=exc.value, kind=exc.kind
+        f"{where}: {message}", argument=exc.argument, position=row, value=exc.value, kind=exc.kind
     )
 
 
@@ -369,8 +372,9 @@ def run_metric(dataset: Dataset, spec: MetricSpec, options: RunOptions) -> Resul
 
 def run_segments(
     dataset: Dataset, spec: MetricSpec, options: RunOptions, *, by: str | None, period: str | None
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The engine's segment table for one metric, by a column and/or by month."""
+) -> tuple[pd.DataFrame, int]:
+    """The engine's segment table for one metric, by a column and/or by month, and the number of
+    rows left out because a value they need is unusable."""
     date_role = None
     if period is not None:
         date_role = spec.period_role
@@ -401,5 +405,4 @@ def run_segments(
             f"{dataset.name}: {spec.name}: {exc}", argument=exc.argument, value=exc.value, kind=exc.kind
         ) from exc
     table["metric"] = spec.name
-    opts["skipped_invalid"] = dataset.skipped(checked)
-    return table, opts
+    return table, dataset.skipped(checked)

@@ -407,36 +407,48 @@ def clv_transactions_duckdb(ds: DuckDataset) -> pd.DataFrame:
     roles = ["customer_id", "date", "amount"]
     ds._check_roles(roles)
     ic, idate, ia = (ds.column_index[r] for r in roles)
-    days = ds.parsed["date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-    day_number = np.where(np.isnat(days), np.iinfo(np.int64).min, days.astype(np.int64))
-    amounts = ds.parsed["amount"].to_numpy(dtype=np.float64)
+    days = ds.parsed["date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+    no_day = np.isnat(ds.parsed["date"].to_numpy(dtype="datetime64[ns]"))
+    day = pd.array(np.where(no_day, 0, days), dtype="Int32")
+    day[no_day] = pd.NA
     ds.con.register(
         "p_date",
-        pd.DataFrame({"k": np.arange(days.size), "day": day_number, "bad": ds.reasons["date"] != ""}),
+        pd.DataFrame(
+            {
+                "k": np.arange(days.size, dtype=np.int32),
+                "day": day,
+                "bad": ds.reasons["date"] != "",
+            }
+        ),
     )
     ds.con.register(
         "p_amount",
-        pd.DataFrame({"k": np.arange(amounts.size), "v": amounts, "bad": ds.reasons["amount"] != ""}),
+        pd.DataFrame(
+            {
+                "k": np.arange(len(ds.parsed["amount"]), dtype=np.int32),
+                "v": ds.parsed["amount"].to_numpy(dtype=np.float64),
+                "bad": ds.reasons["amount"] != "",
+            }
+        ),
     )
+    # A day with a blank amount among its orders has no total (NULL -> NaN), as on the pandas path.
     got = ds.con.execute(
-        f"SELECT min(c._row) AS _row, c.k{ic} AS kc, pdt.day AS day, sum(pa.v) AS amount, "
-        "count(*) - count(pa.v) AS blank_amounts, count(*) AS orders "
+        f"SELECT min(c._row) AS _row, c.k{ic} AS kc, pdt.day AS day, "
+        "CASE WHEN count(pa.v) < count(*) THEN NULL ELSE sum(pa.v) END AS amount "
         f"FROM codes c JOIN p_date pdt ON c.k{idate} = pdt.k JOIN p_amount pa ON c.k{ia} = pa.k "
         f"WHERE NOT pdt.bad AND NOT pa.bad GROUP BY c.k{ic}, pdt.day ORDER BY 1"
     ).fetchnumpy()
     ds.con.unregister("p_date")
     ds.con.unregister("p_amount")
-    day = np.asarray(got["day"], dtype=np.int64)
-    when = np.where(day == np.iinfo(np.int64).min, np.datetime64("NaT"), day.astype("datetime64[D]"))
-    amount = np.asarray(got["amount"], dtype=np.float64)
-    amount = np.where(np.asarray(got["blank_amounts"]) > 0, np.nan, amount)
-    frame = pd.DataFrame(
+    kc = np.asarray(got["kc"], dtype=np.int64)
+    keep = ds.reasons["customer_id"][kc] == ""
+    when = np.ma.masked_array(got["day"]).astype("datetime64[D]").filled(np.datetime64("NaT"))
+    amount = np.ma.masked_array(got["amount"]).astype(np.float64).filled(np.nan)
+    return pd.DataFrame(
         {
-            "customer_id": ds.parsed["customer_id"].to_numpy()[np.asarray(got["kc"], dtype=np.int64)],
-            "date": when.astype("datetime64[ns]"),
-            "amount": amount,
-            "orders": np.asarray(got["orders"], dtype=np.int64),
+            "customer_id": ds.parsed["customer_id"].to_numpy()[kc[keep]],
+            "date": when[keep].astype("datetime64[ns]"),
+            "amount": amount[keep],
         },
-        index=pd.Index(ds.file_rows(got["_row"]), name="row"),
+        index=pd.Index(ds.file_rows(np.asarray(got["_row"])[keep]), name="row"),
     )
-    return frame
