@@ -340,3 +340,37 @@ def test_progress_display_runs_on_a_terminal(tmp_path, capsys, monkeypatch):
     code, out, _ = run(["report", messy.write_orders_de(tmp_path), "--format", "json"], capsys)
     assert code == 0
     assert results(out)["aov"]["value"] == pytest.approx(messy.ORDERS_DE_AOV)
+
+
+def test_metric_on_cdnow_by_month_equals_the_engines_segment_table(cdnow_csv, capsys):
+    from kpi_xl.metrics import segment_table
+
+    path, tx = cdnow_csv
+    code, out, err = run(["metric", "aov", path, "--period", "month", "--format", "json"], capsys)
+    assert code == 0, err
+    got = _groups(out)
+    expected = segment_table(tx, "aov", columns="amount", period="month", date="date")
+    assert len(got) == len(expected) == 19  # January 1997 to June 1998, and the total
+    for row in expected.itertuples():
+        assert got[row.group]["value"] == pytest.approx(row.value, rel=1e-12), row.group
+        assert got[row.group]["n"] == row.n
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".parquet"])
+def test_report_on_cdnow_as_excel_and_parquet_equals_csv(cdnow_csv, capsys, tmp_path, suffix):
+    path, tx = cdnow_csv
+    other = tmp_path / f"cdnow{suffix}"
+    frame = tx[["customer_id", "date", "amount"]]
+    if suffix == ".xlsx":
+        frame.to_excel(other, index=False, engine="openpyxl")
+    else:
+        frame.to_parquet(other)
+    want = results(run(["report", path, "--format", "json"], capsys)[1])
+    code, out, err = run(["report", other, "--format", "json"], capsys)
+    assert code == 0, err
+    got = results(out)
+    assert set(got) == set(want)
+    for name in want:
+        for key in ("value", "n", "n_dropped", "ci_low", "ci_high"):
+            expected = want[name][key]
+            assert got[name][key] == (expected if expected is None else pytest.approx(expected, rel=1e-12))
