@@ -174,6 +174,9 @@ def detect_delimiter(lines: list[str]) -> str:
 
 
 def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> RawTable:
+    from ..safety import check_text_file
+
+    check_text_file(path)
     enc = encoding or detect_encoding(path)
     try:
         codecs.lookup(enc)
@@ -250,6 +253,10 @@ def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
         raise KpiInputError(
             "reading Excel files needs python-calamine: pip install 'kpi-xl[files]'", argument="file"
         )
+    from ..safety import check_workbook_file
+
+    # What the file really is, and whether reading it is safe and affordable, before calamine sees it.
+    check_workbook_file(path)
     try:
         book = CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises its own error types for corrupt or locked files

@@ -11,7 +11,9 @@ Two entry points run the same code (:func:`kpi_xl.workbook.sheets.place`):
   sheet it does not own - is copied byte for byte. It writes to a temporary file in the same
   folder, copies the previous file to ``<name> (backup).<ext>``, then swaps the new file in, so
   a crash leaves the user's file intact. It refuses when the book is open (an Excel ``~$`` or
-  LibreOffice ``.~lock`` file sits next to it) or is not a kpi-xl workbook.
+  LibreOffice ``.~lock`` file sits next to it), is being refreshed by another run (the lock of
+  :func:`kpi_xl.safety.refresh_lock`), is not a kpi-xl workbook, or fails the checks of
+  :func:`kpi_xl.safety.check_workbook_file` (damaged, encrypted, hostile or over the size limits).
 * :func:`refresh_book` works on the workbook open in Excel, through xlwings: the Refresh button
   and the ribbon's *Run main* call ``workbooks/kpi_report.py: main()``, which calls it. It reads
   the Tables of the open book and writes values into the owned sheets; the native formulas are
@@ -34,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..safety import check_workbook_file, excel_text, refresh_lock
 from .compute import Invalid, compute, prepare, read_settings
 from .errors import WorkbookError
 from .labels import LANGUAGES, header_aliases, labels
@@ -328,8 +331,9 @@ def refresh_workbook(path: str | os.PathLike[str], *, predict: bool = True) -> R
     Raises
     ------
     WorkbookError
-        The file is missing, open in Excel/LibreOffice, not a kpi-xl workbook, lacks a Table or a
-        column, or a setting is invalid. The file is not changed.
+        The file is missing, open in Excel/LibreOffice, being refreshed by another run, damaged,
+        encrypted or over the size limits, not a kpi-xl workbook, lacks a Table or a column, or a
+        setting is invalid. The file is not changed.
     """
     path = Path(path)
     if not path.exists():
@@ -342,6 +346,13 @@ def refresh_workbook(path: str | os.PathLike[str], *, predict: bool = True) -> R
             value=str(path),
         )
     check_not_open(path)
+    # One refresh of a book at a time: a second one refuses instead of racing for the same file.
+    with refresh_lock(path, error=WorkbookError):
+        return _refresh_locked(path, predict)
+
+
+def _refresh_locked(path: Path, predict: bool) -> RefreshReport:
+    check_workbook_file(path, error=WorkbookError)
     t = time.perf_counter()
     pkg, lang, names = _load(path)
     load_time = time.perf_counter() - t
@@ -378,12 +389,24 @@ def _save_atomically(pkg: Package, parts: dict[str, bytes], path: Path) -> Path:
         # Re-check: the book may have been opened while we were computing.
         check_not_open(path)
         backup = backup_path(path)
-        shutil.copy2(path, backup)
+        # The backup is swapped in whole too: a refresh killed while copying leaves the previous backup.
+        copy = tmp + ".backup"
+        shutil.copy2(path, copy)
+        _fsync(copy)
+        _fsync(tmp)
+        os.replace(copy, backup)
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for left in (tmp, tmp + ".backup"):
+            if os.path.exists(left):
+                os.unlink(left)
     return backup
+
+
+def _fsync(name: str) -> None:
+    """Flush a file to disk before it replaces another, so a power cut cannot leave an empty file."""
+    with open(name, "rb+") as fh:
+        os.fsync(fh.fileno())
 
 
 def expected_values(path: str | os.PathLike[str], *, predict: bool = True) -> dict[tuple[str, str], Any]:
@@ -446,11 +469,12 @@ class XlwingsSink:
         return None
 
     def value(self, sheet, row, col, value, fmt=None) -> None:
-        self._cells.setdefault(sheet, {})[(row, col)] = value
+        # Excel reads text written into a cell like typed input: "=..." would become a formula.
+        self._cells.setdefault(sheet, {})[(row, col)] = excel_text(value)
 
     def rows(self, sheet, row, col, values, fmts=None) -> None:
         if values:
-            self._blocks.append((sheet, row, col, [list(v) for v in values]))
+            self._blocks.append((sheet, row, col, [[excel_text(v) for v in line] for line in values]))
 
     def clear(self, sheet, first_row, last_col) -> None:
         self._clears.append((sheet, first_row, last_col))
