@@ -850,7 +850,10 @@ def _write_predictions(out: pd.DataFrame, path: Path) -> None:
     frame.attrs = {}
     try:
         if path.suffix.lower() == ".xlsx":
-            frame.to_excel(path, index=False, sheet_name="CLV", engine="openpyxl")
+            from .safety import write_frame_xlsx
+
+            # Customer ids come from the user's file: an id like "=HYPERLINK(...)" must stay text.
+            write_frame_xlsx(frame, path, sheet_name="CLV")
         else:
             frame.to_csv(path, index=False)
     except OSError as exc:

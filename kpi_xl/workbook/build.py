@@ -40,6 +40,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
+from ..safety import set_text
 from .benchmarks import BENCHMARKS, INDUSTRIES
 from .charts import add_dashboard_charts
 from .compute import compute, prepare, read_settings
@@ -200,7 +201,7 @@ class BuildSink:
 
     def value(self, sheet: str, row: int, col: int, value: Any, fmt: str | None = None) -> None:
         cell = self._cell(sheet, row, col)
-        cell.value = value
+        set_text(cell, value)
         if fmt:
             cell.number_format = fmt
 
@@ -209,7 +210,7 @@ class BuildSink:
         for i, line in enumerate(values):
             for j, v in enumerate(line):
                 cell = ws.cell(row=row + i, column=col + j)
-                cell.value = v
+                set_text(cell, v)
                 if fmts and j < len(fmts) and fmts[j]:
                     cell.number_format = fmts[j]
 
