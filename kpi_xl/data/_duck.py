@@ -1,18 +1,23 @@
-"""The DuckDB path: files beyond Excel's size, aggregated in an embedded DuckDB before pandas sees them.
+"""The DuckDB path: files beyond Excel's size, read and aggregated in an embedded DuckDB.
 
 How it stays equal to the pandas path (:func:`kpi_xl.data.load_dataset`):
 
-1. DuckDB reads the file (CSV as text, Parquet typed) and numbers its rows as the pandas path
-   does. Rows empty in every column are left out, as there.
-2. For each column a metric needs, DuckDB lists the *distinct* values; those go through the very
-   same Python parsing and engine value checks as on the pandas path (:func:`parse_role`), so a
-   value is read the same way on both paths. Each row gets the code of its value.
-3. A metric asks for the roles it reads; DuckDB groups the rows by those codes and counts them.
-   Only these distinct combinations with counts reach pandas. The engine is then given exactly
-   the multiset of values the file holds (each combination repeated by its count), because the
-   engine's functions take observations, not counts. Every number is still computed by the engine.
-4. Predictive CLV needs only one row per customer and day (the models count purchase periods and
-   sum spend per period), so DuckDB sums the amounts per customer and day.
+1. DuckDB reads the file (CSV as text, Parquet typed), only the columns the metrics need, and
+   numbers its rows as the pandas path does. Rows empty in every column are left out, as there.
+   The file's text is never held: one pass lists each column's distinct values, a second gives
+   every row an integer code per column.
+2. The distinct values go through the very same Python parsing and engine value checks as on the
+   pandas path (:func:`parse_role`), so a value is read the same way on both paths. Text customer
+   ids are the exception that stays in DuckDB: the engine's rule for them is only "strip spaces",
+   which DuckDB applies with Python's whitespace set, so a million ids never travel to Python.
+3. A metric asks for the roles it reads. When those take few distinct combinations (scores by
+   segment, amounts), DuckDB groups the rows and counts them and only the combinations with their
+   counts reach pandas; when nearly every row is its own combination (ids with dates), the codes
+   come row by row, as numbers. The engine is given exactly the multiset of values the file holds
+   (each combination repeated by its count), because its functions take observations, not
+   counts. Every number is still computed by the engine.
+4. Predictive CLV needs one row per customer and day (the models count purchase periods and sum
+   spend per period), so DuckDB sums the amounts per customer and day.
 
 Row numbers in problem messages are the file's rows, as on the pandas path (a CSV's header is row 1).
 """
@@ -201,8 +206,8 @@ def load_duckdb(
 
     Examples
     --------
-    ``load_duckdb("orders_10m.csv").rows_for(["amount"])`` gives the amounts' distinct values, each
-    repeated by its count, indexed by the first file row holding it.
+    ``load_duckdb("orders_10m.csv").rows_for(["amount"])`` gives the amounts as the engine needs
+    them: each distinct amount repeated by its count, indexed by the first file row holding it.
     """
     import duckdb
 
