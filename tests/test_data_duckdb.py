@@ -221,3 +221,11 @@ def test_duckdb_ids_come_back_as_text_for_outputs(tmp_path):
     for engine in ("pandas", "duckdb"):
         ds, log = clv_inputs(path, engine=engine)
         assert sorted(ds.ids("customer_id", log["customer_id"])) == ["0012", "K1", "K1"]
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_a_workbook_named_csv_is_refused_on_both_paths(tmp_path, engine):
+    fake = tmp_path / "orders.csv"
+    fake.write_bytes(messy.write_orders_xlsx(tmp_path).read_bytes())
+    with pytest.raises(KpiInputError, match="orders.csv is an Excel workbook"):
+        _open.open_dataset(fake, engine=engine)

@@ -173,6 +173,10 @@ def _source_sql(path: Path, options: ReadOptions, folder: str) -> tuple[str, str
             "1,048,576 rows and is read with --engine pandas",
             argument="engine",
         )
+    from ..safety import check_text_file
+
+    # As on the pandas path: a workbook or Parquet file saved under a .csv name is refused, not read.
+    check_text_file(path)
     encoding = options.encoding or detect_encoding(path)
     lines = _sample_lines(path, encoding)
     if not lines:
