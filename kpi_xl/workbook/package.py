@@ -25,6 +25,7 @@ rewritten either; Excel turns them into shared strings on its next save.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import posixpath
 import re
@@ -37,6 +38,7 @@ from typing import Any
 from xml.sax.saxutils import unescape
 
 import numpy as np
+import pandas as pd
 from defusedxml import ElementTree as SafeET
 from openpyxl.formula.translate import Translator
 from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_REVERSE, is_date_format
@@ -96,7 +98,12 @@ def _escape_attr(v: str) -> str:
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
 
 
+_SPECIAL = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]|_x")
+
+
 def _escape_text(s: str) -> str:
+    if _SPECIAL.search(s) is None:
+        return s
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _NOT_XML.sub(lambda m: f"_x{ord(m.group()):04X}_", s)
 
@@ -327,6 +334,9 @@ class StyleBook:
 # Worksheets: rewriting cells inside <sheetData>
 # ----------------------------------------------------------------------------------------------
 
+_ROW_NUMBER = re.compile(r'\sr\s*=\s*["\'](\d+)')
+_CELL_COLUMN = re.compile(r'(?:^|\s)r\s*=\s*["\']([A-Z]+)\d+')
+_CELL_STYLE = re.compile(r'<[^>]*?\ss\s*=\s*["\'](\d+)')
 _DATE_DEFAULTS = {"datetime": "yyyy-mm-dd h:mm:ss", "date": "yyyy-mm-dd", "time": "h:mm:ss"}
 
 
@@ -339,10 +349,8 @@ class _Row:
 
 def _cell_value(v: Any, epoch: Any) -> tuple[str, str | None, str | None]:
     """(kind, XML text of the value, date kind for the default format) of a Python value."""
-    import datetime as dt
-
-    import pandas as pd
-
+    if isinstance(v, str):
+        return "s", v, None
     if v is None:
         return "none", None, None
     if isinstance(v, (bool, np.bool_)):
@@ -360,8 +368,6 @@ def _cell_value(v: Any, epoch: Any) -> tuple[str, str | None, str | None]:
         if isinstance(v, (dt.datetime, dt.time)) and v.tzinfo is not None:
             v = v.replace(tzinfo=None)
         return "n", f"{to_excel(v, epoch):.16g}", kind
-    if isinstance(v, str):
-        return "s", v, None
     raise TypeError(f"cannot write a {type(v).__name__} into a cell: {v!r}")
 
 
@@ -386,13 +392,15 @@ class SheetEditor:
         self._row_re = re.compile(rf"<{re.escape(p)}row\b([^>]*?)(/?)>")
         self._cell_re = re.compile(rf"<{re.escape(p)}c\b([^>]*?)(?:/>|>(.*?)</{re.escape(p)}c>)", re.S)
         self.rows: dict[int, _Row | str] = {}
+        # Rows cannot nest, so each row runs from its start tag to the next one (or the end).
+        starts = [m.start() for m in re.finditer(rf"<{re.escape(p)}row\b", body)] + [len(body)]
         last = 0
-        for raw in re.finditer(rf"<{re.escape(p)}row\b[^>]*?(?:/>|>.*?</{re.escape(p)}row>)", body, re.S):
-            start = self._row_re.match(raw.group())
-            num = re.search(r'(?:^|\s)r\s*=\s*["\'](\d+)', start.group(1))
+        for a, b in zip(starts, starts[1:], strict=False):
+            raw = body[a:b].rstrip()
+            num = _ROW_NUMBER.search(raw, 0, raw.find(">") + 1)
             last = int(num.group(1)) if num else last + 1
             # A row without its number is numbered by position: keep it parsed so it is written with one.
-            self.rows[last] = raw.group() if num else self._parse(raw.group(), last)
+            self.rows[last] = raw if num else self._parse(raw, last)
         if re.search(r"""\bt\s*=\s*["']shared""", body):
             self._unshare()
         self.bounds: list[int] | None = None
@@ -407,14 +415,17 @@ class SheetEditor:
         if not start.group(2):
             inner = raw[start.end() : raw.rindex("<")]
             col = 0
+            used = 0
             for c in self._cell_re.finditer(inner):
-                ref = re.search(r'(?:^|\s)r\s*=\s*["\']([A-Z]+)\d+', c.group(1))
+                ref = _CELL_COLUMN.search(c.group(1))
                 col = column_index_from_string(ref.group(1)) if ref else col + 1
                 cell = c.group()
+                used += len(cell)
                 if not ref:
                     cell = f'<{self.p}c r="{get_column_letter(col)}{number}"' + cell[len(self.p) + 2 :]
                 cells[col] = cell
-            extra = self._cell_re.sub("", inner).strip()
+            # Anything in the row besides its cells (an extLst) is kept after them.
+            extra = self._cell_re.sub("", inner).strip() if used != len(inner) else ""
         return _Row([("r", str(number)), *attrs], cells, extra)
 
     def _row(self, number: int, create: bool = True) -> _Row | None:
@@ -450,10 +461,9 @@ class SheetEditor:
             cell = row.cells[col]
             row.cells[col] = cell.replace(f.group(), f"<{self.p}f>{_escape_text(formula)}</{self.p}f>", 1)
 
-    def _style(self, cell: str | None) -> int:
-        if cell is None:
-            return 0
-        s = re.search(r'^<[^>]*?\ss\s*=\s*["\'](\d+)', cell)
+    @staticmethod
+    def _style(cell: str) -> int:
+        s = _CELL_STYLE.match(cell)
         return int(s.group(1)) if s else 0
 
     def _grow(self, row: int, col: int) -> None:
@@ -468,9 +478,11 @@ class SheetEditor:
     def put(self, row: int, col: int, value: Any, fmt: str | None = None, *, formula: bool = False) -> None:
         """Write a value (or, with ``formula``, formula text without the "=") into a cell, keeping
         its cell format and, if ``fmt`` is given, switching its number format to ``fmt``."""
-        r = self._row(row)
+        r = self.rows.get(row)
+        if not isinstance(r, _Row):
+            r = self._row(row)
         old = r.cells.get(col)
-        s = self._style(old)
+        s = 0 if old is None else self._style(old)
         p = self.p
         ref = f"{get_column_letter(col)}{row}"
         if formula:
@@ -502,12 +514,56 @@ class SheetEditor:
         else:
             r.cells[col] = f'<{p}c r="{ref}"{sa}><{p}v>{text}</{p}v></{p}c>'
 
+    def put_rows(
+        self, row: int, col: int, values: Sequence[Sequence[Any]], fmts: Sequence[str | None] | None
+    ) -> None:
+        """Write a block of values (one list per row): :meth:`put` for each, with the common
+        cases (text, finite floats) done inline, since a block can be 50,000 rows of CLV."""
+        p = self.p
+        width = max((len(line) for line in values), default=0)
+        if not width:
+            return
+        letters = [get_column_letter(col + j) for j in range(width)]
+        formats = [(fmts[j] if fmts and j < len(fmts) else None) for j in range(width)]
+        style: dict[tuple[int, int], int] = {}
+        for i, line in enumerate(values):
+            number = row + i
+            r = self.rows.get(number)
+            if not isinstance(r, _Row):
+                r = self._row(number)
+            cells = r.cells
+            for j, v in enumerate(line):
+                kind = type(v)
+                if kind is not str and (kind is not float or not math.isfinite(v)):
+                    self.put(number, col + j, v, formats[j])
+                    continue
+                old = cells.get(col + j)
+                s0 = 0 if old is None else self._style(old)
+                s = style.get((s0, j))
+                if s is None:
+                    s = style[(s0, j)] = self.styles.with_format(s0, formats[j]) if formats[j] else s0
+                sa = f' s="{s}"' if s else ""
+                if kind is str:
+                    cells[col + j] = (
+                        f'<{p}c r="{letters[j]}{number}"{sa} t="inlineStr"><{p}is><{p}t xml:space="preserve">'
+                        f"{_escape_text(v)}</{p}t></{p}is></{p}c>"
+                    )
+                else:
+                    cells[col + j] = f'<{p}c r="{letters[j]}{number}"{sa}><{p}v>{v:.16g}</{p}v></{p}c>'
+        self._grow(row, col)
+        self._grow(row + len(values) - 1, col + width - 1)
+
     def clear(self, first_row: int, last_col: int) -> None:
         """Empty columns 1..last_col from ``first_row`` down (cell formats stay)."""
+        p = self.p
         for number in [n for n in self.rows if n >= first_row]:
             row = self._row(number)
             for col in [c for c in row.cells if c <= last_col]:
-                self.put(number, col, None)
+                s = self._style(row.cells[col])
+                if s:
+                    row.cells[col] = f'<{p}c r="{get_column_letter(col)}{number}" s="{s}"/>'
+                else:
+                    del row.cells[col]
 
     def hide_rows(self, first: int, last: int, hidden: bool) -> None:
         for number in range(first, last + 1):
@@ -585,10 +641,7 @@ class PartsSink:
         values: Sequence[Sequence[Any]],
         fmts: Sequence[str | None] | None = None,
     ) -> None:
-        ed = self._sheet(sheet)
-        for i, line in enumerate(values):
-            for j, v in enumerate(line):
-                ed.put(row + i, col + j, v, fmts[j] if fmts and j < len(fmts) else None)
+        self._sheet(sheet).put_rows(row, col, values, fmts)
 
     def clear(self, sheet: str, first_row: int, last_col: int) -> None:
         self._sheet(sheet).clear(first_row, last_col)
@@ -671,8 +724,9 @@ def _recalculate_on_open(package: Package) -> tuple[dict[str, bytes], set[str]]:
 
 
 def write_copy(package: Package, destination: str | Path, replace: dict[str, bytes]) -> None:
-    """Write the package to ``destination`` with the ``replace`` parts swapped in, set to
-    recalculate on opening; every other member is copied byte for byte (compressed bytes included)."""
+    """Write the package to ``destination`` with the ``replace`` parts swapped in (or added), set
+    to recalculate on opening; every other member is copied byte for byte (compressed bytes
+    included)."""
     extra, drop = _recalculate_on_open(package)
     replace = {**extra, **replace}
     with (
@@ -690,6 +744,8 @@ def write_copy(package: Package, destination: str | Path, replace: dict[str, byt
                 z.writestr(new, replace[name], compress_type=zipfile.ZIP_DEFLATED)
             else:
                 _copy_raw(src, info, z, out)
+        for name in replace.keys() - {i.filename for i in package.infos}:
+            z.writestr(name, replace[name])
 
 
 def _copy_raw(src: Any, info: zipfile.ZipInfo, z: zipfile.ZipFile, out: Any) -> None:
