@@ -24,6 +24,7 @@ from . import __version__
 from .data import Problems, ReadOptions, ValueRules
 from .data._catalog import (
     METRIC_ROLES,
+    SPECS,
     ResultRow,
     RunOptions,
     at_file_row,
@@ -715,13 +716,23 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _metric_roles(name: str) -> tuple[str, ...]:
+    """The columns one metric reads (and the date it groups by): only these are looked for, so a
+    generic header such as "Score" can answer the one score the metric needs."""
+    key = name.strip().lower()
+    spec = next((s for s in SPECS if s.name == key), None)
+    if spec is None:
+        return METRIC_ROLES
+    return tuple(dict.fromkeys((*spec.roles, *((spec.period_role,) if spec.period_role else ()))))
+
+
 def _cmd_metric(args: argparse.Namespace) -> int:
     run = _run_options(args)
     problems = _problems(args)
     extra = [args.by] if args.by else []
     with _Progress(_progress_wanted(args)) as progress:
         progress.start(2, "reading")
-        (d,) = _datasets(args, [args.file], METRIC_ROLES, problems, progress, extra=extra)
+        (d,) = _datasets(args, [args.file], _metric_roles(args.name), problems, progress, extra=extra)
         (spec,), _ = specs_for(d, run, args.name)
         progress.step(f"computing {spec.name}")
         if args.by is None and args.period is None:

@@ -374,3 +374,22 @@ def test_report_on_cdnow_as_excel_and_parquet_equals_csv(cdnow_csv, capsys, tmp_
         for key in ("value", "n", "n_dropped", "ci_low", "ci_high"):
             expected = want[name][key]
             assert got[name][key] == (expected if expected is None else pytest.approx(expected, rel=1e-12))
+
+
+def test_metric_reads_a_generic_score_column_as_the_score_it_asks_for(tmp_path, capsys):
+    # "Bewertung" (rating) says nothing about which survey it is; asked for NPS, it is the NPS answer.
+    path = tmp_path / "umfrage.csv"
+    path.write_bytes(
+        "Kunden-ID;Datum;Bewertung;Region\nK1;31.12.2025;10;Nord\nK2;30.12.2025;9;Nord\n"
+        "K3;29.12.2025;zehn;Süd\nK4;28.12.2025;3;Süd\nK6;15.11.2025;7;Nord\n".encode("utf-8-sig")
+    )
+    code, out, err = run(["metric", "nps", path, "--by", "Region", "--format", "json"], capsys)
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["columns"]["nps_score"] == "Bewertung"
+    got = _groups(out)
+    # Nord: 10, 9, 7 -> 100 * (2 - 0) / 3; Süd: 3 -> -100 ('zehn' skipped and reported).
+    assert got["Nord"]["value"] == pytest.approx(200 / 3)
+    assert got["Süd"]["value"] == pytest.approx(-100.0)
+    assert got["Süd"]["ci_low"] <= -100.0 <= got["Süd"]["ci_high"]
+    assert "zehn" in err or "zehn" in out

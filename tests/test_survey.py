@@ -182,3 +182,14 @@ def test_nps_diff_names_the_sample_with_the_bad_value():
     with pytest.raises(KpiInputError) as info:
         nps_diff([None], [10])
     assert info.value.argument == "scores_a" and info.value.kind == "empty"
+
+
+def test_adjusted_interval_always_contains_the_reported_nps():
+    # One detractor: adjusted centre = (0.75 - 1.75)/4 = -25 points, and the plain adjusted-Wald
+    # interval would end above -100; the reported interval must still contain -100.
+    r = nps([3])
+    assert r.value == -100.0
+    assert r.ci_low == -100.0 and r.ci_high > -100.0
+    for scores in ([10], [10, 10, 9], [0, 0, 0, 0, 0, 0, 0, 0]):
+        r = nps(scores)
+        assert r.ci_low <= r.value <= r.ci_high

@@ -398,6 +398,12 @@ def _find_header(headers: Sequence[str], wanted: str) -> str | None:
     return matches[0] if matches else None
 
 
+_SCORE_ROLES = ("nps_score", "csat_score", "ces_score")
+_GENERIC_SCORE_HEADERS = frozenset(
+    normalise_header(h) for h in ("score", "rating", "answer", "Bewertung", "Punkte", "Punktzahl", "Antwort")
+)
+
+
 def map_columns(
     headers: Iterable[object],
     *,
@@ -463,4 +469,13 @@ def map_columns(
                 out.how[role.name] = "recognised header"
                 taken.add(hit)
                 break
+    # A bare "Score" or "Bewertung" column says nothing about which survey it answers. When only one
+    # kind of score is asked for (e.g. `kpi-xl metric nps`), such a column answers it, and the
+    # mapping report says it was a generic header so the user can check.
+    missing_scores = [r for r in _SCORE_ROLES if r in wanted and r not in out.columns]
+    if len(missing_scores) == 1 and not any(r in out.columns for r in _SCORE_ROLES):
+        hit = next((h for h in heads if h not in taken and normalised[h] in _GENERIC_SCORE_HEADERS), None)
+        if hit is not None:
+            out.columns[missing_scores[0]] = hit
+            out.how[missing_scores[0]] = "generic score header"
     return out

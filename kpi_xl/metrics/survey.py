@@ -51,7 +51,9 @@ def nps(
     number of valid responses; passives (7-8) count in *n* only. The Wald interval is
     ``NPS ± z·SE``. The adjusted-Wald interval (default) adds 3 to *n* and 3/4 to both the
     promoter and detractor counts before computing the centre and SE; it keeps close to nominal
-    coverage at small *n* (Rocks 2016). The reported ``value`` is always the plain NPS.
+    coverage at small *n* (Rocks 2016). The reported ``value`` is always the plain NPS, and the
+    interval always contains it: where the adjusted interval would miss it (tiny samples), the
+    nearer bound is moved to it.
 
     Parameters
     ----------
@@ -149,8 +151,11 @@ def nps(
     else:
         centre = p - d
         se = math.sqrt(_nps_variance(p, d, n_eff))
-    low = max(-1.0, centre - z * se) * 100.0
-    high = min(1.0, centre + z * se) * 100.0
+    # The adjusted-Wald interval is centred on the adjusted estimate; at very small n (e.g. one
+    # detractor) it can miss the observed NPS. The bound is then moved to the observed value, so
+    # the interval always contains what is reported (only ever wider, never narrower).
+    low = min(max(-1.0, centre - z * se), p - d) * 100.0
+    high = max(min(1.0, centre + z * se), p - d) * 100.0
     return MetricResult(
         metric="nps",
         value=value,
