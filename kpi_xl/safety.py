@@ -43,6 +43,7 @@ import re
 import socket
 import uuid
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -483,7 +484,7 @@ def _check_member(
             _check_area(_sheet_area(archive, member, refuse), member.filename, limits, refuse)
     except KpiInputError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError) as exc:
         raise refuse(f"is damaged: its part {member.filename} cannot be unpacked ({exc}); get a fresh copy")
     return total
 
