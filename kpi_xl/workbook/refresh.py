@@ -181,14 +181,30 @@ def _header_map(table: str, headers: Sequence[Any], where: str) -> dict[str, int
 def _frame(
     table: str, body: list[list[Any]], first_row: int, positions: dict[str, int]
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Raw cell values by column key, without wholly blank rows, and each row's sheet row number."""
-    cols = {k: [(r[p] if p < len(r) else None) for r in body] for k, p in positions.items()}
-    frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in cols.items()})
-    frame = frame.map(lambda v: None if isinstance(v, str) and not v.strip() else v)
-    rows = np.arange(first_row, first_row + len(body))
-    keep = frame.notna().any(axis=1).to_numpy(dtype=bool) if len(frame) else np.zeros(0, bool)
-    frame = frame[keep].reset_index(drop=True)
-    return frame[[c.key for c in TABLES[table].columns]], rows[keep]
+    """Raw cell values by column key, without wholly blank rows, and each row's sheet row number.
+
+    Column by column over one object array: a data tab can hold a million cells, and a call per
+    cell (``DataFrame.map``) costs seconds there."""
+    width = max(positions.values(), default=-1) + 1
+    lengths = {len(r) for r in body}
+    if lengths and min(lengths) >= width and len(lengths) == 1:
+        grid = np.array(body, dtype=object).reshape(len(body), -1)
+    else:
+        grid = np.array([list(r[:width]) + [None] * (width - len(r)) for r in body], dtype=object)
+        grid = grid.reshape(len(body), width)
+    keep = np.zeros(len(body), dtype=bool)
+    cols: dict[str, np.ndarray] = {}
+    for key, p in positions.items():
+        col = grid[:, p].copy()
+        # Blank: empty, missing, or text of spaces only (what Excel shows as an empty cell). The
+        # readers (calamine, xlwings) give plain str, so one type test per cell finds the text.
+        blank = pd.isna(col) | np.array([type(v) is str and not v.strip() for v in col], dtype=bool)
+        col[blank] = None
+        keep |= ~blank
+        cols[key] = col
+    frame = pd.DataFrame({k: pd.Series(v[keep], dtype=object) for k, v in cols.items()})
+    rows = np.arange(first_row, first_row + len(body))[keep]
+    return frame[[c.key for c in TABLES[table].columns]], rows
 
 
 def _report(path, backup, lang, ctx: Context, data, res, timings) -> RefreshReport:
@@ -279,11 +295,12 @@ def _read_file(path: Path, pkg: Package, lang: str, names: dict[str, str]):
             )
         c0, r0, c1, r1 = range_boundaries(table.ref)
         g = grid(names[key])
-        body = [(row[c0 - 1 : c1] if len(row) >= c0 else []) for row in g[r0:r1]]
+        # Whole sheet rows (no copy of each row's slice): the Table's columns are picked by position.
+        body = g[r0:r1]
         # Rows typed or pasted directly below the Table that Excel did not pull into it.
         extra = r1
         while extra < len(g) and any(v not in ("", None) for v in g[extra][c0 - 1 : c1]):
-            body.append(g[extra][c0 - 1 : c1])
+            body.append(g[extra])
             extra += 1
         if extra > r1:
             grown[table.part] = (
@@ -293,7 +310,7 @@ def _read_file(path: Path, pkg: Package, lang: str, names: dict[str, str]):
         head = g[r0 - 1][c0 - 1 : c1] if r0 - 1 < len(g) else []
         positions = _header_map(key, head, f"{path.name}, sheet {names[key]!r}")
         headers[key] = {k: str(head[p]) for k, p in positions.items()}
-        raw[key] = _frame(key, body, r0 + 1, positions)
+        raw[key] = _frame(key, body, r0 + 1, {k: p + c0 - 1 for k, p in positions.items()})
     return raw_settings, where, raw, headers, notes, grown
 
 
