@@ -11,7 +11,14 @@ from scipy import stats
 from ._errors import KpiInputError
 from ._result import MetricResult, small_sample_warnings
 
-__all__ = ["z_value", "check_confidence", "wilson_interval", "share_result", "mean_result"]
+__all__ = [
+    "z_value",
+    "check_confidence",
+    "wilson_interval",
+    "share_result",
+    "mean_result",
+    "mean_result_from_moments",
+]
 
 
 def check_confidence(confidence: float) -> None:
@@ -99,19 +106,63 @@ def mean_result(
     min_n: int | None,
     components: dict[str, Any],
 ) -> MetricResult:
-    """A mean with the t interval ``mean ± t(n-1)·s/√n`` (no interval for a single value)."""
-    n = x.size
-    mean = float(x.mean())
+    """A mean with the t interval ``mean ± t(n-1)·s/√n`` (no interval for a single value).
+
+    Computed from the moments of ``x`` (:func:`mean_result_from_moments`), so a caller holding only
+    counts or sums (a histogram, a DuckDB aggregate) gets the same result from the same formula.
+    """
+    return mean_result_from_moments(
+        metric,
+        x.size,
+        float(x.sum()),
+        float(np.dot(x, x)),
+        unit=unit,
+        n_dropped=n_dropped,
+        confidence=confidence,
+        min_n=min_n,
+        components=components,
+    )
+
+
+def mean_result_from_moments(
+    metric: str,
+    n: int,
+    total: float,
+    total_of_squares: float,
+    *,
+    unit: str,
+    n_dropped: int,
+    confidence: float,
+    min_n: int | None,
+    components: dict[str, Any],
+) -> MetricResult:
+    r"""A mean and its t interval from the count, sum and sum of squares of the observations.
+
+    .. math::
+
+        \bar x = \frac{\Sigma x}{n}, \quad s^2 = \frac{\Sigma x^2 - (\Sigma x)^2 / n}{n - 1}, \quad
+        CI = \bar x \pm t_{n-1} \, s / \sqrt{n}
+
+    No interval for a single value. ``s²`` is clamped at 0: for equal values rounding can leave
+    a tiny negative difference, which is no variance at all.
+
+    >>> r = mean_result_from_moments("m", 3, 120.0, 6_200.0, unit="currency", n_dropped=0,
+    ...                              confidence=0.95, min_n=None, components={})
+    >>> r.value, round(r.se, 4)
+    (40.0, 15.2753)
+    """
+    mean = total / n
     se = low = high = None
     if n > 1:
-        se = float(x.std(ddof=1)) / math.sqrt(n)
+        variance = max(total_of_squares - total * total / n, 0.0) / (n - 1)
+        se = math.sqrt(variance) / math.sqrt(n)
         tq = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1))
         low, high = mean - tq * se, mean + tq * se
     return MetricResult(
         metric=metric,
         value=mean,
         unit=unit,
-        n_used=n,
+        n_used=int(n),
         n_dropped=n_dropped,
         se=se,
         ci_low=low,
@@ -119,5 +170,5 @@ def mean_result(
         confidence=confidence if se is not None else None,
         method="t" if se is not None else None,
         components=components,
-        warnings=small_sample_warnings(n, min_n),
+        warnings=small_sample_warnings(int(n), min_n),
     )

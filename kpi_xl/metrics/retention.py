@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._clean import OnInvalid, clean_dates, clean_ids, require_share
+from ._clean import OnInvalid, clean_dates, clean_ids, clean_numbers, require_count, require_share
 from ._errors import KpiInputError
 from ._intervals import share_result
 from ._result import MetricResult, small_sample_warnings
@@ -34,7 +34,9 @@ __all__ = [
     "annual_churn",
     "monthly_churn",
     "repeat_purchase_rate",
+    "repeat_purchase_rate_from_counts",
     "purchase_frequency",
+    "purchase_frequency_from_counts",
     "cohort_retention",
 ]
 
@@ -766,7 +768,109 @@ def repeat_purchase_rate(
     orders, purchases, n_orders, n_dropped = _orders_per_customer(
         customer_ids, order_dates, count, on_invalid
     )
-    customers = int(orders.size)
+    return _repeat_result(purchases, n_orders, count, n_dropped, confidence, min_n)
+
+
+def _per_customer_counts(values: Any, argument: str) -> np.ndarray:
+    """Counts per customer: whole numbers, 1 or more (a customer here has bought), no blanks."""
+    cleaned = clean_numbers(
+        values, argument=argument, lo=1, integer=True, expected="a whole number of purchases, 1 or more"
+    )
+    if cleaned.n_blank:
+        pos = int(np.flatnonzero(~cleaned.mask)[0]) + 1
+        raise KpiInputError(
+            f"{argument}: the value at position {pos} is blank; give a count for each customer",
+            argument=argument,
+            position=pos,
+        )
+    return cleaned.values.astype(np.int64)
+
+
+def repeat_purchase_rate_from_counts(
+    purchases_per_customer: Any,
+    orders_total: int | None = None,
+    *,
+    count: Literal["orders", "days"] = "orders",
+    n_dropped: int = 0,
+    confidence: float = 0.95,
+    min_n: int | None = None,
+) -> MetricResult:
+    r"""Repeat purchase rate from each customer's number of purchases, counted elsewhere (a
+    database ``GROUP BY`` customer): the same result as :func:`repeat_purchase_rate` on the order
+    rows behind the counts.
+
+    .. math::
+
+        RPR = \frac{\#\{c : P_c > 1\}}{C}
+
+    Parameters
+    ----------
+    purchases_per_customer:
+        Purchases of each customer who bought (whole numbers, 1 or more): order rows with
+        ``count="orders"``, distinct purchase days with ``count="days"``.
+    orders_total:
+        Order rows behind the counts, for ``components["orders"]`` and the purchase frequency.
+        With ``count="orders"`` it is the sum of the counts (the default; if given it must equal
+        it); with ``count="days"`` it is required and at least the number of purchase days.
+    count:
+        What a purchase is, as in :func:`repeat_purchase_rate`.
+    n_dropped:
+        Order rows skipped before counting (a blank id or date).
+    confidence, min_n:
+        As in :func:`repeat_purchase_rate`.
+
+    Raises
+    ------
+    KpiInputError
+        A count that is not a whole number of at least 1 (naming its position); an ``orders_total``
+        that does not fit the counts; no customers (kind ``"empty"``).
+
+    References
+    ----------
+    As :func:`repeat_purchase_rate`.
+
+    Examples
+    --------
+    The :func:`repeat_purchase_rate` example counted: a 3 orders, b 1, c 2: 2 of 3 customers.
+
+    >>> round(repeat_purchase_rate_from_counts([3, 1, 2]).value, 4)
+    0.6667
+    """
+    if count not in ("orders", "days"):
+        raise KpiInputError(f"count must be 'orders' or 'days', got {count!r}", argument="count")
+    purchases = _per_customer_counts(purchases_per_customer, "purchases_per_customer")
+    in_counts = int(purchases.sum())
+    if orders_total is None:
+        if count == "days":
+            raise KpiInputError(
+                "count='days' needs orders_total: purchase days do not tell how many orders there were",
+                argument="orders_total",
+            )
+        n_orders = in_counts
+    else:
+        n_orders = int(require_count(orders_total, "orders_total"))
+        if (count == "orders" and n_orders != in_counts) or n_orders < in_counts:
+            need = "equal to" if count == "orders" else "at least"
+            raise KpiInputError(
+                f"orders_total {orders_total!r} must be {need} the {in_counts} purchases counted",
+                argument="orders_total",
+                value=orders_total,
+            )
+    dropped = int(require_count(n_dropped, "n_dropped"))
+    if purchases.size == 0:
+        raise KpiInputError(
+            f"no orders with a customer id ({dropped} row(s) skipped)",
+            argument="purchases_per_customer",
+            kind="empty",
+        )
+    return _repeat_result(purchases, n_orders, count, dropped, confidence, min_n)
+
+
+def _repeat_result(
+    purchases: np.ndarray, n_orders: int, count: str, n_dropped: int, confidence: float, min_n: int | None
+) -> MetricResult:
+    """Repeat purchase rate from purchases per customer: the computation both forms share."""
+    customers = int(purchases.size)
     repeat = int((purchases > 1).sum())
     components: dict[str, Any] = {
         "customers": customers,
@@ -818,13 +922,54 @@ def purchase_frequency(customer_ids: Any, *, on_invalid: OnInvalid = "raise") ->
     2.0
     """
     orders, _, n_orders, n_dropped = _orders_per_customer(customer_ids, None, "orders", on_invalid)
+    return _frequency_result(n_orders, int(orders.size), n_dropped)
+
+
+def purchase_frequency_from_counts(orders_per_customer: Any, *, n_dropped: int = 0) -> MetricResult:
+    r"""Purchase frequency from each customer's number of orders, counted elsewhere: the same
+    result as :func:`purchase_frequency` on the order rows behind the counts,
+    :math:`f = \Sigma_c O_c / C`.
+
+    Parameters
+    ----------
+    orders_per_customer:
+        Orders of each customer who bought (whole numbers, 1 or more).
+    n_dropped:
+        Order rows skipped before counting (a blank id).
+
+    Raises
+    ------
+    KpiInputError
+        A count that is not a whole number of at least 1 (naming its position); no customers
+        (kind ``"empty"``).
+
+    Examples
+    --------
+    a 3 orders, b 1, c 2: 6 / 3 = 2 orders per customer.
+
+    >>> purchase_frequency_from_counts([3, 1, 2]).value
+    2.0
+    """
+    orders = _per_customer_counts(orders_per_customer, "orders_per_customer")
+    dropped = int(require_count(n_dropped, "n_dropped"))
+    if orders.size == 0:
+        raise KpiInputError(
+            f"no orders with a customer id ({dropped} row(s) skipped)",
+            argument="orders_per_customer",
+            kind="empty",
+        )
+    return _frequency_result(int(orders.sum()), int(orders.size), dropped)
+
+
+def _frequency_result(n_orders: int, customers: int, n_dropped: int) -> MetricResult:
+    """Orders per customer: the computation both forms share."""
     return MetricResult(
         metric="purchase_frequency",
-        value=n_orders / orders.size,
+        value=n_orders / customers,
         unit="count",
         n_used=n_orders,
         n_dropped=n_dropped,
-        components={"orders": n_orders, "customers": int(orders.size)},
+        components={"orders": n_orders, "customers": customers},
     )
 
 

@@ -2,22 +2,39 @@
 
 All three drop blanks (counted in ``n_dropped``) and treat a value outside the scale, a fraction
 or text as an error that names the value and its position, unless ``on_invalid="drop"``.
+
+Each metric also takes a histogram (``*_from_counts``: score -> number of responses), as a database
+or a pivot table gives it. Both forms reduce the answers to responses per score point and compute
+the metric from that histogram with one shared function, so they give the same result.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
-from ._clean import OnInvalid, clean_numbers, clean_scores
+from ._clean import OnInvalid, clean_numbers, clean_scores, require_count
 from ._errors import KpiInputError
-from ._intervals import mean_result, wilson_interval, z_value
+from ._intervals import mean_result_from_moments, wilson_interval, z_value
 from ._result import MetricResult, small_sample_warnings
 
-__all__ = ["nps", "nps_diff", "csat", "satisfaction_mean", "ces", "wilson_interval"]
+__all__ = [
+    "nps",
+    "nps_from_counts",
+    "nps_diff",
+    "csat",
+    "csat_from_counts",
+    "satisfaction_mean",
+    "satisfaction_mean_from_counts",
+    "ces",
+    "ces_from_counts",
+    "wilson_interval",
+]
 
 NpsMethod = Literal["wald", "adjusted-wald"]
 
@@ -26,6 +43,77 @@ def _nps_variance(p: float, d: float, n: float) -> float:
     # Promoter and detractor shares come from one multinomial sample: Cov(p, d) = -pd/n, so
     # Var(p - d) = [p(1-p) + d(1-d) + 2pd] / n = [p + d - (p - d)^2] / n.
     return max(p + d - (p - d) ** 2, 0.0) / n
+
+
+def _points(scale: tuple[int, int]) -> np.ndarray:
+    """The whole-number score points of a scale, lowest first (one histogram bin each)."""
+    lo, hi = scale
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo >= hi:
+        raise KpiInputError(f"scale must be (low, high) with low < high, got {scale!r}", argument="scale")
+    return np.arange(math.ceil(lo), math.floor(hi) + 1, dtype=np.float64)
+
+
+def _histogram(values: np.ndarray, points: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Responses (or their weights) per score point; ``values`` are cleaned whole scores."""
+    return np.bincount((values - points[0]).astype(np.int64), weights=weights, minlength=points.size)
+
+
+def _whole(x: Any) -> int | None:
+    """``x`` as an int if it is a whole number (not a flag, not text), else None."""
+    if isinstance(x, (bool, np.bool_)):
+        return None
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)) and math.isfinite(x) and x == math.floor(x):
+        return int(x)
+    return None
+
+
+def _count_histogram(counts: Any, points: np.ndarray, argument: str = "counts") -> np.ndarray:
+    """Responses per score point from a mapping score -> number of responses, checked entry by
+    entry (a histogram holds at most a few entries per point, so the loop is short)."""
+    if isinstance(counts, pd.Series):
+        items = list(zip(counts.index, counts.to_numpy(dtype=object), strict=True))
+    elif isinstance(counts, Mapping):
+        items = list(counts.items())
+    else:
+        raise KpiInputError(
+            f"{argument} must map each score to its number of responses (a dict or a pandas Series), "
+            f"got {type(counts).__name__}",
+            argument=argument,
+        )
+    lo, hi = int(points[0]), int(points[-1])
+    hist = np.zeros(points.size, dtype=np.int64)
+    for pos, (score, n) in enumerate(items, start=1):
+        s = _whole(score)
+        if s is None or not lo <= s <= hi:
+            raise KpiInputError(
+                f"{argument}: score {score!r} (entry {pos}) is not a whole-number score from {lo} to {hi}",
+                argument=argument,
+                position=pos,
+                value=score,
+            )
+        c = _whole(n)
+        if c is None or c < 0:
+            raise KpiInputError(
+                f"{argument}: the number of responses {n!r} for score {score!r} (entry {pos}) is not a "
+                "whole number, 0 or more",
+                argument=argument,
+                position=pos,
+                value=n,
+            )
+        hist[s - lo] += c
+    return hist
+
+
+def _dropped(n_dropped: Any) -> int:
+    return int(require_count(n_dropped, "n_dropped"))
+
+
+def _moments(hist: np.ndarray, points: np.ndarray) -> tuple[int, float, float]:
+    """n, sum and sum of squares of the scores a histogram holds (exact for whole scores)."""
+    h = hist.astype(np.float64)
+    return int(hist.sum()), float(np.dot(points, h)), float(np.dot(points * points, h))
 
 
 def nps(
@@ -105,20 +193,12 @@ def nps(
     >>> nps([10, 9, 8, 6, 0]).value
     0.0
     """
-    lo, hi = scale
-    if not lo <= detractor_max < promoter_min <= hi:
-        raise KpiInputError(
-            f"breakpoints must satisfy {lo} <= detractor_max < promoter_min <= {hi}, "
-            f"got detractor_max={detractor_max}, promoter_min={promoter_min}",
-            argument="promoter_min",
-        )
-    if method not in ("wald", "adjusted-wald"):
-        raise KpiInputError(f"method must be 'wald' or 'adjusted-wald', got {method!r}", argument="method")
-    z = z_value(confidence)
+    points, z = _nps_checks(scale, promoter_min, detractor_max, method, confidence)
     cleaned = clean_scores(scores, scale=scale, on_invalid=on_invalid, argument=argument)
     x = cleaned.values
     if weights is None:
-        w = np.ones_like(x)
+        hist = _histogram(x, points)
+        n_eff = float(x.size)
     else:
         w_all = clean_numbers(weights, argument="weights", allow_negative=False).values
         if len(w_all) != len(cleaned.mask):
@@ -128,18 +208,115 @@ def nps(
                 argument="weights",
             )
         w = w_all[cleaned.mask]
-    total = float(w.sum())
-    if x.size == 0 or total <= 0:
+        hist = _histogram(x, points, w)
+        n_eff = float(w.sum()) ** 2 / float((w**2).sum()) if w.sum() > 0 else 0.0
+    return _nps_result(
+        hist, points, int(x.size), n_eff, cleaned.n_dropped, z, confidence, method, promoter_min,
+        detractor_max, min_n, argument, scale,
+    )  # fmt: skip
+
+
+def nps_from_counts(
+    counts: Any,
+    *,
+    n_dropped: int = 0,
+    confidence: float = 0.95,
+    method: NpsMethod = "adjusted-wald",
+    promoter_min: int = 9,
+    detractor_max: int = 6,
+    scale: tuple[int, int] = (0, 10),
+    min_n: int | None = None,
+) -> MetricResult:
+    r"""Net Promoter Score from the number of responses per score (a histogram).
+
+    The same statistic as :func:`nps` (same formula, interval and components; both compute it
+    from responses per score point), for data that is already counted: a pivot table, or a
+    database ``GROUP BY score``.
+
+    Parameters
+    ----------
+    counts:
+        Score -> number of responses, as a dict or a pandas Series indexed by score. Scores are
+        whole numbers on ``scale``; counts whole numbers, 0 or more. A score may be absent (0).
+    n_dropped:
+        Responses skipped before counting (blanks), reported in ``n_dropped``.
+    confidence, method, promoter_min, detractor_max, scale, min_n:
+        As in :func:`nps`.
+
+    Returns
+    -------
+    MetricResult
+        As :func:`nps` returns for the responses the histogram describes.
+
+    Raises
+    ------
+    KpiInputError
+        A score off the scale or not whole, a count not whole or negative (naming the entry), not
+        a mapping; no responses at all (kind ``"empty"``).
+
+    References
+    ----------
+    Reichheld (2003); Rocks (2016), as in :func:`nps`.
+
+    Examples
+    --------
+    Two 10s, one 9, one 8, one 6: NPS = 100 · (3/5 - 1/5) = 40, as ``nps([10, 10, 9, 8, 6])``.
+
+    >>> nps_from_counts({10: 2, 9: 1, 8: 1, 6: 1}).value
+    40.0
+    """
+    points, z = _nps_checks(scale, promoter_min, detractor_max, method, confidence)
+    hist = _count_histogram(counts, points)
+    n = int(hist.sum())
+    return _nps_result(
+        hist, points, n, float(n), _dropped(n_dropped), z, confidence, method, promoter_min,
+        detractor_max, min_n, "counts", scale,
+    )  # fmt: skip
+
+
+def _nps_checks(
+    scale: tuple[int, int], promoter_min: int, detractor_max: int, method: str, confidence: float
+) -> tuple[np.ndarray, float]:
+    """The options of an NPS checked (before any data): the scale's points and the z quantile."""
+    lo, hi = scale
+    if not lo <= detractor_max < promoter_min <= hi:
         raise KpiInputError(
-            f"{argument}: no valid {lo}-{hi} scores to compute NPS from "
-            f"({cleaned.n_dropped} value(s) skipped)",
+            f"breakpoints must satisfy {lo} <= detractor_max < promoter_min <= {hi}, "
+            f"got detractor_max={detractor_max}, promoter_min={promoter_min}",
+            argument="promoter_min",
+        )
+    if method not in ("wald", "adjusted-wald"):
+        raise KpiInputError(f"method must be 'wald' or 'adjusted-wald', got {method!r}", argument="method")
+    return _points(scale), z_value(confidence)
+
+
+def _nps_result(
+    hist: np.ndarray,
+    points: np.ndarray,
+    n_used: int,
+    n_eff: float,
+    n_dropped: int,
+    z: float,
+    confidence: float,
+    method: str,
+    promoter_min: int,
+    detractor_max: int,
+    min_n: int | None,
+    argument: str,
+    scale: tuple[int, int],
+) -> MetricResult:
+    """NPS from responses (or weights) per score point: the computation both forms share."""
+    total = float(hist.sum())
+    if n_used == 0 or total <= 0:
+        lo, hi = scale
+        raise KpiInputError(
+            f"{argument}: no valid {lo}-{hi} scores to compute NPS from ({n_dropped} value(s) skipped)",
             argument=argument,
             kind="empty",
         )
-    prom = float(w[x >= promoter_min].sum())
-    det = float(w[x <= detractor_max].sum())
+    prom = float(hist[points >= promoter_min].sum())
+    det = float(hist[points <= detractor_max].sum())
     pas = total - prom - det
-    n_eff = total**2 / float((w**2).sum())
     p, d = prom / total, det / total
     value = 100.0 * (p - d)
     if method == "adjusted-wald":
@@ -160,8 +337,8 @@ def nps(
         metric="nps",
         value=value,
         unit="points",
-        n_used=int(x.size),
-        n_dropped=cleaned.n_dropped,
+        n_used=n_used,
+        n_dropped=n_dropped,
         se=100.0 * se,
         ci_low=low,
         ci_high=high,
@@ -176,7 +353,7 @@ def nps(
             "pct_detractors": d,
             "n_effective": n_eff,
         },
-        warnings=small_sample_warnings(int(x.size), min_n),
+        warnings=small_sample_warnings(n_used, min_n),
     )
 
 
@@ -295,20 +472,69 @@ def csat(
     >>> csat([5, 5, 4, 4, 4, 5, 4, 3, 2, 1]).value
     0.7
     """
+    points, thr = _csat_checks(scale, threshold, confidence)
+    cleaned = clean_scores(scores, scale=scale, on_invalid=on_invalid)
+    return _csat_result(_histogram(cleaned.values, points), points, cleaned.n_dropped, thr, confidence, min_n)
+
+
+def csat_from_counts(
+    counts: Any,
+    *,
+    n_dropped: int = 0,
+    scale: tuple[int, int] = (1, 5),
+    threshold: int | None = None,
+    confidence: float = 0.95,
+    min_n: int | None = None,
+) -> MetricResult:
+    r"""CSAT (top-box share) from the number of responses per score: the same result as
+    :func:`csat` on the responses the histogram describes.
+
+    Parameters
+    ----------
+    counts:
+        Score -> number of responses (dict or pandas Series); see :func:`nps_from_counts`.
+    n_dropped:
+        Responses skipped before counting (blanks).
+    scale, threshold, confidence, min_n:
+        As in :func:`csat`.
+
+    References
+    ----------
+    As :func:`csat`.
+
+    Examples
+    --------
+    Seven of ten answers are 4 or 5: CSAT = 7/10, as in the :func:`csat` example.
+
+    >>> csat_from_counts({5: 3, 4: 4, 3: 1, 2: 1, 1: 1}).value
+    0.7
+    """
+    points, thr = _csat_checks(scale, threshold, confidence)
+    return _csat_result(_count_histogram(counts, points), points, _dropped(n_dropped), thr, confidence, min_n)
+
+
+def _csat_checks(scale: tuple[int, int], threshold: int | None, confidence: float) -> tuple[np.ndarray, int]:
     lo, hi = scale
     thr = hi - 1 if threshold is None else int(threshold)
     if not lo <= thr <= hi:
         raise KpiInputError(f"threshold {threshold!r} is outside the scale {lo}-{hi}", argument="threshold")
-    cleaned = clean_scores(scores, scale=scale, on_invalid=on_invalid)
-    x = cleaned.values
-    if x.size == 0:
+    z_value(confidence)
+    return _points(scale), thr
+
+
+def _csat_result(
+    hist: np.ndarray, points: np.ndarray, n_dropped: int, thr: int, confidence: float, min_n: int | None
+) -> MetricResult:
+    """CSAT from responses per score point: the computation both forms share."""
+    n, total, _ = _moments(hist, points)
+    if n == 0:
         raise KpiInputError(
-            f"no valid {lo}-{hi} scores to compute CSAT from ({cleaned.n_dropped} value(s) skipped)",
+            f"no valid {points[0]:g}-{points[-1]:g} scores to compute CSAT from "
+            f"({n_dropped} value(s) skipped)",
             argument="scores",
             kind="empty",
         )
-    k = float((x >= thr).sum())
-    n = x.size
+    k = float(hist[points >= thr].sum())
     low, high = wilson_interval(k, n, confidence)
     p = k / n
     return MetricResult(
@@ -316,13 +542,13 @@ def csat(
         value=p,
         unit="share",
         n_used=n,
-        n_dropped=cleaned.n_dropped,
+        n_dropped=n_dropped,
         se=math.sqrt(p * (1 - p) / n),
         ci_low=low,
         ci_high=high,
         confidence=confidence,
         method="wilson",
-        components={"satisfied": k, "mean": float(x.mean()), "threshold": thr},
+        components={"satisfied": k, "mean": total / n, "threshold": thr},
         warnings=small_sample_warnings(n, min_n),
     )
 
@@ -344,14 +570,51 @@ def satisfaction_mean(
     4.0
     """
     z_value(confidence)
+    points = _points(scale)
     cleaned = clean_scores(scores, scale=scale, on_invalid=on_invalid)
-    if cleaned.values.size == 0:
+    return _satisfaction_result(
+        _histogram(cleaned.values, points), points, cleaned.n_dropped, confidence, min_n
+    )
+
+
+def satisfaction_mean_from_counts(
+    counts: Any,
+    *,
+    n_dropped: int = 0,
+    scale: tuple[int, int] = (1, 5),
+    confidence: float = 0.95,
+    min_n: int | None = None,
+) -> MetricResult:
+    r"""Mean satisfaction from the number of responses per score, with the t interval of
+    :func:`satisfaction_mean` (mean and variance from the histogram's moments:
+    :math:`\bar x = \Sigma s c_s / n`, :math:`s^2 = (\Sigma s^2 c_s - n \bar x^2) / (n - 1)`).
+
+    ``counts``: score -> number of responses (see :func:`nps_from_counts`); ``n_dropped``:
+    responses skipped before counting.
+
+    >>> satisfaction_mean_from_counts({5: 1, 4: 1, 3: 1}).value
+    4.0
+    """
+    z_value(confidence)
+    points = _points(scale)
+    return _satisfaction_result(
+        _count_histogram(counts, points), points, _dropped(n_dropped), confidence, min_n
+    )
+
+
+def _satisfaction_result(
+    hist: np.ndarray, points: np.ndarray, n_dropped: int, confidence: float, min_n: int | None
+) -> MetricResult:
+    n, total, squares = _moments(hist, points)
+    if n == 0:
         raise KpiInputError("no valid scores to average", argument="scores", kind="empty")
-    return mean_result(
+    return mean_result_from_moments(
         "satisfaction_mean",
-        cleaned.values,
+        n,
+        total,
+        squares,
         unit="score",
-        n_dropped=cleaned.n_dropped,
+        n_dropped=n_dropped,
         confidence=confidence,
         min_n=min_n,
         components={},
@@ -401,38 +664,104 @@ def ces(
     >>> r.value, r.components["pct_agree"], r.components["pct_disagree"]
     (5.0, 0.625, 0.25)
     """
+    points, thr = _ces_checks(scale, agree_threshold, higher_is_easier, confidence)
+    cleaned = clean_scores(scores, scale=scale, on_invalid=on_invalid)
+    return _ces_result(
+        _histogram(cleaned.values, points), points, cleaned.n_dropped, thr, higher_is_easier, scale,
+        confidence, min_n,
+    )  # fmt: skip
+
+
+def ces_from_counts(
+    counts: Any,
+    *,
+    n_dropped: int = 0,
+    scale: tuple[int, int] = (1, 7),
+    agree_threshold: int | None = None,
+    higher_is_easier: bool = True,
+    confidence: float = 0.95,
+    min_n: int | None = None,
+) -> MetricResult:
+    r"""Customer Effort Score from the number of responses per score: the same result as
+    :func:`ces` (mean with t interval from the histogram's moments, % agree and % disagree).
+
+    ``counts``: score -> number of responses (see :func:`nps_from_counts`); ``n_dropped``:
+    responses skipped before counting; the other options as in :func:`ces`.
+
+    References
+    ----------
+    As :func:`ces`.
+
+    Examples
+    --------
+    The :func:`ces` example counted: 7 twice, 6 twice, 5, 4, 3, 2 once each.
+
+    >>> r = ces_from_counts({7: 2, 6: 2, 5: 1, 4: 1, 3: 1, 2: 1})
+    >>> r.value, r.components["pct_agree"], r.components["pct_disagree"]
+    (5.0, 0.625, 0.25)
+    """
+    points, thr = _ces_checks(scale, agree_threshold, higher_is_easier, confidence)
+    return _ces_result(
+        _count_histogram(counts, points), points, _dropped(n_dropped), thr, higher_is_easier, scale,
+        confidence, min_n,
+    )  # fmt: skip
+
+
+def _ces_checks(
+    scale: tuple[int, int], agree_threshold: int | None, higher_is_easier: bool, confidence: float
+) -> tuple[np.ndarray, int]:
+    """The options of a CES checked: the scale's points and the agree threshold."""
     z_value(confidence)
+    points = _points(scale)
     lo, hi = scale
     mid = (lo + hi) / 2.0
-    cleaned = clean_scores(scores, scale=scale, on_invalid=on_invalid)
-    x = cleaned.values
-    if x.size == 0:
-        raise KpiInputError(
-            f"no valid {lo}-{hi} scores to compute CES from ({cleaned.n_dropped} value(s) skipped)",
-            argument="scores",
-            kind="empty",
-        )
     if higher_is_easier:
         thr = math.floor(mid) + 1 if agree_threshold is None else int(agree_threshold)
-        agree = x >= thr
-        disagree = x <= (2 * mid - thr)
     else:
         thr = math.ceil(mid) - 1 if agree_threshold is None else int(agree_threshold)
-        agree = x <= thr
-        disagree = x >= (2 * mid - thr)
     if not lo <= thr <= hi:
         raise KpiInputError(
             f"agree_threshold {thr} is outside the scale {lo}-{hi}", argument="agree_threshold"
         )
-    n = x.size
-    pa = float(agree.sum()) / n
-    pd_ = float(disagree.sum()) / n
-    a_low, a_high = wilson_interval(float(agree.sum()), n, confidence)
-    return mean_result(
+    return points, thr
+
+
+def _ces_result(
+    hist: np.ndarray,
+    points: np.ndarray,
+    n_dropped: int,
+    thr: int,
+    higher_is_easier: bool,
+    scale: tuple[int, int],
+    confidence: float,
+    min_n: int | None,
+) -> MetricResult:
+    """CES from responses per score point: the computation both forms share."""
+    lo, hi = scale
+    n, total, squares = _moments(hist, points)
+    if n == 0:
+        raise KpiInputError(
+            f"no valid {lo}-{hi} scores to compute CES from ({n_dropped} value(s) skipped)",
+            argument="scores",
+            kind="empty",
+        )
+    # "Disagree" mirrors "agree" around the midpoint of the scale.
+    mirror = (lo + hi) - thr
+    if higher_is_easier:
+        agree, disagree = points >= thr, points <= mirror
+    else:
+        agree, disagree = points <= thr, points >= mirror
+    k_agree = float(hist[agree].sum())
+    pa = k_agree / n
+    pd_ = float(hist[disagree].sum()) / n
+    a_low, a_high = wilson_interval(k_agree, n, confidence)
+    return mean_result_from_moments(
         "ces",
-        x,
+        n,
+        total,
+        squares,
         unit="score",
-        n_dropped=cleaned.n_dropped,
+        n_dropped=n_dropped,
         confidence=confidence,
         min_n=min_n,
         components={

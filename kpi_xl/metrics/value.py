@@ -13,14 +13,24 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._clean import Cleaned, OnInvalid, clean_ids, clean_numbers, require_positive, require_share
+from ._clean import (
+    Cleaned,
+    OnInvalid,
+    clean_ids,
+    clean_numbers,
+    require_count,
+    require_positive,
+    require_share,
+)
 from ._errors import KpiInputError
-from ._intervals import mean_result
+from ._intervals import mean_result, mean_result_from_moments
 from ._result import MetricResult
 
 __all__ = [
     "average_order_value",
+    "average_order_value_from_moments",
     "historical_clv",
+    "historical_clv_from_revenue",
     "historical_clv_by_customer",
     "clv_formula",
     "lifespan_from_churn",
@@ -104,20 +114,97 @@ def average_order_value(
     check_confidence(confidence)
     cleaned = _clean_amounts(amounts, allow_negative, on_invalid)
     x = cleaned.values
-    if x.size == 0:
+    return _aov_result(x.size, float(x.sum()), float(np.dot(x, x)), cleaned.n_dropped, confidence, min_n)
+
+
+def average_order_value_from_moments(
+    n: int,
+    total: float,
+    total_of_squares: float,
+    *,
+    n_dropped: int = 0,
+    confidence: float = 0.95,
+    min_n: int | None = None,
+) -> MetricResult:
+    r"""Average order value from the number of orders, their sum and their sum of squares.
+
+    The same result as :func:`average_order_value` on the orders these moments describe (both
+    compute it from the moments), for amounts summed elsewhere (a database, a pivot table):
+
+    .. math::
+
+        AOV = \frac{\Sigma a}{n}, \quad s^2 = \frac{\Sigma a^2 - (\Sigma a)^2 / n}{n - 1}, \quad
+        CI = AOV \pm t_{n-1} \cdot s / \sqrt{n}
+
+    Parameters
+    ----------
+    n:
+        Number of orders with an amount (a whole number, 0 or more).
+    total, total_of_squares:
+        Sum of the amounts and sum of their squares.
+    n_dropped:
+        Orders skipped before summing (blank amounts).
+    confidence, min_n:
+        As in :func:`average_order_value`.
+
+    Raises
+    ------
+    KpiInputError
+        ``n`` not a whole number; a sum not finite; a sum of squares below :math:`(\Sigma a)^2/n`
+        (no set of amounts has those moments); no orders (kind ``"empty"``).
+
+    References
+    ----------
+    As :func:`average_order_value`.
+
+    Examples
+    --------
+    Orders of 20, 30 and 70: n = 3, sum 120, sum of squares 400 + 900 + 4,900 = 6,200; AOV 40.
+
+    >>> average_order_value_from_moments(3, 120, 6_200).value
+    40.0
+    """
+    check_confidence(confidence)
+    count = int(require_count(n, "n"))
+    sums = []
+    for name, v in (("total", total), ("total_of_squares", total_of_squares)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise KpiInputError(f"{name} must be a number, got {v!r}", argument=name, value=v)
+        if not math.isfinite(v):
+            raise KpiInputError(f"{name} must be a finite number, got {v!r}", argument=name, value=v)
+        sums.append(float(v))
+    total_, squares = sums
+    # Σa² >= (Σa)²/n for any amounts (Cauchy-Schwarz); a little less is rounding, much less a mistake.
+    if count and squares < total_ * total_ / count * (1 - 1e-9) - 1e-9:
         raise KpiInputError(
-            f"no valid amounts to average ({cleaned.n_dropped} value(s) skipped)",
+            f"total_of_squares {total_of_squares!r} is less than total²/n = {total_ * total_ / count:g}: "
+            "no amounts have these sums; check that it is the sum of the squared amounts",
+            argument="total_of_squares",
+            value=total_of_squares,
+        )
+    return _aov_result(count, total_, squares, int(require_count(n_dropped, "n_dropped")), confidence, min_n)
+
+
+def _aov_result(
+    n: int, total: float, squares: float, n_dropped: int, confidence: float, min_n: int | None
+) -> MetricResult:
+    """AOV from the moments of the amounts: the computation both forms share."""
+    if n == 0:
+        raise KpiInputError(
+            f"no valid amounts to average ({n_dropped} value(s) skipped)",
             argument="amounts",
             kind="empty",
         )
-    return mean_result(
+    return mean_result_from_moments(
         "average_order_value",
-        x,
+        n,
+        total,
+        squares,
         unit="currency",
-        n_dropped=cleaned.n_dropped,
+        n_dropped=n_dropped,
         confidence=confidence,
         min_n=min_n,
-        components={"orders": int(x.size), "revenue": float(x.sum())},
+        components={"orders": int(n), "revenue": total},
     )
 
 
@@ -200,18 +287,102 @@ def historical_clv(
     check_confidence(confidence)
     m = require_share(margin, "margin")
     _, orders, revenue, n_dropped = _revenue_by_customer(customer_ids, amounts, allow_negative, on_invalid)
+    return _historical_clv_result(revenue, int(orders.sum()), m, n_dropped, confidence, min_n)
+
+
+def historical_clv_from_revenue(
+    revenue_per_customer: Any,
+    *,
+    orders: int,
+    margin: float = 1.0,
+    n_dropped: int = 0,
+    allow_negative: bool = False,
+    confidence: float = 0.95,
+    min_n: int | None = None,
+) -> MetricResult:
+    r"""Historical CLV from each customer's revenue, summed elsewhere (a database ``GROUP BY``
+    customer): the same result as :func:`historical_clv` on the order rows behind those sums.
+
+    .. math::
+
+        CLV_{hist} = \frac{m}{C} \sum_{c=1}^{C} R_c
+
+    Parameters
+    ----------
+    revenue_per_customer:
+        Revenue of each customer who has at least one order (one value per customer, no blanks).
+    orders:
+        Number of order rows behind the revenues (reported in ``components["orders"]``); at least
+        one per customer.
+    margin:
+        Gross margin as a share (0.4 for 40%).
+    n_dropped:
+        Order rows skipped before summing (a blank id or amount).
+    allow_negative, confidence, min_n:
+        As in :func:`historical_clv`: a negative revenue is an error unless refunds are allowed.
+
+    Raises
+    ------
+    KpiInputError
+        A blank, non-numeric or (unless allowed) negative revenue, naming its position; fewer
+        orders than customers; no customers (kind ``"empty"``).
+
+    References
+    ----------
+    As :func:`historical_clv`.
+
+    Examples
+    --------
+    a's revenue 150 (2 orders), b's 30 (1 order), margin 40%: (150 + 30) · 0.4 / 2 = 36.
+
+    >>> historical_clv_from_revenue([150, 30], orders=3, margin=0.4).value
+    36.0
+    """
+    check_confidence(confidence)
+    m = require_share(margin, "margin")
+    cleaned = _clean_amounts(revenue_per_customer, allow_negative, "raise")
+    if cleaned.n_blank:
+        pos = int(np.flatnonzero(~cleaned.mask)[0]) + 1
+        raise KpiInputError(
+            f"revenue_per_customer: the value at position {pos} is blank; give each customer's revenue",
+            argument="revenue_per_customer",
+            position=pos,
+        )
+    revenue = cleaned.values
+    n_orders = int(require_count(orders, "orders"))
+    if n_orders < revenue.size:
+        raise KpiInputError(
+            f"orders is {n_orders} but there are {revenue.size} customers; every customer has at least "
+            "one order",
+            argument="orders",
+            value=orders,
+        )
+    dropped = int(require_count(n_dropped, "n_dropped"))
+    if revenue.size == 0:
+        raise KpiInputError(
+            f"no customers with revenue ({dropped} row(s) skipped)",
+            argument="revenue_per_customer",
+            kind="empty",
+        )
+    return _historical_clv_result(revenue, n_orders, m, dropped, confidence, min_n)
+
+
+def _historical_clv_result(
+    revenue: np.ndarray, orders: int, margin: float, n_dropped: int, confidence: float, min_n: int | None
+) -> MetricResult:
+    """Historical CLV from revenue per customer: the computation both forms share."""
     return mean_result(
         "historical_clv",
-        m * revenue,
+        margin * revenue,
         unit="currency",
         n_dropped=n_dropped,
         confidence=confidence,
         min_n=min_n,
         components={
-            "customers": int(orders.size),
-            "orders": int(orders.sum()),
+            "customers": int(revenue.size),
+            "orders": orders,
             "revenue": float(revenue.sum()),
-            "margin": m,
+            "margin": margin,
         },
     )
 
