@@ -39,6 +39,7 @@ ALLOWED_FUNCTIONS = {
     "DATE",
     "YEAR",
     "MONTH",
+    "SUBSTITUTE",
 }
 
 

@@ -9,8 +9,8 @@ same cell (``expected``). Build keeps that map, and the LibreOffice test recalcu
 compares every formula cell with it: that is how "the live formulas equal the engine" is checked.
 
 Formulas use only functions Excel 2010 and LibreOffice 7.4 both know (COUNTIFS, SUMIFS,
-AVERAGEIFS, IF, IFERROR, OR, AND, DATE, YEAR, MONTH), structured references to the data Tables
-and the ``kpi_*`` defined names of the Settings tab. No dynamic-array functions.
+AVERAGEIFS, IF, IFERROR, OR, AND, DATE, YEAR, MONTH, SUBSTITUTE), structured references to the
+data Tables and the ``kpi_*`` defined names of the Settings tab. No dynamic-array functions.
 """
 
 from __future__ import annotations
@@ -412,10 +412,17 @@ def _place_segments(sink: Sink, ctx: Context, f: _F, res: Results) -> None:
         sink.value("segments", first + SLOTS + 1, 1, note)
 
 
+def _exactly(ref: str) -> str:
+    """A COUNTIFS/SUMIFS criterion matching the text in ``ref`` exactly. The bare cell would be read as
+    a criterion: a group named "=2+2" or ">M" would compare, "N*" or "a?c" would match as wildcards,
+    and the live formulas would count other rows than the engine. "=" and "~" escapes prevent both."""
+    return f'"="&SUBSTITUTE(SUBSTITUTE(SUBSTITUTE({ref},"~","~~"),"*","~*"),"?","~?")'
+
+
 def _segment_formula(
     f: _F, spec, key: str, r: int, L: dict[str, str], cond: list[str], is_total: bool
 ) -> str:
-    dim = [] if is_total else [(f.c(spec.table, spec.dimension), f"$A{r}")]
+    dim = [] if is_total else [(f.c(spec.table, spec.dimension), _exactly(f"$A{r}"))]
     if spec.table == "responses":
         base = dim + f.window("responses", "date", CURRENT)
         exprs = {
