@@ -27,14 +27,13 @@ from .data._catalog import (
     SPECS,
     ResultRow,
     RunOptions,
-    at_file_row,
     metric_catalog,
     run_metric,
     run_segments,
     specs_for,
 )
 from .data._columns import ROLE_BY_NAME
-from .data._open import clv_inputs, open_dataset, with_customer_ids
+from .data._open import open_dataset, predict_clv_file
 from .metrics import KpiInputError
 
 __all__ = ["main", "build_parser"]
@@ -814,8 +813,6 @@ def _step(text: str) -> float | str:
 
 
 def _cmd_clv(args: argparse.Namespace) -> int:
-    from .metrics import predict_clv
-
     for flag, role in (("customer", "customer_id"), ("date", "date"), ("amount", "amount")):
         value = getattr(args, flag)
         if value is not None:
@@ -825,27 +822,20 @@ def _cmd_clv(args: argparse.Namespace) -> int:
     if target is not None and target.suffix.lower() not in (".csv", ".xlsx"):
         raise KpiInputError(f"predictions go to a .csv or .xlsx file, not {target.name!r}", argument="output")
     with _Progress(_progress_wanted(args)) as progress:
-        progress.start(3 if target else 2, "reading")
-        progress.step(f"reading {args.file.name}")
-        d, log = clv_inputs(args.file, _read_options(args), engine=args.engine, problems=problems)
-        progress.done()
-        progress.step("fitting BG/NBD and Gamma-Gamma, predicting")
-        try:
-            out = predict_clv(
-                log["customer_id"].to_numpy(),
-                log["date"].to_numpy(),
-                log["amount"].to_numpy(),
-                time_unit=args.time_unit,
-                horizon=args.horizon,
-                step=_step(args.step),
-                discount_rate=args.discount_rate,
-                observation_end=args.observation_end,
-                margin=args.margin,
-            )
-        except KpiInputError as exc:
-            roles = {"customer_ids": "customer_id", "dates": "date", "amounts": "amount"}
-            raise at_file_row(exc, log.index, d, roles, "clv") from exc
-        out = with_customer_ids(d, out)
+        progress.start(2 if target else 1, "clv")
+        progress.step(f"reading {args.file.name}, fitting BG/NBD and Gamma-Gamma, predicting")
+        d, out = predict_clv_file(
+            args.file,
+            _read_options(args),
+            engine=args.engine,
+            problems=problems,
+            time_unit=args.time_unit,
+            horizon=args.horizon,
+            step=_step(args.step),
+            discount_rate=args.discount_rate,
+            observation_end=args.observation_end,
+            margin=args.margin,
+        )
         progress.done()
         if target is not None:
             progress.step(f"writing {target.name}")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..metrics import KpiInputError, MetricResult, segments, value
+from ..metrics import KpiInputError, MetricResult, retention, segments, survey, value
 from ..metrics._result import SMALL_SAMPLE_N
 from ._dataset import Dataset
 
@@ -324,6 +324,65 @@ def _engine_options(spec: MetricSpec, options: RunOptions, dataset: Dataset) -> 
     return opts
 
 
+def _from_scores(fn: Callable[..., MetricResult]) -> Callable[..., MetricResult]:
+    """An engine ``*_from_counts`` over summary rows (score, responses); a NULL score is a blank."""
+
+    def run(score: pd.Series, n: pd.Series, **opts: Any) -> MetricResult:
+        blank = score.isna().to_numpy()
+        counts = pd.Series(n.to_numpy()[~blank], index=score.to_numpy()[~blank])
+        return fn(counts, n_dropped=int(n.to_numpy()[blank].sum()), **opts)
+
+    return run
+
+
+def _from_moments(n: pd.Series, total: pd.Series, squares: pd.Series, blank: pd.Series, **opts: Any):
+    return value.average_order_value_from_moments(
+        int(n.sum()), float(total.sum()), float(squares.sum()), n_dropped=int(blank.sum()), **opts
+    )
+
+
+def _from_customers(kind: str) -> Callable[..., MetricResult]:
+    """An engine function over per-customer summary rows; the row with no customer counts the
+    order rows skipped for a blank."""
+
+    def run(
+        customer: pd.Series, orders: pd.Series, days: pd.Series, revenue: pd.Series, **opts: Any
+    ) -> MetricResult:
+        blank = customer.isna().to_numpy()
+        dropped = int(orders.to_numpy()[blank].sum())
+        n = orders.to_numpy()[~blank]
+        if kind == "purchase_frequency":
+            return retention.purchase_frequency_from_counts(n, n_dropped=dropped)
+        if kind == "historical_clv":
+            return value.historical_clv_from_revenue(
+                revenue.to_numpy()[~blank], orders=int(n.sum()), n_dropped=dropped, **opts
+            )
+        purchases = days.to_numpy()[~blank] if opts.get("count") == "days" else n
+        return retention.repeat_purchase_rate_from_counts(purchases, int(n.sum()), n_dropped=dropped, **opts)
+
+    return run
+
+
+#: Metrics the DuckDB path computes from a summary: the summary kind (see
+#: :func:`kpi_xl.data._duck.summary_frames`) and the engine entry point taking it.
+SUMMARIES: dict[str, tuple[str, Callable[..., MetricResult]]] = {
+    "nps": ("scores", _from_scores(survey.nps_from_counts)),
+    "csat": ("scores", _from_scores(survey.csat_from_counts)),
+    "satisfaction_mean": ("scores", _from_scores(survey.satisfaction_mean_from_counts)),
+    "ces": ("scores", _from_scores(survey.ces_from_counts)),
+    "aov": ("moments", _from_moments),
+    "purchase_frequency": ("customers", _from_customers("purchase_frequency")),
+    "repeat_purchase_rate": ("customers", _from_customers("repeat_purchase_rate")),
+    "historical_clv": ("customers", _from_customers("historical_clv")),
+}
+
+
+def _summarised(dataset: Dataset, spec: MetricSpec) -> bool:
+    from ._duck import DuckDataset
+
+    return isinstance(dataset, DuckDataset) and spec.name in SUMMARIES
+
+
 def at_file_row(
     exc: KpiInputError, index: pd.Index, dataset: Dataset, argument_roles: Mapping[str, str], what: str
 ) -> KpiInputError:
@@ -348,12 +407,21 @@ def at_file_row(
 def run_metric(dataset: Dataset, spec: MetricSpec, options: RunOptions) -> ResultRow:
     """Compute one metric on the whole file. A metric with no usable data (kind ``empty`` or
     ``zero-base``) gives a row with the reason; an invalid value raises, naming the file row."""
-    frame = dataset.rows_for(spec.roles)
     opts = _engine_options(spec, options, dataset)
     cols = {r: dataset.columns[r] for r in spec.roles}
     skipped = dataset.skipped(spec.roles)
     try:
-        result = spec.engine(*(frame[r].to_numpy() for r in spec.roles), **opts)
+        if _summarised(dataset, spec):
+            from ._duck import SUMMARY_COLUMNS, summary_frames
+
+            kind, fn = SUMMARIES[spec.name]
+            _, total = summary_frames(dataset, kind, spec.roles)
+            # The summary holds no row-level data: an engine error has no position to map.
+            frame = pd.DataFrame()
+            result = fn(*(total[c] for c in SUMMARY_COLUMNS[kind]), **opts)
+        else:
+            frame = dataset.rows_for(spec.roles)
+            result = spec.engine(*(frame[r].to_numpy() for r in spec.roles), **opts)
     except KpiInputError as exc:
         if exc.kind in ("empty", "zero-base"):
             return ResultRow(
@@ -386,23 +454,44 @@ def run_segments(
             )
     # Rows with an unusable date cannot be put in a month: they are skipped like any invalid value.
     checked = list(dict.fromkeys([*spec.roles, *([date_role] if date_role else [])]))
-    frame = dataset.rows_for(checked, [by] if by else [])
     opts = _engine_options(spec, options, dataset)
     min_n = opts.pop("min_n", options.min_n)
     try:
-        table = segments.segment_table(
-            frame,
-            spec.engine,
-            columns=list(spec.roles),
-            by=by,
-            period=period,
-            date=date_role,
-            min_n=min_n,
-            **opts,
-        )
+        if _summarised(dataset, spec):
+            table = _summary_table(dataset, spec, by, date_role, min_n, opts)
+        else:
+            frame = dataset.rows_for(checked, [by] if by else [])
+            table = segments.segment_table(
+                frame,
+                spec.engine,
+                columns=list(spec.roles),
+                by=by,
+                period=period,
+                date=date_role,
+                min_n=min_n,
+                **opts,
+            )
     except KpiInputError as exc:
         raise KpiInputError(
             f"{dataset.name}: {spec.name}: {exc}", argument=exc.argument, value=exc.value, kind=exc.kind
         ) from exc
     table["metric"] = spec.name
     return table, dataset.skipped(checked)
+
+
+def _summary_table(
+    dataset: Dataset, spec: MetricSpec, by: str | None, date_role: str | None, min_n: int, opts: dict
+) -> pd.DataFrame:
+    """The segment table from DuckDB's summaries: the engine's own :func:`segment_table` runs the
+    engine entry point once per group of summary rows (groups already labelled as it labels them),
+    and once on the summary of all rows for the Total."""
+    from ._duck import SUMMARY_COLUMNS, summary_frames
+
+    kind, fn = SUMMARIES[spec.name]
+    groups, total = summary_frames(dataset, kind, spec.roles, by=by, date_role=date_role)
+    cols = list(SUMMARY_COLUMNS[kind])
+    parts = [
+        segments.segment_table(part, fn, columns=cols, by="_group", min_n=min_n, total=False, **opts)
+        for part in (groups, total)
+    ]
+    return pd.concat(parts, ignore_index=True)

@@ -103,6 +103,10 @@ class DuckDataset(Dataset):
     empty_line_gaps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     rows: int = 0
     workdir: Any = None
+    #: Lookup tables registered in DuckDB (see :func:`_lookup`).
+    lookups: set[str] = field(default_factory=set)
+    #: Rows fetched from DuckDB as summaries (for tests: bounded by groups and customers, not rows).
+    fetched_rows: int = 0
     _cache: dict[tuple[str, ...], tuple[pd.DataFrame, pd.DataFrame, np.ndarray | None]] = field(
         default_factory=dict
     )
@@ -126,6 +130,15 @@ class DuckDataset(Dataset):
 
     def values(self, role: str) -> pd.Series:
         return self.parsed[role][self.reasons[role] == ""]
+
+    def skipped(self, roles: Iterable[str]) -> int:
+        """Rows left out for a metric reading ``roles``, counted in DuckDB."""
+        roles = [r for r in roles if r in self.columns]
+        if not roles:
+            return 0
+        source, _ = _joined(self, roles, [])
+        bad = " OR ".join(f"j{n}.bad" for n in range(len(roles)))
+        return int(self.con.execute(f"SELECT count(*) {source} WHERE {bad}").fetchall()[0][0])
 
     def _frame(self, cols: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray | None]:
         key = tuple(cols)
@@ -461,3 +474,217 @@ def clv_transactions_duckdb(ds: DuckDataset) -> pd.DataFrame:
         },
         index=pd.Index(ds.file_rows(np.asarray(got["_row"])[keep]), name="row"),
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# Summaries: what DuckDB aggregates and hands over instead of rows (see the module notes, point 5)
+# ----------------------------------------------------------------------------------------------
+
+#: Columns of each summary kind, after ``_group``.
+SUMMARY_COLUMNS = {
+    "scores": ("score", "n"),
+    "moments": ("n", "total", "squares", "blank"),
+    "customers": ("customer", "orders", "days", "revenue"),
+}
+
+
+def _lookup(ds: DuckDataset, column: str, period_unit: str | None = None) -> str:
+    """Register, once, the parsed value of each distinct raw value of a role or carried column as a
+    DuckDB table ``(k, v, bad[, month, period])`` and return its name. NULL ``v`` is a blank.
+
+    Dates give ``v`` as a day number, ``month`` as the ``YYYY-MM`` label segment tables use
+    ("(no date)" for a blank) and, for predictive CLV, ``period`` as :func:`rfm_summary` numbers
+    periods (its own function does it, so the two cannot drift apart)."""
+    from ..metrics.clv_models import _period_index
+
+    i = ds.column_index[column]
+    name = f"p{i}" + (f"_{period_unit}" if period_unit else "")
+    if name in ds.lookups:
+        return name
+    parsed = ds.parsed[column]
+    frame = pd.DataFrame({"k": np.arange(len(parsed), dtype=np.int32), "bad": ds.reasons[column] != ""})
+    if column in ds.columns and ROLE_BY_NAME[column].kind == "date":
+        when = parsed.to_numpy(dtype="datetime64[ns]")
+        blank = np.isnat(when)
+        day = pd.array(when.astype("datetime64[D]").astype(np.int64), dtype="Int64")
+        day[blank] = pd.NA
+        frame["v"] = day
+        frame["month"] = np.where(blank, "(no date)", pd.DatetimeIndex(when).strftime("%Y-%m"))
+        if period_unit:
+            period = pd.array(_period_index(np.where(blank, np.datetime64(0, "ns"), when), period_unit))
+            period[blank] = pd.NA
+            frame["period"] = period
+    elif column in ds.columns:
+        frame["v"] = parsed.to_numpy(dtype=np.float64)
+    else:
+        # A carried segment column: the label segment tables give it ("(blank)" for no value).
+        frame["v"] = parsed.where(parsed.notna(), "(blank)").astype(object).to_numpy()
+    ds.con.register(name, frame)
+    ds.lookups.add(name)
+    return name
+
+
+def _joined(ds: DuckDataset, columns: Sequence[str], checked: Sequence[str], period_unit: str | None = None):
+    """FROM and WHERE of a query over the rows whose ``checked`` values are all usable, with the
+    lookup of each column joined as ``j0``, ``j1``, ... (in the order of ``columns``)."""
+    joins = []
+    for n, col in enumerate(columns):
+        unit = period_unit if col == "date" else None
+        joins.append(f"JOIN {_lookup(ds, col, unit)} j{n} ON c.k{ds.column_index[col]} = j{n}.k")
+    where = [f"NOT j{columns.index(col)}.bad" for col in checked]
+    return f"FROM codes c {' '.join(joins)}", (" WHERE " + " AND ".join(where)) if where else ""
+
+
+def summary_frames(
+    ds: DuckDataset, kind: str, roles: Sequence[str], *, by: str | None = None, date_role: str | None = None
+) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """The summary a metric is computed from, per group and for all rows: ``(groups, total)``.
+
+    ``kind`` is ``"scores"`` (responses per score value), ``"moments"`` (count, sum, sum of squares
+    and blanks of one number), or ``"customers"`` (per customer: order rows, distinct order days,
+    revenue; rows with a blank in ``roles`` form one row with a NULL customer). Groups, as segment
+    tables label them: ``by``'s value, the month of ``date_role``, or ``"segment | month"``;
+    ``groups`` is None without either. Rows with an unusable value in ``roles`` or ``date_role``
+    are left out (they were reported). Every frame has a column ``_group`` and
+    :data:`SUMMARY_COLUMNS` of its kind; its length is bounded by groups x (scores or customers).
+    """
+    ds._check_roles(list(roles))
+    checked = list(dict.fromkeys([*roles, *([date_role] if date_role else [])]))
+    columns = checked + ([by] if by else [])
+    source, where = _joined(ds, columns, checked)
+    blank = " OR ".join(f"j{columns.index(r)}.v IS NULL" for r in roles)
+    if kind == "scores":
+        select, keys = "j0.v AS score, count(*) AS n", ", score"
+    elif kind == "moments":
+        select = (
+            "count(j0.v) AS n, fsum(j0.v) AS total, fsum(j0.v * j0.v) AS squares, "
+            "count(*) - count(j0.v) AS blank"
+        )
+        keys = ""
+    else:
+        days = f"count(DISTINCT j{columns.index('date')}.v)" if "date" in roles else "0"
+        revenue = f"fsum(j{columns.index('amount')}.v)" if "amount" in roles else "0.0"
+        select = (
+            f"CASE WHEN {blank} THEN NULL ELSE j0.v END AS customer, count(*) AS orders, "
+            f"{days} AS days, {revenue} AS revenue"
+        )
+        keys = ", customer"
+    labels = []
+    if by:
+        labels.append(f"j{columns.index(by)}.v")
+    if date_role:
+        labels.append(f"j{columns.index(date_role)}.month")
+
+    def fetch(group: str) -> pd.DataFrame:
+        sql = (
+            f"SELECT {group} AS _group, {select} {source}{where} GROUP BY _group{keys} ORDER BY _group{keys}"
+        )
+        frame = ds.con.execute(sql).df()
+        ds.fetched_rows += len(frame)
+        return frame
+
+    groups = fetch(f"concat_ws(' | ', {', '.join(labels)})") if labels else None
+    return groups, fetch("'Total'")
+
+
+def rfm_summary_duckdb(ds: DuckDataset, *, time_unit: str, observation_end: Any = None) -> pd.DataFrame:
+    """The per-customer RFM summary of :func:`kpi_xl.metrics.rfm_summary`, computed in DuckDB:
+    purchases grouped into periods per customer (amounts summed), then per customer frequency
+    (periods - 1), recency (last - first period), T (period of the observation end - first) and
+    monetary value (mean total of the repeat periods; 0 without one). Indexed by customer code.
+
+    Rows with an unusable value were reported and are left out. What the engine would refuse in
+    the rows left (a row with some but not all of customer, date and amount blank; a date after
+    ``observation_end``; nothing at all) is found with a query that fetches only those rows, and
+    the engine itself is run on them, so the message is its own, with the file row.
+    """
+    from ..metrics.clv_models import _check_time_unit, _period_index
+
+    unit = _check_time_unit(time_unit)
+    roles = ["customer_id", "date", "amount"]
+    source, where = _joined(ds, roles, roles, period_unit=unit)
+    nulls = [f"j{n}.v IS NULL" for n in range(3)]
+    all_blank = " AND ".join(nulls)
+    # The first row with a partial blank in each column: the engine checks ids, then dates, then amounts.
+    firsts = " UNION ".join(
+        f"(SELECT min(c._row) AS _row {source}{where} AND {null} AND NOT ({all_blank}))" for null in nulls
+    )
+    bad = ds.con.execute(f"SELECT _row FROM ({firsts}) WHERE _row IS NOT NULL ORDER BY 1").fetchnumpy()[
+        "_row"
+    ]
+    tx = f"{source}{where} AND NOT ({' OR '.join(nulls)})"
+    max_day, n_tx = ds.con.execute(f"SELECT max(j1.v), count(*) {tx}").fetchall()[0]
+    end_day = None if max_day is None else np.datetime64(int(max_day), "D")
+    if bad.size == 0 and n_tx and observation_end is not None:
+        end_day = _end_day(observation_end)
+        # A blank end (NaT) is the engine's to refuse: any transaction row lets it say so.
+        limit = -(1 << 62) if np.isnat(end_day) else int(end_day.astype(np.int64))
+        late = ds.con.execute(f"SELECT min(c._row) {tx} AND j1.v > ?", [limit]).fetchall()[0][0]
+        if late is not None:
+            bad = np.asarray([late], dtype=np.int64)
+    if bad.size or not n_tx:
+        _engine_check(ds, bad, unit, observation_end)
+    got = ds.con.execute(
+        "WITH pp AS (SELECT j0.v AS customer, j1.period AS period, fsum(j2.v) AS amount "
+        f"{tx} GROUP BY customer, period) "
+        "SELECT customer, count(*) - 1 AS frequency, max(period) - min(period) AS recency, "
+        "min(period) AS first, fsum(amount) AS total, arg_min(amount, period) AS first_amount "
+        "FROM pp GROUP BY customer"
+    ).fetchnumpy()
+    ds.fetched_rows += len(got["customer"])
+    dropped = int(ds.con.execute(f"SELECT count(*) {source}{where} AND {all_blank}").fetchall()[0][0])
+    end_period = int(_period_index(np.array([end_day]), unit)[0])
+    frequency = np.asarray(got["frequency"], dtype=np.float64)
+    first = np.asarray(got["first"], dtype=np.float64)
+    repeat_total = np.asarray(got["total"], dtype=np.float64) - np.asarray(
+        got["first_amount"], dtype=np.float64
+    )
+    out = pd.DataFrame(
+        {
+            "frequency": frequency,
+            "recency": np.asarray(got["recency"], dtype=np.float64),
+            "T": end_period - first,
+            "monetary_value": np.where(frequency > 0, repeat_total / np.maximum(frequency, 1.0), 0.0),
+        },
+        index=pd.Index(np.asarray(got["customer"], dtype=np.float64), name="customer_id"),
+    )
+    out.attrs.update(
+        time_unit=unit,
+        observation_end=pd.Timestamp(end_day),
+        n_transactions=int(n_tx),
+        n_dropped=dropped,
+    )
+    return out
+
+
+def _end_day(observation_end: Any) -> np.datetime64:
+    """The observation end as the engine reads it (its own date parsing; NaT for a blank)."""
+    from ..metrics._clean import clean_dates
+
+    end, _ = clean_dates([observation_end], argument="observation_end")
+    return end.astype("datetime64[D]")[0]
+
+
+def _engine_check(ds: DuckDataset, rows: np.ndarray, unit: str, observation_end: Any) -> None:
+    """Run :func:`rfm_summary` on the few rows it would refuse (all of them, with nothing else when
+    there are no transactions) and raise its error at the file row."""
+    from ..metrics import rfm_summary
+    from ._catalog import at_file_row
+
+    rows = np.asarray(rows, dtype=np.int64)
+    ds.con.register("bad_rows", pd.DataFrame({"_row": rows}))
+    got = ds.con.execute(
+        "SELECT c._row, "
+        + ", ".join(f"k{ds.column_index[r]} AS {r}" for r in ("customer_id", "date", "amount"))
+        + " FROM codes c WHERE c._row IN (SELECT _row FROM bad_rows) ORDER BY c._row"
+    ).fetchnumpy()
+    ds.con.unregister("bad_rows")
+    values = [
+        ds.parsed[r].to_numpy()[np.asarray(got[r], dtype=np.int64)] for r in ("customer_id", "date", "amount")
+    ]
+    try:
+        rfm_summary(*values, time_unit=unit, observation_end=observation_end)
+    except KpiInputError as exc:
+        index = pd.Index(ds.file_rows(np.asarray(got["_row"], dtype=np.int64)))
+        roles = {"customer_ids": "customer_id", "dates": "date", "amounts": "amount"}
+        raise at_file_row(exc, index, ds, roles, "clv") from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -12,7 +13,15 @@ from ._dataset import Dataset, ReadOptions, load_dataset
 from ._read import EXCEL_MAX_ROWS, _check_exists, file_format
 from ._validate import Problems
 
-__all__ = ["choose_engine", "estimate_rows", "open_dataset", "clv_inputs", "with_customer_ids", "CLV_ROLES"]
+__all__ = [
+    "choose_engine",
+    "estimate_rows",
+    "open_dataset",
+    "clv_inputs",
+    "predict_clv_file",
+    "with_customer_ids",
+    "CLV_ROLES",
+]
 
 CLV_ROLES = ("customer_id", "date", "amount")
 _PROBE = 1 << 16
@@ -85,6 +94,14 @@ def clv_inputs(
     file row. On the DuckDB path it has one row per customer and day with the day's total (what the
     models use); rows with an unusable value are left out and reported."""
     ds = open_dataset(path, CLV_ROLES, options, engine=engine, problems=problems)
+    _clv_dataset(ds)
+    from ._duck import DuckDataset, clv_transactions_duckdb
+
+    frame = clv_transactions_duckdb(ds) if isinstance(ds, DuckDataset) else ds.rows_for(CLV_ROLES)
+    return ds, frame[list(CLV_ROLES)]
+
+
+def _clv_dataset(ds: Dataset) -> None:
     missing = [r for r in CLV_ROLES if r not in ds.columns]
     if missing:
         flags = {"customer_id": "--customer", "date": "--date", "amount": "--amount"}
@@ -93,10 +110,55 @@ def clv_inputs(
             + ", ".join(f"{flags[m]} COLUMN" for m in missing),
             argument="mapping",
         )
-    from ._duck import DuckDataset, clv_transactions_duckdb
 
-    frame = clv_transactions_duckdb(ds) if isinstance(ds, DuckDataset) else ds.rows_for(CLV_ROLES)
-    return ds, frame[list(CLV_ROLES)]
+
+def predict_clv_file(
+    path: str | Path,
+    options: ReadOptions | None = None,
+    *,
+    engine: str = "auto",
+    problems: Problems | None = None,
+    time_unit: str,
+    horizon: float,
+    step: float | str = 1.0,
+    discount_rate: float = 0.0,
+    observation_end: Any = None,
+    margin: float = 1.0,
+) -> tuple[Dataset, pd.DataFrame]:
+    """Per-customer CLV predictions for a transaction file (see :func:`kpi_xl.metrics.predict_clv`),
+    indexed by customer id, with the dataset read.
+
+    On the pandas path the engine gets the transaction log; on the DuckDB path DuckDB computes the
+    per-customer RFM summary and only that reaches the engine
+    (:func:`kpi_xl.metrics.predict_clv_from_summary`). An engine error names the file row."""
+    from ..metrics import predict_clv, predict_clv_from_summary
+    from ._catalog import at_file_row
+    from ._duck import DuckDataset, rfm_summary_duckdb
+
+    ds = open_dataset(path, CLV_ROLES, options, engine=engine, problems=problems)
+    _clv_dataset(ds)
+    settings = {"horizon": horizon, "step": step, "discount_rate": discount_rate, "margin": margin}
+    if isinstance(ds, DuckDataset):
+        summary = rfm_summary_duckdb(ds, time_unit=time_unit, observation_end=observation_end)
+        try:
+            out = predict_clv_from_summary(summary, time_unit=time_unit, **settings)
+        except KpiInputError as exc:
+            raise KpiInputError(f"{ds.name}: clv: {exc}", argument=exc.argument, kind=exc.kind) from exc
+        return ds, with_customer_ids(ds, out)
+    log = ds.rows_for(CLV_ROLES)
+    try:
+        out = predict_clv(
+            log["customer_id"].to_numpy(),
+            log["date"].to_numpy(),
+            log["amount"].to_numpy(),
+            time_unit=time_unit,
+            observation_end=observation_end,
+            **settings,
+        )
+    except KpiInputError as exc:
+        roles = {"customer_ids": "customer_id", "dates": "date", "amounts": "amount"}
+        raise at_file_row(exc, log.index, ds, roles, "clv") from exc
+    return ds, with_customer_ids(ds, out)
 
 
 def with_customer_ids(ds: Dataset, predictions: pd.DataFrame) -> pd.DataFrame:
