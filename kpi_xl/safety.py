@@ -735,12 +735,17 @@ def refresh_lock(
         if _stale(path, seen):
             _break_stale(path, seen)
         if not _create(path, info):
-            holder = _read_lock(path) or {}
+            holder = _read_lock(path)
+            who = (
+                f"process {holder.get('pid', '?')} on {holder.get('host', '?')}, started "
+                f"{holder.get('started', '?')}"
+                if holder
+                else "its lock file is still empty: it is starting, or was killed as it started; an empty "
+                "lock counts as left behind once it is a minute old"
+            )
             raise error(
-                f"{book.name} is being refreshed by another kpi-xl run (process {holder.get('pid', '?')} "
-                f"on {holder.get('host', '?')}, started {holder.get('started', '?')}); wait for it to finish "
-                f"and try again. If no refresh is running, its lock file {path.name} was left behind: "
-                "delete it",
+                f"{book.name} is being refreshed by another kpi-xl run ({who}); wait for it to finish and "
+                f"try again. If no refresh is running, its lock file {path.name} was left behind: delete it",
                 argument="path",
                 value=str(book),
             )

@@ -1,0 +1,329 @@
+"""Crash safety of ``kpi-xl refresh``: killed at any moment, the workbook and its backup survive whole.
+
+A refresh runs in a child process and is killed with SIGKILL (no cleanup, no ``finally``) at many
+moments: at fixed fractions of a full run, and the instant each step of the save is seen on disk
+(lock taken, temporary file created, temporary file written, backup copy made, backup swapped in,
+book swapped in). After every kill the book must open, hold the user's data byte for byte, and be
+either the previous version or the complete new one; the backup must open and be either the
+previous backup or the previous book. Then a new refresh must succeed despite the lock the killed
+one left behind. The number of kill points tried and the data lost (none) are printed at the end of
+the test run.
+
+Also: two refreshes of one book at once (the second refuses, naming the first), a book open in
+Excel (refused, not a byte or a timestamp changed), and the stale-lock rules.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import openpyxl
+import pytest
+from python_calamine import CalamineWorkbook
+
+from kpi_xl import cli
+from kpi_xl.safety import check_workbook_file, lock_path
+from kpi_xl.workbook import WorkbookError, build_template, refresh_workbook
+from kpi_xl.workbook.labels import labels
+from kpi_xl.workbook.layout import TABLES
+from kpi_xl.workbook.package import Package
+from kpi_xl.workbook.refresh import backup_path
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="SIGKILL is POSIX")
+
+SHEET = labels("en")["sheet"]
+CHILD = """
+import sys
+from kpi_xl.workbook import refresh_workbook
+print("ready", flush=True)
+refresh_workbook(sys.argv[1], predict=False)
+"""
+FRACTIONS = (0.05, 0.2, 0.4, 0.6, 0.75, 0.85, 0.9, 0.94, 0.97, 0.99)
+EVENTS = (
+    "lock taken",
+    "temporary file",
+    "temporary file written",
+    "backup copy",
+    "backup swapped",
+    "book swapped",
+)
+
+TALLY: dict[str, int] = {"kill points tried": 0, "killed before the book was swapped": 0}
+TALLY.update({"killed after the book was swapped": 0, "workbooks with data lost": 0})
+TALLY["temporary files left behind (hidden, harmless)"] = 0
+
+
+class _Summary:
+    """Prints the tally after the test run (a pytest plugin registered by the fixture below)."""
+
+    def pytest_terminal_summary(self, terminalreporter):
+        terminalreporter.section("kpi-xl crash safety")
+        for key, n in TALLY.items():
+            terminalreporter.write_line(f"{key}: {n}")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def summary(request):
+    manager = request.config.pluginmanager
+    if not manager.has_plugin("kpi-xl-crash-summary"):
+        manager.register(_Summary(), "kpi-xl-crash-summary")
+
+
+@pytest.fixture(scope="module")
+def start(tmp_path_factory) -> Path:
+    """A refreshed template with a backup: the state every crash run starts from."""
+    folder = tmp_path_factory.mktemp("start")
+    book = build_template(folder / "kpi_report.xlsm")
+    refresh_workbook(book, predict=False)
+    assert backup_path(book).exists()
+    return book
+
+
+def _data_parts(book: Path) -> dict[str, bytes]:
+    """The XML parts of the data tabs (the user's data), which a refresh copies byte for byte."""
+    pkg = Package(book)
+    return {key: pkg.read(pkg.sheets[SHEET[key]]) for key in TABLES}
+
+
+def _opens(path: Path) -> None:
+    check_workbook_file(path)
+    openpyxl.load_workbook(path, keep_vba=True)
+    book = CalamineWorkbook.from_path(str(path))
+    assert SHEET["responses"] in book.sheet_names
+
+
+def _fresh(start: Path, folder: Path) -> Path:
+    folder.mkdir()
+    book = folder / start.name
+    shutil.copy2(start, book)
+    shutil.copy2(backup_path(start), backup_path(book))
+    return book
+
+
+def _child(book: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(book)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def _seen(book: Path, before: dict[str, int]) -> set[str]:
+    """Which steps of the refresh are visible on disk now."""
+    names = {p.name for p in book.parent.iterdir()}
+    temps = [n for n in names if n.startswith(".kpi-xl-") and not n.endswith(".backup")]
+    seen = set()
+    if lock_path(book).name in names:
+        seen.add("lock taken")
+    if temps:
+        seen.add("temporary file")
+        try:
+            if any((book.parent / n).stat().st_size > 0 for n in temps):
+                seen.add("temporary file written")
+        except FileNotFoundError:
+            pass
+    if any(n.endswith(".backup") for n in names):
+        seen.add("backup copy")
+    try:
+        if backup_path(book).stat().st_ino != before["backup"]:
+            seen.add("backup swapped")
+        if book.stat().st_ino != before["book"]:
+            seen.add("book swapped")
+    except FileNotFoundError:
+        pass
+    return seen
+
+
+def _inodes(book: Path) -> dict[str, int]:
+    return {"book": book.stat().st_ino, "backup": backup_path(book).stat().st_ino}
+
+
+def _timeline(start: Path, folder: Path) -> tuple[float, dict[str, float]]:
+    """One full refresh in a child, watched: its duration and when each step was first seen."""
+    book = _fresh(start, folder)
+    before = _inodes(book)
+    proc = _child(book)
+    t0 = time.monotonic()
+    first: dict[str, float] = {}
+    while proc.poll() is None:
+        for step in _seen(book, before) - set(first):
+            first[step] = time.monotonic() - t0
+        time.sleep(0.0005)
+    assert proc.returncode == 0, proc.stderr.read()
+    return time.monotonic() - t0, first
+
+
+def _kill(proc: subprocess.Popen) -> bool:
+    """SIGKILL the child; True if it was still running (a real crash point)."""
+    running = proc.poll() is None
+    if running:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
+    return running
+
+
+def _check_after_kill(book: Path, original: bytes, old_backup: bytes, data: dict[str, bytes]) -> None:
+    now = book.read_bytes()
+    swapped = now != original
+    _opens(book)
+    lost = _data_parts(book) != data
+    TALLY["workbooks with data lost"] += lost
+    assert not lost
+    backup = backup_path(book)
+    assert backup.exists()
+    _opens(backup)
+    # The backup is the previous backup (killed before it was swapped) or the previous book.
+    assert backup.read_bytes() in (old_backup, original)
+    if swapped:
+        # A swapped book is the whole new version, and its backup is the book as it was.
+        assert backup.read_bytes() == original
+    TALLY["killed after the book was swapped" if swapped else "killed before the book was swapped"] += 1
+    TALLY["temporary files left behind (hidden, harmless)"] += sum(
+        p.name.startswith(".kpi-xl-") for p in book.parent.iterdir()
+    )
+
+
+def test_a_refresh_killed_at_any_moment_loses_nothing(start, tmp_path):
+    original = start.read_bytes()
+    old_backup = backup_path(start).read_bytes()
+    data = _data_parts(start)
+    duration, first = _timeline(start, tmp_path / "timeline")
+    assert set(EVENTS) <= set(first), first
+    plans = [("after", f * duration) for f in FRACTIONS] + [("on", e) for e in EVENTS]
+    recovered = 0
+    for i, (how, when) in enumerate(plans):
+        book = _fresh(start, tmp_path / f"run{i}")
+        before = _inodes(book)
+        proc = _child(book)
+        t0 = time.monotonic()
+        if how == "after":
+            while proc.poll() is None and time.monotonic() - t0 < when:
+                time.sleep(0.0005)
+        else:
+            while proc.poll() is None and when not in _seen(book, before):
+                time.sleep(0.0002)
+        if not _kill(proc):
+            continue
+        TALLY["kill points tried"] += 1
+        _check_after_kill(book, original, old_backup, data)
+        # The killed refresh could not remove its lock; the next one sees its process is gone.
+        lock = lock_path(book)
+        if lock.exists():
+            recovered += 1
+            if lock.stat().st_size == 0:
+                # Killed between creating the lock and writing its process id into it: the lock
+                # says nothing, so it is respected for a minute, then counts as left behind.
+                with pytest.raises(WorkbookError, match="lock file is still empty"):
+                    refresh_workbook(book, predict=False)
+                old = time.time() - 120
+                os.utime(lock, (old, old))
+        report = refresh_workbook(book, predict=False)
+        assert report.rows_read[SHEET["responses"]] == 1500
+        assert not lock_path(book).exists()
+        _opens(book)
+        assert _data_parts(book) == data
+    assert TALLY["kill points tried"] >= 12
+    assert TALLY["killed before the book was swapped"] >= 5
+    assert recovered >= 5
+
+
+def test_two_refreshes_at_once_the_second_refuses(start, tmp_path, capsys):
+    book = _fresh(start, tmp_path / "two")
+    first = _child(book)
+    try:
+        deadline = time.monotonic() + 120
+        while not lock_path(book).exists():
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.0005)
+        with pytest.raises(
+            WorkbookError, match=f"being refreshed by another kpi-xl run \\(process {first.pid} on"
+        ):
+            refresh_workbook(book, predict=False)
+        code = cli.main(["refresh", str(book), "--no-predict"])
+        err = capsys.readouterr().err
+        if lock_path(book).exists():
+            assert code == 2 and "is being refreshed by another kpi-xl run" in err
+    finally:
+        assert first.wait(timeout=300) == 0, first.stderr.read()
+        first.stdout.close()
+        first.stderr.close()
+    assert not lock_path(book).exists()
+    refresh_workbook(book, predict=False)
+    _opens(book)
+
+
+def test_a_book_open_in_excel_is_refused_and_nothing_is_written(start, tmp_path, capsys):
+    book = _fresh(start, tmp_path / "open")
+    (book.parent / f"~${book.name}").write_bytes(b"\x05someone")
+    listing = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in book.parent.iterdir()}
+    code = cli.main(["refresh", str(book)])
+    err = capsys.readouterr().err
+    assert code == 2 and "is open in Excel or LibreOffice" in err
+    assert {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in book.parent.iterdir()} == listing
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _lock(book: Path, **info) -> Path:
+    path = lock_path(book)
+    path.write_text(json.dumps({"started": "2026-01-01T09:00:00", "token": "x", **info}), encoding="utf-8")
+    return path
+
+
+def test_a_lock_left_by_a_process_that_is_gone_is_removed(start, tmp_path):
+    book = _fresh(start, tmp_path / "stale")
+    _lock(book, pid=_dead_pid(), host=socket.gethostname())
+    refresh_workbook(book, predict=False)
+    assert not lock_path(book).exists()
+
+
+def test_a_lock_of_a_running_process_or_another_machine_is_respected(start, tmp_path):
+    book = _fresh(start, tmp_path / "held")
+    before = book.read_bytes()
+    # This very process is running: its lock is live.
+    _lock(book, pid=os.getpid(), host=socket.gethostname())
+    with pytest.raises(WorkbookError, match=f"process {os.getpid()} on {socket.gethostname()}"):
+        refresh_workbook(book, predict=False)
+    # Another machine (a book on a network share): its processes cannot be checked from here.
+    _lock(book, pid=_dead_pid(), host="another-pc")
+    with pytest.raises(WorkbookError, match="on another-pc, started 2026-01-01T09:00:00.*delete it"):
+        refresh_workbook(book, predict=False)
+    assert book.read_bytes() == before
+    assert lock_path(book).exists()
+
+
+def test_an_empty_lock_is_stale_only_when_older_than_a_minute(start, tmp_path):
+    # A refresh killed between creating its lock and writing into it leaves it empty.
+    book = _fresh(start, tmp_path / "empty")
+    path = lock_path(book)
+    path.write_bytes(b"")
+    with pytest.raises(WorkbookError, match="being refreshed by another kpi-xl run"):
+        refresh_workbook(book, predict=False)
+    old = time.time() - 120
+    os.utime(path, (old, old))
+    refresh_workbook(book, predict=False)
+    assert not path.exists()
+
+
+def test_the_lock_is_released_when_a_refresh_fails(start, tmp_path):
+    book = _fresh(start, tmp_path / "fails")
+    wb = openpyxl.load_workbook(book, keep_vba=True)
+    wb[SHEET["settings"]]["B7"] = 11  # promoters from 11 on a 0-10 scale: the refresh stops
+    wb.save(book)
+    with pytest.raises(WorkbookError, match="Settings!B7"):
+        refresh_workbook(book, predict=False)
+    assert not lock_path(book).exists()
