@@ -229,3 +229,194 @@ def test_a_workbook_named_csv_is_refused_on_both_paths(tmp_path, engine):
     fake.write_bytes(messy.write_orders_xlsx(tmp_path).read_bytes())
     with pytest.raises(KpiInputError, match="orders.csv is an Excel workbook"):
         _open.open_dataset(fake, engine=engine)
+
+
+# ---- the summary path: segments, months, CLV, and only summaries fetched -------------------------
+
+
+def _shop_orders(folder, rows=3_000, seed=11):
+    """Orders with messy segments (" web", "web", blank), blank ids, dates and amounts, same-day
+    repeats, a negative amount (invalid) and three months."""
+    rng = np.random.default_rng(seed)
+    cust = rng.integers(0, 400, rows).astype(object)
+    day = pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 85, rows), unit="D")
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"C{c}" for c in cust],
+            "date": day.strftime("%Y-%m-%d"),
+            "amount": np.round(rng.gamma(2.0, 25.0, rows), 2).astype(str),
+            "channel": rng.choice(["web", " web", "app", "store", ""], rows),
+        }
+    )
+    frame.loc[rng.choice(rows, 30, replace=False), "customer_id"] = ""
+    frame.loc[rng.choice(rows, 20, replace=False), "date"] = ""
+    frame.loc[rng.choice(rows, 25, replace=False), "amount"] = ""
+    frame.loc[rng.choice(rows, 3, replace=False), "amount"] = "-5"
+    path = folder / "shop.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _survey(folder, rows=4_000, seed=3):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "date": (
+                pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 70, rows), unit="D")
+            ).strftime("%Y-%m-%d"),
+            "nps": rng.integers(0, 11, rows).astype(str),
+            "csat": rng.integers(1, 6, rows).astype(str),
+            "ces": rng.integers(1, 8, rows).astype(str),
+            "region": rng.choice(["Nord", "Süd", " Süd", ""], rows),
+        }
+    )
+    frame.loc[rng.choice(rows, 40, replace=False), "nps"] = ""
+    frame.loc[rng.choice(rows, 2, replace=False), "csat"] = "9"
+    frame.loc[rng.choice(rows, 15, replace=False), "date"] = ""
+    path = folder / "survey.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+_GROUPINGS = [["--by", "{by}"], ["--period", "month"], ["--by", "{by}", "--period", "month"]]
+
+
+@pytest.mark.parametrize("grouping", _GROUPINGS)
+@pytest.mark.parametrize(
+    ("metric", "extra"),
+    [
+        ("aov", []),
+        ("purchase_frequency", []),
+        ("repeat_purchase_rate", []),
+        ("repeat_purchase_rate", ["--purchases", "days"]),
+        ("historical_clv", ["--margin", "0.3"]),
+    ],
+)
+def test_order_summaries_by_segment_and_month_equal_pandas(tmp_path, capsys, metric, extra, grouping):
+    path = _shop_orders(tmp_path)
+    argv = [metric, str(path), *extra, *(a.replace("{by}", "channel") for a in grouping)]
+    _assert_tables_equal(capsys, argv)
+
+
+@pytest.mark.parametrize("grouping", _GROUPINGS)
+@pytest.mark.parametrize("metric", ["nps", "csat", "satisfaction_mean", "ces"])
+def test_survey_summaries_by_segment_and_month_equal_pandas(tmp_path, capsys, metric, grouping):
+    path = _survey(tmp_path)
+    _assert_tables_equal(capsys, [metric, str(path), *(a.replace("{by}", "region") for a in grouping)])
+
+
+def _assert_tables_equal(capsys, argv):
+    tables = []
+    for engine in ("pandas", "duckdb"):
+        assert cli.main(["metric", *argv, "--engine", engine, "--format", "json"]) == 0
+        payload = json.loads(capsys.readouterr().out)
+        tables.append(payload)
+    p, d = tables
+    assert [g["group"] for g in p["groups"]] == [g["group"] for g in d["groups"]]
+    assert p["groups"][-1]["group"] == "Total" and len(p["groups"]) > 2
+    for a, b in zip(p["groups"], d["groups"], strict=True):
+        for key in ("value", "n", "n_dropped", "se", "ci_low", "ci_high", "small_sample", "warning"):
+            assert _same(a[key], b[key]), (a["group"], key, a[key], b[key])
+    assert p["skipped"] == d["skipped"]
+
+
+def test_report_on_messy_shop_orders_equal_on_both_paths(tmp_path, capsys):
+    p, _ = _assert_reports_equal(capsys, _shop_orders(tmp_path), _survey(tmp_path))
+    assert {r["metric"] for r in p["results"]} >= {"aov", "historical_clv", "nps", "ces"}
+
+
+def test_duckdb_path_fetches_summaries_not_rows(tmp_path):
+    from kpi_xl.data._catalog import RunOptions, run_metric, run_segments, specs_for
+
+    rng = np.random.default_rng(1)
+    rows = 60_000
+    path = tmp_path / "big.csv"
+    pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 500, rows),
+            "date": (
+                pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 90, rows), unit="D")
+            ).strftime("%Y-%m-%d"),
+            "amount": np.round(rng.gamma(2.0, 25.0, rows), 2),
+            "nps": rng.integers(0, 11, rows),
+            "channel": rng.choice(["web", "app", "store"], rows),
+        }
+    ).to_csv(path, index=False)
+    run = RunOptions()
+    survey = load_duckdb(path, ["nps_score", "date"], extra=["channel"])
+    orders = load_duckdb(path, ["customer_id", "date", "amount"], extra=["channel"])
+    for ds, names, per_group in ((survey, ["nps"], 12), (orders, ["aov", "purchase_frequency",
+                                 "repeat_purchase_rate", "historical_clv"], 501)):  # fmt: skip
+        for name in names:
+            (spec,), _ = specs_for(ds, run, name)
+            ds.fetched_rows = 0
+            run_metric(ds, spec, run)
+            # The total: one row per score (and blanks) or per customer (and blanks), never per order.
+            assert ds.fetched_rows <= per_group, name
+            ds.fetched_rows = 0
+            table, _ = run_segments(ds, spec, run, by="channel", period="month")
+            # 3 channels x 3 months, and the total.
+            assert len(table) == 10
+            assert ds.fetched_rows <= 10 * per_group, name
+        # No row-level frame was built.
+        assert ds._cache == {}
+
+
+def test_clv_command_equal_on_both_paths(tmp_path, capsys):
+    path = _orders_with_same_day_repeats(tmp_path)
+    outs = []
+    for engine in ("pandas", "duckdb"):
+        target = tmp_path / f"clv_{engine}.csv"
+        argv = ["clv", str(path), "--time-unit", "week", "--horizon", "12", "--margin", "0.3"]
+        assert cli.main([*argv, "--engine", engine, "-o", str(target), "--format", "json"]) == 0
+        outs.append((json.loads(capsys.readouterr().out), pd.read_csv(target)))
+    (p_info, p_out), (d_info, d_out) = outs
+    assert list(p_out["customer_id"]) == list(d_out["customer_id"])
+    for col in p_out.columns.drop("customer_id"):
+        np.testing.assert_allclose(d_out[col], p_out[col], rtol=1e-6, atol=1e-10, err_msg=col)
+    assert json.dumps(p_info, sort_keys=True, default=str).count("log_likelihood") > 0
+
+
+def test_clv_summary_from_duckdb_is_rfm_summary(tmp_path):
+    from kpi_xl.data._duck import rfm_summary_duckdb
+    from kpi_xl.metrics import rfm_summary
+
+    path = _orders_with_same_day_repeats(tmp_path)
+    for unit in ("day", "week", "month"):
+        ds = load_duckdb(path, ["customer_id", "date", "amount"])
+        got = with_customer_ids(ds, rfm_summary_duckdb(ds, time_unit=unit, observation_end="1998-07-01"))
+        pandas_ds = load_dataset(path, ["customer_id", "date", "amount"])
+        log = pandas_ds.rows_for(["customer_id", "date", "amount"])
+        expected = with_customer_ids(
+            pandas_ds,
+            rfm_summary(
+                log["customer_id"], log["date"], log["amount"], time_unit=unit, observation_end="1998-07-01"
+            ),
+        )
+        pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
+        assert got.attrs == expected.attrs
+
+
+@pytest.mark.parametrize(
+    ("lines", "extra", "message"),
+    [
+        (
+            ["K1,2025-01-01,5", ",2025-01-02,6", "K2,,7"],
+            [],
+            "row 3, column 'customer_id': customer_ids: the value",
+        ),
+        (["K1,2025-01-01,5", "K2,2025-01-02,", "K2,,7"], [], "row 4, column 'date': dates: the value"),
+        (["K1,2025-01-01,5", "K1,2025-03-02,6"], ["--observation-end", "2025-02-01"], "row 3, column 'date'"),
+        ([",,", " , , "], [], "no transactions to summarise"),
+    ],
+)
+def test_clv_errors_name_the_same_row_on_both_paths(tmp_path, capsys, lines, extra, message):
+    path = tmp_path / "tx.csv"
+    path.write_text("customer_id,date,amount\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    errors = []
+    for engine in ("pandas", "duckdb"):
+        argv = ["clv", str(path), "--time-unit", "week", "--horizon", "4", *extra, "--engine", engine]
+        assert cli.main(argv) == 2
+        errors.append(capsys.readouterr().err)
+    assert errors[0] == errors[1]
+    assert message in errors[0]
