@@ -359,7 +359,10 @@ def parse_dates(values: pd.Series, *, order: str | None = None, source: str = "d
             return pd.to_datetime(stamp, format="ISO8601", errors="coerce").to_numpy(dtype="datetime64[ns]")
 
         def digits(t: pd.Series) -> np.ndarray:
-            serial = pd.to_numeric(t.str.replace(",", ".", regex=False), errors="coerce").to_numpy(np.float64)
+            # A copy: pandas may hand out a read-only view (e.g. of one value), which the next line writes to.
+            serial = pd.to_numeric(t.str.replace(",", ".", regex=False), errors="coerce").to_numpy(
+                np.float64, copy=True
+            )
             # As text, a small number is far more likely a year or a count than a date in 1900-1927.
             serial[serial < _MIN_TEXT_SERIAL] = np.nan
             return _serials_to_dates(serial)[0]

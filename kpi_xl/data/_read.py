@@ -299,10 +299,26 @@ def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
     names_out = [
         str(header[j]).strip() if _filled(header[j]) else f"Column {_column_letter(j)}" for j in keep
     ]
+    names_out = _unique(names_out)
     frame = pd.DataFrame(data[:, keep] if data.size else None, columns=names_out, dtype=object)
     frame.index = pd.RangeIndex(header_at + 2, header_at + 2 + len(frame), name="row")
     frame, empty = _drop_empty_rows(frame)
     return RawTable(path, "xlsx", frame, sheet=chosen, empty_rows=empty, notes=notes)
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Repeated headers numbered as pandas numbers them in a CSV (``Amount``, ``Amount.1``), so that
+    every column has a name of its own."""
+    used: set[str] = set()
+    out = []
+    for name in names:
+        candidate, k = name, 0
+        while candidate in used:
+            k += 1
+            candidate = f"{name}.{k}"
+        used.add(candidate)
+        out.append(candidate)
+    return out
 
 
 def _filled(v: Any) -> bool:

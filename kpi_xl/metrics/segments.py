@@ -63,7 +63,9 @@ def metric_names() -> list[str]:
     return sorted(METRICS)
 
 
-def _row(group: str, metric: str, result: MetricResult | None, min_n: int, error: str = "") -> dict:
+def _row(
+    group: str, metric: str, result: MetricResult | None, min_n: int, error: str = "", dropped: int = 0
+) -> dict:
     if result is None:
         return {
             "group": group,
@@ -71,7 +73,7 @@ def _row(group: str, metric: str, result: MetricResult | None, min_n: int, error
             "value": np.nan,
             "unit": "",
             "n": 0,
-            "n_dropped": 0,
+            "n_dropped": dropped,
             "se": np.nan,
             "ci_low": np.nan,
             "ci_high": np.nan,
@@ -196,7 +198,10 @@ def segment_table(
             result = fn(*(frame[c] for c in cols), **options)
         except KpiInputError as exc:
             if exc.kind in ("empty", "zero-base"):
-                return _row(label, name, None, min_n, error=f"no result: {exc}")
+                # A one-column metric with no data left dropped every row of the group (blank or
+                # invalid): count them, so that the groups' counts add up to the total's.
+                dropped = len(frame) if exc.kind == "empty" and len(cols) == 1 else 0
+                return _row(label, name, None, min_n, error=f"no result: {exc}", dropped=dropped)
             where = ""
             if exc.position is not None and 0 < exc.position <= len(frame):
                 # The engine counts positions inside this group; name the row of the whole table.
