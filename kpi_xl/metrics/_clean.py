@@ -410,7 +410,7 @@ def _parse_date_objects(sub: pd.Series) -> np.ndarray:
             if not todo.any():
                 break
             parsed[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce")
-        result[text.index] = parsed.astype("datetime64[ns]")
+        result[text.index] = _in_range(parsed).astype("datetime64[ns]")
     return result.to_numpy(dtype="datetime64[ns]")
 
 
@@ -428,8 +428,15 @@ def _datetimes(objs: pd.Series) -> pd.Series:
     missed = (parsed.isna() & objs.notna()).to_numpy()
     if missed.any():
         again = pd.to_datetime(objs[missed].map(_naive), errors="coerce")
-        parsed[missed] = again.astype("datetime64[ns]").to_numpy()
+        parsed[missed] = _in_range(again).astype("datetime64[ns]").to_numpy()
     return parsed
+
+
+def _in_range(stamps: pd.Series) -> pd.Series:
+    """NaT for stamps outside datetime64[ns] (1677-2262): pandas reads text like "-1" as the year -1,
+    and Excel holds dates up to 9999; such a value is no usable date, and converting it would raise
+    instead of reporting it."""
+    return stamps.where((stamps >= pd.Timestamp.min) & (stamps <= pd.Timestamp.max))
 
 
 def _naive(v: Any) -> Any:

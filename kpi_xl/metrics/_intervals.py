@@ -50,6 +50,8 @@ def wilson_interval(successes: float, n: float, confidence: float = 0.95) -> tup
     """
     if n <= 0:
         raise KpiInputError("a proportion needs at least one observation", argument="n", kind="empty")
+    # As floats: a count typed as 1E+308 is a Python int whose 2n would not convert back to a float.
+    successes, n = float(successes), float(n)
     z = z_value(confidence)
     p = successes / n
     denom = 1.0 + z * z / n
