@@ -1,0 +1,858 @@
+"""The benchmark suite: kpi-xl against what a user would pick instead, same data, same answer.
+
+Run from the repository root::
+
+    python -m benchmarks.run                  # full sizes (about ten minutes on 2 cores)
+    python -m benchmarks.run --quick          # small sizes, under a minute: do the answers agree?
+    python -m benchmarks.run --write benchmarks/RESULTS.md
+
+Measurements (kpi-xl / the anchor):
+
+``nps``       NPS of 1,048,576 scores (a full Excel column): the engine / the bare numpy floor
+              (counting promoters and detractors in a clean float64 array).
+``udf``       ``=NPS(B:B)`` through xlwings' Office.js custom-function runtime / the engine alone:
+              the difference is the cost of converting the range.
+``segments``  NPS, CSAT and CES by segment of a 100k-answer sheet: the engine (reading the xlsx
+              with calamine, and from memory) / LibreOffice recalculating the same sheet's
+              COUNTIFS/AVERAGEIFS block headlessly (``../shared/tools/recalc.py``).
+``clv``       BG/NBD + Gamma-Gamma fit and every prediction for the 23,570 CDNOW customers /
+              lifetimes 0.11.3; log-likelihoods must agree to 1e-6 (relative). Also the RFM
+              summary of the 69,659 CDNOW transactions.
+``scale``     BG/NBD + Gamma-Gamma on 250k, 500k and 1M synthetic customers with the same distinct
+              (frequency, recency, T) patterns: time, and memory of the fit on customers, of the
+              compression to patterns, and of the fit on patterns.
+``refresh``   ``kpi-xl refresh`` of the template holding 100k responses, 50k customers, 500k orders
+              and 50k tickets: time and peak memory of read, compute, write / LibreOffice
+              recalculating the same book's native formulas (whose values must equal the engine's).
+``build``     Building the template.
+
+Each case runs in a fresh Python process, so its peak resident memory (RSS) is its own. Times are
+medians of ``--repeat`` runs (kpi-xl and the anchor alternate, so both see the same machine
+load); "alloc" memory is tracemalloc's peak of one extra run (numpy and Python allocations, not
+the interpreter), "RSS" the process's peak resident set. Ratios are anchor time / kpi-xl time
+from the same run: above 1, kpi-xl is faster. Generated data go to ``--data`` and are reused.
+This is a report, not a test; ``tests/test_benchmarks.py`` runs ``--quick`` for the agreement
+checks only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+RECALC = REPO.parent / "shared" / "tools" / "recalc.py"
+CASES = ("nps", "udf", "segments", "clv", "scale", "refresh", "build")
+SHEET_ROWS = 1_048_576
+
+# Sizes: full, quick.
+REFRESH_SIZES = {
+    "full": {"responses": 100_000, "customers": 50_000, "orders": 500_000, "tickets": 50_000},
+    "quick": {"responses": 5_000, "customers": 2_500, "orders": 25_000, "tickets": 2_500},
+}
+SURVEY_ROWS = {"full": 100_000, "quick": 5_000}
+SCALE_SIZES = {"full": (250_000, 500_000, 1_000_000), "quick": (20_000, 40_000, 80_000)}
+
+
+# --- measuring -----------------------------------------------------------------------------------
+
+
+def median_times(repeat: int, *fns: Callable[[], Any]) -> tuple[list[float], list[Any]]:
+    """Median wall time of each function over ``repeat`` rounds (the functions alternate within a
+    round), and each one's last result."""
+    times: list[list[float]] = [[] for _ in fns]
+    results: list[Any] = [None] * len(fns)
+    for _ in range(repeat):
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            results[i] = fn()
+            times[i].append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times], results
+
+
+def alloc_peak_mb(fn: Callable[[], Any]) -> float:
+    """Peak of memory allocated (numpy and Python objects) while ``fn`` runs, in MB."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+
+
+def rss_mb() -> float:
+    """This process's peak resident set so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def children_rss_mb() -> float:
+    """Largest peak resident set among the finished child processes (and theirs), in MB."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+class PhaseMemory:
+    """Peak resident memory per stretch of time, sampled from the kernel's high-water mark.
+
+    The mark (VmHWM) is read and reset every few milliseconds, so a short spike is still seen; a
+    sample is credited to the phase running when it was taken (phases are passed as start times).
+    Linux only; elsewhere it reports nothing."""
+
+    def __init__(self, every: float = 0.005) -> None:
+        self.every = every
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _hwm_mb() -> float | None:
+        try:
+            with open("/proc/self/status") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            return None
+        return None
+
+    @staticmethod
+    def _reset() -> None:
+        try:
+            with open("/proc/self/clear_refs", "w") as fh:
+                fh.write("5")
+        except OSError:
+            pass
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            mb = self._hwm_mb()
+            if mb is not None:
+                self.samples.append((time.perf_counter(), mb))
+            self._reset()
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> PhaseMemory:
+        self._reset()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peaks(self, phases: list[tuple[str, float, float]]) -> dict[str, float]:
+        """Peak MB in each (name, start, end) window."""
+        out = {}
+        for name, start, end in phases:
+            inside = [mb for t, mb in self.samples if start <= t <= end + self.every]
+            out[name] = max(inside) if inside else float("nan")
+        return out
+
+
+def row(
+    case: str,
+    measure: str,
+    size: str,
+    kpi_s: float,
+    kpi_mb: float | None,
+    peer: str,
+    peer_s: float | None,
+    peer_mb: float | None,
+    agree: str,
+    target: str = "",
+    ok: bool | None = None,
+    mem: str = "alloc",
+    note: str = "",
+) -> dict[str, Any]:
+    return {
+        "case": case,
+        "measure": measure,
+        "size": size,
+        "kpi_s": kpi_s,
+        "kpi_mb": kpi_mb,
+        "peer": peer,
+        "peer_s": peer_s,
+        "peer_mb": peer_mb,
+        "ratio": (peer_s / kpi_s) if peer_s and kpi_s else None,
+        "agree": agree,
+        "target": target,
+        "ok": ok,
+        "mem": mem,
+        "note": note,
+    }
+
+
+# --- the cases -----------------------------------------------------------------------------------
+
+
+def case_nps(quick: bool, repeat: int, data: Path) -> list[dict[str, Any]]:
+    import numpy as np
+
+    from kpi_xl.metrics import nps
+
+    scores = np.random.default_rng(2026).integers(0, 11, SHEET_ROWS).astype(np.float64)
+
+    def floor() -> float:
+        return (np.count_nonzero(scores >= 9) - np.count_nonzero(scores <= 6)) / scores.size * 100
+
+    def engine() -> float:
+        return nps(scores).value
+
+    (t_kpi, t_floor), (v_kpi, v_floor) = median_times(max(repeat, 15), engine, floor)
+    ratio = t_kpi / t_floor
+    return [
+        row(
+            "nps",
+            "NPS of a full column of clean float64 scores",
+            "1,048,576 scores",
+            t_kpi,
+            alloc_peak_mb(engine),
+            "numpy floor (2 counts)",
+            t_floor,
+            alloc_peak_mb(floor),
+            f"same NPS ({v_kpi:.6f})" if abs(v_kpi - v_floor) < 1e-9 else f"DIFFER {v_kpi} vs {v_floor}",
+            "engine within 3x of the floor",
+            ratio <= 3,
+            note=f"engine = {ratio:.1f}x the floor's time",
+        )
+    ]
+
+
+def case_udf(quick: bool, repeat: int, data: Path) -> list[dict[str, Any]]:
+    # xlwings' custom-function runtime exists only when these are set before it is imported.
+    os.environ.setdefault("XLWINGS_ON_SERVER", "true")
+    os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
+    import numpy as np
+
+    from benchmarks.bench_udfs import call, survey_column
+    from kpi_xl import metrics as m
+    from kpi_xl import udfs
+
+    out = []
+    for n in (50_000,) if quick else (50_000, SHEET_ROWS - 1):
+        column, answers = survey_column(n, np.random.default_rng(2025))
+        (t_rt, t_en), (got, want) = median_times(
+            max(1, repeat // 2),
+            lambda column=column: call(udfs, "NPS", column, None),
+            lambda answers=answers: m.nps(answers).value,
+        )
+        same = abs(got[0][0] - want) < 1e-9
+        runtime_mb = alloc_peak_mb(lambda column=column: call(udfs, "NPS", column, None))
+        out.append(
+            row(
+                "udf",
+                "NPS of B:B: the engine, and through xlwings' Office.js runtime",
+                f"{SHEET_ROWS:,} cells, {n:,} answers",
+                t_en,
+                alloc_peak_mb(lambda answers=answers: m.nps(answers).value),
+                "=NPS(B:B) through the runtime",
+                t_rt,
+                runtime_mb,
+                "same NPS" if same else f"DIFFER {got} vs {want}",
+                note=f"converting the range costs {t_rt - t_en:.2f} s of the runtime's {t_rt:.2f} s",
+            )
+        )
+    return out
+
+
+def _lo_convert(src: Path, out_dir: Path, timeout: int) -> float:
+    """Wall seconds for LibreOffice to open, recalculate (forced) and save ``src`` as xlsx."""
+    sys.path.insert(0, str(RECALC.parent))
+    try:
+        import recalc
+    finally:
+        sys.path.pop(0)
+    start = time.perf_counter()
+    rc, log = recalc.convert(str(src), str(out_dir), "xlsx:Calc MS Excel 2007 XML", timeout)
+    seconds = time.perf_counter() - start
+    if not (out_dir / (src.stem + ".xlsx")).exists():
+        raise RuntimeError(f"LibreOffice produced nothing (rc={rc}): {log[-300:]}")
+    return seconds
+
+
+def case_segments(quick: bool, repeat: int, data: Path) -> list[dict[str, Any]]:
+    import numpy as np
+    import pandas as pd
+    from openpyxl import load_workbook
+    from python_calamine import CalamineWorkbook
+
+    from benchmarks.data import SEGMENTS, survey_frame, survey_sheet
+    from kpi_xl.metrics import segment_table
+
+    n = SURVEY_ROWS["quick" if quick else "full"]
+    path = data / f"survey_{n}.xlsx"
+    if not path.exists():
+        survey_sheet(path, n)
+
+    def kpis(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
+        out = {}
+        for metric in ("nps", "csat", "ces"):
+            table = segment_table(frame, metric, columns=metric, by="segment", total=False)
+            out[metric] = dict(zip(table["group"], table["value"], strict=True))
+        return out
+
+    def from_file() -> dict[str, dict[str, float]]:
+        rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Responses").to_python()
+        grid = np.array(rows[1:], dtype=object)
+        frame = pd.DataFrame({k: grid[:, j] for j, k in enumerate(("segment", "nps", "csat", "ces"))})
+        return kpis(frame.replace("", None))
+
+    memory = pd.DataFrame(survey_frame(n))
+    lo_times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        out_dir = Path(tmp)
+        t_file = []
+        for _ in range(max(1, repeat // 2)):
+            lo_times.append(_lo_convert(path, out_dir, 900))
+            start = time.perf_counter()
+            got = from_file()
+            t_file.append(time.perf_counter() - start)
+        (t_mem,), (got_mem,) = median_times(repeat, lambda: kpis(memory))
+        lo_mb = children_rss_mb()
+        ws = load_workbook(out_dir / (path.stem + ".xlsx"), data_only=True)["KPIs"]
+        lo = {r[0]: r for r in ws.iter_rows(min_row=2, max_row=len(SEGMENTS) + 1, values_only=True)}
+    worst = 0.0
+    for i, metric in ((4, "nps"), (5, "csat"), (6, "ces")):
+        for seg in SEGMENTS:
+            for mine in (got, got_mem):
+                worst = max(worst, abs(float(lo[seg][i]) - float(mine[metric][seg])))
+    agree = f"same to {worst:.0e}" if worst < 1e-9 else f"DIFFER by {worst:g}"
+    t_lo, t_read = statistics.median(lo_times), statistics.median(t_file)
+    size = f"{n:,} answers, {len(SEGMENTS)} segments"
+    return [
+        row(
+            "segments",
+            "NPS, CSAT, CES by segment: read the xlsx (calamine) + engine",
+            size,
+            t_read,
+            alloc_peak_mb(from_file),
+            "LibreOffice recalculating the COUNTIFS sheet",
+            t_lo,
+            lo_mb,
+            agree,
+            "engine >= 10x faster than LibreOffice",
+            t_lo / t_read >= 10,
+            note="LibreOffice memory is its process's RSS",
+        ),
+        row(
+            "segments",
+            "NPS, CSAT, CES by segment: engine on the answers in memory",
+            size,
+            t_mem,
+            alloc_peak_mb(lambda: kpis(memory)),
+            "LibreOffice recalculating the COUNTIFS sheet",
+            t_lo,
+            lo_mb,
+            agree,
+            "engine >= 10x faster than LibreOffice",
+            t_lo / t_mem >= 10,
+        ),
+    ]
+
+
+def _quiet_lifetimes():
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import lifetimes
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    return lifetimes, summary_data_from_transaction_data
+
+
+def case_clv(quick: bool, repeat: int, data: Path) -> list[dict[str, Any]]:
+    import numpy as np
+
+    from kpi_xl.datasets import load_cdnow_transactions
+    from kpi_xl.metrics import BetaGeoFitter, GammaGammaFitter, rfm_summary
+
+    lifetimes, lt_summary = _quiet_lifetimes()
+    tx = load_cdnow_transactions(sample=quick)
+    label = f"CDNOW {'sample' if quick else 'master'}"
+
+    def kpi_rfm():
+        return rfm_summary(tx["customer_id"], tx["date"], tx["amount"], time_unit="week")
+
+    def lt_rfm():
+        return lt_summary(tx, "customer_id", "date", monetary_value_col="amount", freq="W")
+
+    (t_rfm, t_lt_rfm), (summary, lt_s) = median_times(max(1, repeat // 2), kpi_rfm, lt_rfm)
+    same_rfm = np.allclose(
+        summary[["frequency", "recency", "T"]].to_numpy(),
+        lt_s.loc[summary.index, ["frequency", "recency", "T"]].to_numpy(),
+    )
+    # Series for both libraries (lifetimes' CLV needs them; kpi-xl then returns Series too).
+    f, r, T, m = (summary[c] for c in ("frequency", "recency", "T", "monetary_value"))
+    rep = (f > 0) & (m > 0)
+
+    def kpi_models():
+        bg = BetaGeoFitter().fit(f, r, T, time_unit="week")
+        gg = GammaGammaFitter().fit(f, m)
+        return (
+            bg,
+            gg,
+            bg.conditional_expected_purchases(52, f, r, T),
+            bg.probability_alive(f, r, T),
+            gg.conditional_expected_average_profit(f, m),
+            gg.customer_lifetime_value(bg, f, r, T, m, horizon=12 * 4.345, step=4.345, discount_rate=0.01),
+        )
+
+    def lt_models():
+        bg = lifetimes.BetaGeoFitter().fit(f, r, T)
+        gg = lifetimes.GammaGammaFitter().fit(f[rep], m[rep])
+        return (
+            bg,
+            gg,
+            bg.conditional_expected_number_of_purchases_up_to_time(52, f, r, T),
+            bg.conditional_probability_alive(f, r, T),
+            gg.conditional_expected_average_profit(f, m),
+            gg.customer_lifetime_value(bg, f, r, T, m, time=12, discount_rate=0.01, freq="W"),
+        )
+
+    (t_kpi, t_lt), (mine, theirs) = median_times(repeat, kpi_models, lt_models)
+    bg, gg = mine[0], mine[1]
+    lbg, lgg = theirs[0], theirs[1]
+    # lifetimes' own likelihood at its own optimum, on the same (unscaled) data.
+    ones = np.ones(f.size)
+    lt_bg_ll = (
+        -lbg._negative_log_likelihood(
+            np.log(lbg.params_[["r", "alpha", "a", "b"]].to_numpy()),
+            *(c.to_numpy() for c in (f, r, T)),
+            ones,
+            0,
+        )
+        * f.size
+    )
+    lt_gg_ll = (
+        -lgg._negative_log_likelihood(
+            np.log(lgg.params_[["p", "q", "v"]].to_numpy()),
+            f[rep].to_numpy(),
+            m[rep].to_numpy(),
+            np.ones(rep.sum()),
+            0,
+        )
+        * rep.sum()
+    )
+    rel_bg = abs(bg.log_likelihood_ - lt_bg_ll) / abs(lt_bg_ll)
+    rel_gg = abs(gg.log_likelihood_ - lt_gg_ll) / abs(lt_gg_ll)
+    pred = max(
+        float(
+            np.max(
+                np.abs(np.asarray(a, float) - np.asarray(b, float))
+                / np.maximum(np.abs(np.asarray(b, float)), 1e-12)
+            )
+        )
+        for a, b in zip(mine[2:], theirs[2:], strict=True)
+    )
+    ok_ll = rel_bg <= 1e-6 and rel_gg <= 1e-6
+    agree = f"LL rel. diff BG/NBD {rel_bg:.0e}, GG {rel_gg:.0e}; predictions within {pred:.0e}"
+    return [
+        row(
+            "clv",
+            "RFM summary from transactions (weeks)",
+            f"{label}: {len(tx):,} transactions",
+            t_rfm,
+            alloc_peak_mb(kpi_rfm),
+            "lifetimes summary_data_from_transaction_data",
+            t_lt_rfm,
+            alloc_peak_mb(lt_rfm),
+            "same frequency, recency, T" if same_rfm else "DIFFER",
+        ),
+        row(
+            "clv",
+            "BG/NBD + Gamma-Gamma: fit, and every prediction for every customer",
+            f"{label}: {f.size:,} customers",
+            t_kpi,
+            alloc_peak_mb(kpi_models),
+            "lifetimes 0.11.3",
+            t_lt,
+            alloc_peak_mb(lt_models),
+            agree if ok_ll else "DIFFER: " + agree,
+            ">= 3x faster; log-likelihoods equal to 1e-6",
+            ok_ll and t_lt / t_kpi >= 3,
+            note="predictions: expected purchases (52 weeks), P(alive), expected spend, 12-month CLV",
+        ),
+    ]
+
+
+def case_scale(quick: bool, repeat: int, data: Path) -> list[dict[str, Any]]:
+    import numpy as np
+
+    from benchmarks.data import clv_customers
+    from kpi_xl.metrics import BetaGeoFitter, GammaGammaFitter
+    from kpi_xl.metrics.clv_models import _compress
+
+    sizes = SCALE_SIZES["quick" if quick else "full"]
+    base = clv_customers(sizes[0])
+    out = []
+    for n in sizes:
+        # n customers = the base customers n / base times over, shuffled: the distinct
+        # (frequency, recency, T) patterns, and (frequency, spend) pairs, stay exactly the same.
+        order = np.random.default_rng(n).permutation(n)
+        cols = {k: np.tile(v, n // sizes[0])[order] for k, v in base.items()}
+        f, r, T, m = (cols[k] for k in ("frequency", "recency", "T", "monetary_value"))
+
+        def fit(f=f, r=r, T=T, m=m):
+            return BetaGeoFitter().fit(f, r, T, time_unit="week"), GammaGammaFitter().fit(f, m)
+
+        def predict(models, f=f, r=r, T=T, m=m):
+            bg, gg = models
+            return (
+                bg.conditional_expected_purchases(52, f, r, T),
+                bg.probability_alive(f, r, T),
+                # One year of weeks, discounted monthly (12 steps of 30.4375 days).
+                gg.customer_lifetime_value(
+                    bg, f, r, T, m, horizon=365.25 / 7, step="month", discount_rate=0.01
+                ),
+            )
+
+        def both(f=f, r=r, T=T, m=m):
+            return predict(fit())
+
+        (t_all, t_fit), (_, models) = median_times(
+            repeat if n < 1_000_000 else max(1, repeat // 2), both, fit
+        )
+        patterns, weights = _compress((f, r, T), np.ones(n))
+        n_patterns = patterns[0].size
+
+        def fit_on_patterns(patterns=patterns, weights=weights):
+            x, tx, age = patterns
+            return BetaGeoFitter().fit(x, tx, age, weights=weights, time_unit="week")
+
+        mem_fit, mem_predict = alloc_peak_mb(fit), alloc_peak_mb(lambda models=models: predict(models))
+        mem_compress = alloc_peak_mb(lambda f=f, r=r, T=T: _compress((f, r, T), np.ones(f.size)))
+        mem_patterns = alloc_peak_mb(fit_on_patterns)
+        ok = t_all < 5 if n == 1_000_000 else None
+        out.append(
+            row(
+                "scale",
+                "BG/NBD + Gamma-Gamma fit and predictions (synthetic, weeks)",
+                f"{n:,} customers, {n_patterns:,} patterns",
+                t_all,
+                mem_fit,
+                "-",
+                None,
+                None,
+                f"same parameters at every size: r={models[0].params_['r']:.4f}",
+                "1M customers: fit + predict < 5 s" if n == 1_000_000 else "",
+                ok,
+                note=(
+                    f"fit {t_fit:.2f} s; alloc peak MB: fit {mem_fit:.0f}, of which compressing to "
+                    f"patterns {mem_compress:.0f}; fit on the patterns {mem_patterns:.1f}; predict "
+                    f"{mem_predict:.0f} (the {n:,}-row outputs)"
+                ),
+            )
+        )
+    return out
+
+
+def _refresh_child(path: str) -> None:
+    """In a fresh process: refresh ``path``, print timings and peak RSS per phase as JSON."""
+    from kpi_xl.workbook import refresh_workbook
+
+    start = time.perf_counter()
+    with PhaseMemory() as mem:
+        report = refresh_workbook(path)
+    end = time.perf_counter()
+    phases, t = [], start
+    # The report's timings are consecutive; what is not in them (checks, lock) comes first.
+    steps = list(report.timings.items())
+    lead = (end - start) - sum(s for _, s in steps)
+    phases.append(("checks", t, t + lead))
+    t += lead
+    for name, seconds in steps:
+        phases.append((name, t, t + seconds))
+        t += seconds
+    print(
+        json.dumps(
+            {
+                "timings": {"checks": lead, **report.timings},
+                "peaks": mem.peaks(phases),
+                "rss": rss_mb(),
+                "rows": report.rows_read,
+                "seconds": end - start,
+            }
+        )
+    )
+
+
+def case_refresh(quick: bool, repeat: int, data: Path) -> list[dict[str, Any]]:
+    from openpyxl import load_workbook
+
+    from benchmarks.data import report_workbook
+    from kpi_xl.workbook import expected_values
+
+    sizes = REFRESH_SIZES["quick" if quick else "full"]
+    path = data / ("report_{responses}_{customers}_{orders}_{tickets}.xlsm".format(**sizes))
+    if not path.exists():
+        report_workbook(path, **sizes)
+    runs, cli = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        book = Path(tmp) / "kpi_report.xlsm"
+        for _ in range(max(1, repeat // 2)):
+            shutil.copy(path, book)
+            done = subprocess.run(
+                [sys.executable, "-m", "benchmarks.run", "--refresh-child", str(book)],
+                capture_output=True,
+                text=True,
+                cwd=REPO,
+                check=True,
+            )
+            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            shutil.copy(path, book)
+            start = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "kpi_xl.cli", "refresh", str(book)], capture_output=True, check=True
+            )
+            cli.append(time.perf_counter() - start)
+        # The anchor: LibreOffice recalculating the refreshed book's native formulas.
+        lo_dir = Path(tmp) / "lo"
+        lo_dir.mkdir()
+        t_lo = _lo_convert(book, lo_dir, 1800)
+        lo_mb = children_rss_mb()
+        want = expected_values(book)
+        got = load_workbook(lo_dir / (book.stem + ".xlsx"), data_only=True, read_only=False)
+        wrong = 0
+        for (sheet, coord), value in want.items():
+            v = got[sheet][coord].value
+            if value in (None, ""):
+                wrong += v not in (None, "")
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                wrong += not (isinstance(v, (int, float)) and abs(v - value) <= 1e-9 * max(1.0, abs(value)))
+            elif isinstance(value, (dt.date, dt.datetime)):
+                wrong += v != value
+            else:
+                wrong += v != value
+    med = {k: statistics.median(r["timings"][k] for r in runs) for k in runs[0]["timings"]}
+    peaks = {k: max(r["peaks"][k] for r in runs) for k in runs[0]["peaks"]}
+    total = statistics.median(r["seconds"] for r in runs)
+    t_cli = statistics.median(cli)
+    read = med["load"] + med["read"]
+    write = med["write"] + med["save"]
+    size = "{responses:,} responses, {customers:,} customers, {orders:,} orders, {tickets:,} tickets".format(
+        **sizes
+    )
+    split = (
+        f"checks {med['checks']:.1f} s; read {read:.1f} s (peak {max(peaks['load'], peaks['read']):.0f} MB); "
+        f"compute {med['compute']:.1f} s (peak {peaks['compute']:.0f} MB); write {write:.1f} s "
+        f"(peak {max(peaks['write'], peaks['save']):.0f} MB); `kpi-xl refresh` end to end {t_cli:.1f} s"
+    )
+    return [
+        row(
+            "refresh",
+            "Headless refresh of the template (kpi-xl refresh)",
+            size,
+            t_cli,
+            max(r["rss"] for r in runs),
+            "LibreOffice recalculating the book's native formulas",
+            t_lo,
+            lo_mb,
+            f"{len(want) - wrong} of {len(want)} formula cells equal the engine",
+            "under 20 s end to end",
+            t_cli < 20 and wrong == 0,
+            mem="RSS",
+            note=split + f"; refresh_workbook alone {total:.1f} s",
+        )
+    ]
+
+
+def case_build(quick: bool, repeat: int, data: Path) -> list[dict[str, Any]]:
+    from kpi_xl.workbook import build_template
+
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "kpi_report.xlsm"
+        (t_build,), _ = median_times(repeat, lambda: build_template(target, overwrite=True))
+        mem = alloc_peak_mb(lambda: build_template(target, overwrite=True))
+        cold = []
+        for _ in range(max(1, repeat // 2)):
+            start = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "kpi_xl.cli", "template", "-o", str(target), "--force"],
+                capture_output=True,
+                check=True,
+            )
+            cold.append(time.perf_counter() - start)
+    t_cold = statistics.median(cold)
+    return [
+        row(
+            "build",
+            "Build the template (demo data, formulas, charts, VBA button)",
+            "en, 8,633 demo rows",
+            t_build,
+            mem,
+            "-",
+            None,
+            None,
+            "-",
+            "under 3 s",
+            t_build < 3 and t_cold < 3,
+            note=f"`kpi-xl template` in a fresh process (imports included): {t_cold:.2f} s",
+        )
+    ]
+
+
+RUNNERS = {
+    "nps": case_nps,
+    "udf": case_udf,
+    "segments": case_segments,
+    "clv": case_clv,
+    "scale": case_scale,
+    "refresh": case_refresh,
+    "build": case_build,
+}
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+
+def _fmt_s(s: float | None) -> str:
+    if s is None:
+        return "-"
+    return f"{s * 1000:.2f} ms" if s < 0.1 else f"{s:.2f} s"
+
+
+def _fmt_mb(mb: float | None, kind: str) -> str:
+    if mb is None:
+        return "-"
+    return f"{mb:.1f} MB {kind}" if mb < 10 else f"{mb:.0f} MB {kind}"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The results as a Markdown table."""
+    head = (
+        "| measurement | size | kpi-xl time | kpi-xl memory | anchor | anchor time | anchor memory | ratio "
+        "| answers | target |"
+    )
+    lines = [head, "|" + "---|" * 10]
+    for r in rows:
+        ratio = f"{r['ratio']:.1f}x" if r["ratio"] is not None else "-"
+        target = (
+            r["target"] + (" ✅" if r["ok"] else " ❌" if r["ok"] is False else "") if r["target"] else ""
+        )
+        anchor_mem = "RSS" if r["case"] in ("segments", "refresh") else "alloc"
+        lines.append(
+            f"| {r['measure']} | {r['size']} | {_fmt_s(r['kpi_s'])} | {_fmt_mb(r['kpi_mb'], r['mem'])} | "
+            f"{r['peer']} | {_fmt_s(r['peer_s'])} | {_fmt_mb(r['peer_mb'], anchor_mem)} | {ratio} | "
+            f"{r['agree']} | {target} |"
+        )
+    notes = [f"- {r['measure']} ({r['size']}): {r['note']}" for r in rows if r["note"]]
+    return "\n".join(lines) + ("\n\nNotes:\n" + "\n".join(notes) if notes else "")
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    mem = ""
+    try:
+        with open("/proc/meminfo") as fh:
+            mem = f", {int(fh.readline().split()[1]) / 1024**2:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    versions = []
+    for name in ("numpy", "pandas", "scipy", "openpyxl", "python_calamine", "xlwings", "lifetimes"):
+        try:
+            from importlib.metadata import version
+
+            versions.append(f"{name} {version(name.replace('_', '-'))}")
+        except Exception:  # noqa: BLE001 - a missing package is just not listed
+            continue
+    lo = ""
+    soffice = shutil.which("soffice")
+    if soffice:
+        done = subprocess.run([soffice, "--version"], capture_output=True, text=True, check=False)
+        lo = "; " + " ".join(done.stdout.split()[:2])
+    return (
+        f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores{mem}; "
+        f"Python {platform.python_version()}; " + ", ".join(versions) + lo
+    )
+
+
+def run_case(name: str, quick: bool, repeat: int, data: Path, timeout: float) -> list[dict[str, Any]]:
+    """One case in a fresh Python process; its rows, or one row saying why it failed."""
+    argv = [
+        sys.executable,
+        "-m",
+        "benchmarks.run",
+        "--case",
+        name,
+        "--repeat",
+        str(repeat),
+        "--data",
+        str(data),
+    ]
+    if quick:
+        argv.append("--quick")
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return [row(name, f"{name}: timed out after {timeout:.0f} s", "", 0.0, None, "-", None, None, "-")]
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return [row(name, f"{name}: FAILED ({why[:200]})", "", 0.0, None, "-", None, None, "-")]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes: checks that the answers agree")
+    ap.add_argument("--repeat", type=int, default=None, help="runs per median (default 5, --quick 1)")
+    ap.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
+    ap.add_argument("--data", type=Path, default=REPO / "benchmarks" / ".data", help="generated data")
+    ap.add_argument("--write", type=Path, help="also write the table, date and machine to this file")
+    ap.add_argument("--json", type=Path, help="also write the rows as JSON")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds per case")
+    ap.add_argument("--case", choices=CASES, help=argparse.SUPPRESS)
+    ap.add_argument("--refresh-child", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    repeat = a.repeat if a.repeat is not None else (1 if a.quick else 5)
+    if a.refresh_child:
+        _refresh_child(a.refresh_child)
+        return 0
+    if a.case:
+        a.data.mkdir(parents=True, exist_ok=True)
+        rows = RUNNERS[a.case](a.quick, repeat, a.data)
+        print(json.dumps(rows))
+        return 0
+    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    for name in a.cases:
+        t = time.perf_counter()
+        rows += run_case(name, a.quick, repeat, a.data, a.timeout)
+        print(f"{name}: {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
+    text = table(rows)
+    print(text)
+    minutes = (time.perf_counter() - started) / 60
+    if a.write:
+        stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+        command = f"python -m benchmarks.run {'--quick ' if a.quick else ''}--write {a.write}"
+        mode = "--quick" if a.quick else "full sizes"
+        a.write.write_text(
+            f"# Benchmark results\n\n`{command}` ({mode}, medians of {repeat}), {stamp}, "
+            f"{minutes:.0f} min.\n\nMachine: {machine()}.\n\n{text}\n"
+        )
+    if a.json:
+        a.json.write_text(json.dumps(rows, indent=1, default=str))
+    failed = [r for r in rows if "FAILED" in r["measure"] or "DIFFER" in str(r["agree"])]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
