@@ -117,6 +117,9 @@ def _columns(
     if len(set(sizes.values())) > 1:
         described = ", ".join(f"{name} has {n}" for name, n in sizes.items())
         raise KpiInputError(f"give one value per customer in every column: {described} values")
+    if all(c.n_dropped == 0 for c in cleaned.values()):
+        # Nothing blank: the cleaned columns are the values themselves (no copies of a million rows).
+        return {name: c.values for name, c in cleaned.items()}, 0
     kept = np.vstack([c.mask for c in cleaned.values()])
     all_blank = ~kept.any(axis=0)
     partial = ~kept.all(axis=0) & (~all_blank | (not skip_blank_rows))
@@ -212,7 +215,10 @@ def _distinct_rows(*cols: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
             # The combined key would overflow int64: renumber what it holds so far, compactly.
             key, seen = pd.factorize(key)
             span = len(seen)
-        key = key * len(uniques) + codes
+        # In place: one key array for any number of customers, not one per step.
+        key *= len(uniques)
+        key += codes
+        del codes
         span *= max(len(uniques), 1)
     inverse, distinct = pd.factorize(key)
     first = np.empty(len(distinct), dtype=np.intp)
@@ -223,8 +229,12 @@ def _distinct_rows(*cols: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
 def _compress(cols: tuple[np.ndarray, ...], weights: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """Distinct rows with the summed weight of the rows they stand for (zero-weight rows dropped)."""
     keep = weights > 0
-    distinct, inverse = _distinct_rows(*(c[keep] for c in cols))
-    counts = np.bincount(inverse, weights=weights[keep], minlength=distinct[0].size)
+    if keep.all():
+        distinct, inverse = _distinct_rows(*cols)
+        counts = np.bincount(inverse, weights=weights, minlength=distinct[0].size)
+    else:
+        distinct, inverse = _distinct_rows(*(c[keep] for c in cols))
+        counts = np.bincount(inverse, weights=weights[keep], minlength=distinct[0].size)
     return distinct, counts
 
 
