@@ -489,6 +489,11 @@ def CLV_PREDICT(
     discount_step=1,
 ):
     """Spills predicted CLV per customer (BG/NBD + Gamma-Gamma): frequency, recency, T, spend, expected purchases, P(alive), CLV. Example: =CLV_PREDICT(Orders[Customer], Orders[Date], Orders[Amount], "week", 52)"""
+    if amounts is None:
+        # A single empty cell arrives as None (Office.js): no amounts is no data, #N/A as for the ids.
+        raise KpiInputError(
+            "amounts is empty: give the amount of each order", argument="amounts", kind="empty"
+        )
     tx = _transactions(customer_ids, dates, amounts)
     # Not called "step": Step is a VBA keyword, and classic Excel writes a VBA wrapper with these names.
     step_value = coerce.option(discount_step, "discount_step", 1.0)
