@@ -249,6 +249,8 @@ def _shop_orders(folder, rows=3_000, seed=11):
         }
     )
     frame.loc[rng.choice(rows, 30, replace=False), "customer_id"] = ""
+    # A channel whose orders have no amount: no AOV there, every row dropped.
+    frame.loc[frame["channel"] == "store", "amount"] = ""
     frame.loc[rng.choice(rows, 20, replace=False), "date"] = ""
     frame.loc[rng.choice(rows, 25, replace=False), "amount"] = ""
     frame.loc[rng.choice(rows, 3, replace=False), "amount"] = "-5"
@@ -271,6 +273,8 @@ def _survey(folder, rows=4_000, seed=3):
         }
     )
     frame.loc[rng.choice(rows, 40, replace=False), "nps"] = ""
+    # A region where nobody answered the NPS question: no result, every row dropped.
+    frame.loc[frame["region"] == "Nord", "nps"] = ""
     frame.loc[rng.choice(rows, 2, replace=False), "csat"] = "9"
     frame.loc[rng.choice(rows, 15, replace=False), "date"] = ""
     path = folder / "survey.csv"

@@ -490,8 +490,18 @@ def _summary_table(
     kind, fn = SUMMARIES[spec.name]
     groups, total = summary_frames(dataset, kind, spec.roles, by=by, date_role=date_role)
     cols = list(SUMMARY_COLUMNS[kind])
-    parts = [
-        segments.segment_table(part, fn, columns=cols, by="_group", min_n=min_n, total=False, **opts)
-        for part in (groups, total)
-    ]
+    parts = []
+    for part in (groups, total):
+        table = segments.segment_table(part, fn, columns=cols, by="_group", min_n=min_n, total=False, **opts)
+        if len(spec.roles) == 1:
+            # As segment_table counts on rows: a one-column metric with no result for a group
+            # dropped every row of it (all blank), so the groups' counts add up to the total's.
+            rows = part.groupby("_group")[_ROW_COUNT[kind]].sum().sum(axis=1)
+            empty = (table["n"] == 0).to_numpy()
+            table.loc[empty, "n_dropped"] = rows.reindex(table.loc[empty, "group"]).to_numpy()
+        parts.append(table)
     return pd.concat(parts, ignore_index=True)
+
+
+#: Summary columns that add up to the file rows a group holds.
+_ROW_COUNT = {"scores": ["n"], "moments": ["n", "blank"], "customers": ["orders"]}

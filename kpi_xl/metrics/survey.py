@@ -267,10 +267,11 @@ def nps_from_counts(
     """
     points, z = _nps_checks(scale, promoter_min, detractor_max, method, confidence)
     hist = _count_histogram(counts, points)
+    # "No valid scores" reads as from nps, so a group without answers says the same on both forms.
     n = int(hist.sum())
     return _nps_result(
         hist, points, n, float(n), _dropped(n_dropped), z, confidence, method, promoter_min,
-        detractor_max, min_n, "counts", scale,
+        detractor_max, min_n, "scores", scale,
     )  # fmt: skip
 
 

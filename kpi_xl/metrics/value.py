@@ -360,7 +360,7 @@ def historical_clv_from_revenue(
     dropped = int(require_count(n_dropped, "n_dropped"))
     if revenue.size == 0:
         raise KpiInputError(
-            f"no customers with revenue ({dropped} row(s) skipped)",
+            f"no order rows with both a customer id and an amount ({dropped} row(s) skipped)",
             argument="revenue_per_customer",
             kind="empty",
         )
