@@ -204,9 +204,9 @@ def test_historical_clv_from_revenue_equals_rows():
 
 
 def test_historical_clv_from_revenue_bad_input():
-    with pytest.raises(KpiInputError, match="position 2 is blank"):
+    with pytest.raises(KpiInputError, match="value None at position 2 is not a revenue"):
         historical_clv_from_revenue([10, None], orders=2)
-    with pytest.raises(KpiInputError, match="value -5 at position 1"):
+    with pytest.raises(KpiInputError, match="value -5 at position 1 is not a revenue of 0 or more"):
         historical_clv_from_revenue([-5, 10], orders=2)
     with pytest.raises(KpiInputError, match="orders is 1 but there are 2 customers"):
         historical_clv_from_revenue([5, 10], orders=1)
@@ -243,9 +243,9 @@ def test_repeat_from_counts_hand_checked():
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: repeat_purchase_rate_from_counts([2, 0]), "value 0 at position 2"),
+        (lambda: repeat_purchase_rate_from_counts([2, 0]), "value 0 at position 2 is not a whole number"),
         (lambda: repeat_purchase_rate_from_counts([2, 1.5]), "value 1.5 at position 2"),
-        (lambda: repeat_purchase_rate_from_counts([2, None]), "position 2 is blank"),
+        (lambda: repeat_purchase_rate_from_counts([2, None]), "value None at position 2"),
         (lambda: repeat_purchase_rate_from_counts([2, 1], 4), "must be equal to the 3 purchases"),
         (lambda: repeat_purchase_rate_from_counts([2, 1], count="days"), "needs orders_total"),
         (lambda: repeat_purchase_rate_from_counts([2, 1], 2, count="days"), "at least the 3"),

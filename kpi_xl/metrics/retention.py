@@ -773,15 +773,16 @@ def repeat_purchase_rate(
 
 def _per_customer_counts(values: Any, argument: str) -> np.ndarray:
     """Counts per customer: whole numbers, 1 or more (a customer here has bought), no blanks."""
-    cleaned = clean_numbers(
-        values, argument=argument, lo=1, integer=True, expected="a whole number of purchases, 1 or more"
-    )
-    if cleaned.n_blank:
-        pos = int(np.flatnonzero(~cleaned.mask)[0]) + 1
+    cleaned = clean_numbers(values, argument=argument, lo=1, integer=True, on_invalid="drop")
+    if not cleaned.mask.all():
+        pos = int(np.flatnonzero(~cleaned.mask)[0])
+        value = np.asarray(values, dtype=object).reshape(-1)[pos]
         raise KpiInputError(
-            f"{argument}: the value at position {pos} is blank; give a count for each customer",
+            f"{argument}: the value {value!r} at position {pos + 1} is not a whole number of "
+            "purchases, 1 or more; give a count for each customer who bought",
             argument=argument,
-            position=pos,
+            position=pos + 1,
+            value=value,
         )
     return cleaned.values.astype(np.int64)
 

@@ -340,13 +340,21 @@ def historical_clv_from_revenue(
     """
     check_confidence(confidence)
     m = require_share(margin, "margin")
-    cleaned = _clean_amounts(revenue_per_customer, allow_negative, "raise")
-    if cleaned.n_blank:
-        pos = int(np.flatnonzero(~cleaned.mask)[0]) + 1
+    cleaned = _clean_amounts(revenue_per_customer, allow_negative, "drop")
+    if not cleaned.mask.all():
+        pos = int(np.flatnonzero(~cleaned.mask)[0])
+        value = np.asarray(revenue_per_customer, dtype=object).reshape(-1)[pos]
+        need = (
+            "a finite revenue"
+            if allow_negative
+            else "a revenue of 0 or more (allow_negative=True for refunds)"
+        )
         raise KpiInputError(
-            f"revenue_per_customer: the value at position {pos} is blank; give each customer's revenue",
+            f"revenue_per_customer: the value {value!r} at position {pos + 1} is not {need}; give each "
+            "customer's revenue",
             argument="revenue_per_customer",
-            position=pos,
+            position=pos + 1,
+            value=value,
         )
     revenue = cleaned.values
     n_orders = int(require_count(orders, "orders"))
