@@ -184,6 +184,26 @@ def test_calculation_chain_dropped_and_recalculation_on_opening(tmp_path):
     assert load_workbook(out)["Report"]["B2"].value == 1
 
 
+def test_formulas_on_the_users_own_sheets_are_recalculated_on_opening(template, tmp_path):
+    book = tmp_path / "kpi_report.xlsm"
+    shutil.copy(template, book)
+    wb = load_workbook(book, keep_vba=True)
+    wb.create_sheet("My notes")["A1"] = "=Segments!A6"
+    wb.save(book)
+    # As a spreadsheet application saves it: the formula with its (soon stale) result.
+    parts = {}
+    pkg = Package(book)
+    part = pkg.sheets["My notes"]
+    parts[part] = pkg.read(part).replace(b"<f>Segments!A6</f><v />", b"<f>Segments!A6</f><v>old</v>")
+    assert b"<v>old</v>" in parts[part]
+    write_copy(pkg, tmp_path / "saved.xlsm", parts)
+    shutil.move(tmp_path / "saved.xlsm", book)
+    refresh_workbook(book)
+    with zipfile.ZipFile(book) as z:
+        xml = z.read(part).decode()
+    assert "<f>Segments!A6</f>" in xml and "old" not in xml
+
+
 def test_a_failed_write_leaves_the_book_and_folder_untouched(template, tmp_path, monkeypatch):
     book = tmp_path / "kpi_report.xlsm"
     shutil.copy(template, book)

@@ -47,7 +47,17 @@ from openpyxl.utils.cell import column_index_from_string
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, to_excel
 from openpyxl.workbook.defined_name import DefinedName
 
-__all__ = ["Package", "PackageError", "TablePart", "SheetEditor", "StyleBook", "PartsSink", "write_copy"]
+__all__ = [
+    "Package",
+    "PackageError",
+    "TablePart",
+    "SheetEditor",
+    "StyleBook",
+    "PartsSink",
+    "table_with_ref",
+    "without_cached_values",
+    "write_copy",
+]
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -655,6 +665,28 @@ class PartsSink:
         if self.styles.changed:
             out[self.package.styles_part] = self.styles.to_bytes()
         return out
+
+
+_FORMULA_CELL = re.compile(rf"<({_P})c\b([^>]*?)(?<!/)>((?:(?!</{_P}c>).)*?<{_P}f\b.*?)</{_P}c>", re.S)
+_CACHED = re.compile(rf"<{_P}v\b[^>]*?(?:/>|>.*?</{_P}v>)", re.S)
+_RESULT_TYPE = re.compile(r"""\st\s*=\s*["'][^"']*["']""")
+
+
+def without_cached_values(xml: bytes) -> bytes | None:
+    """A worksheet whose formula cells lose their cached results, or None if it has no formulas.
+
+    For the user's own sheets: a formula there may read a cell refresh rewrote, and LibreOffice
+    (unlike Excel, which obeys ``fullCalcOnLoad``) shows a formula's cached result until told to
+    recalculate; a formula without one it computes on opening."""
+    text = xml.decode("utf-8")
+    if not re.search(rf"<{_P}f\b", text):
+        return None
+
+    def strip(m: re.Match[str]) -> str:
+        p = m.group(1)
+        return f"<{p}c{_RESULT_TYPE.sub('', m.group(2))}>{_CACHED.sub('', m.group(3))}</{p}c>"
+
+    return _FORMULA_CELL.sub(strip, text).encode("utf-8")
 
 
 def table_with_ref(xml: bytes, ref: str) -> bytes:

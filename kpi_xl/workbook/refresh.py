@@ -41,7 +41,7 @@ from .compute import Invalid, compute, prepare, read_settings
 from .errors import WorkbookError
 from .labels import LANGUAGES, header_aliases, labels
 from .layout import MARKER_NAME, SETTINGS, SHEETS, TABLES, setting_name, sheet_anchor
-from .package import Package, PackageError, PartsSink, table_with_ref, write_copy
+from .package import Package, PackageError, PartsSink, table_with_ref, without_cached_values, write_copy
 from .sheets import Context, Status, place
 
 __all__ = [
@@ -388,6 +388,11 @@ def _refresh_locked(path: Path, predict: bool) -> RefreshReport:
         place(sink, ctx, res, status)
         parts = sink.parts()
         parts.update({part: table_with_ref(pkg.read(part), ref) for part, ref in grown.items()})
+        # The user's own sheets (not the template's): their formulas are recomputed on opening.
+        for sheet in pkg.sheets.keys() - set(names.values()):
+            stripped = without_cached_values(pkg.read(pkg.sheets[sheet]))
+            if stripped is not None:
+                parts[pkg.sheets[sheet]] = stripped
     except PackageError as exc:
         raise WorkbookError(f"{path.name}: {exc}", argument="path", value=str(path))
     timings["write"] = time.perf_counter() - t
