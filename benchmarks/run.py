@@ -59,6 +59,7 @@ REPO = Path(__file__).resolve().parents[1]
 RECALC = REPO.parent / "shared" / "tools" / "recalc.py"
 CASES = ("nps", "udf", "segments", "clv", "scale", "refresh", "build")
 SHEET_ROWS = 1_048_576
+NOTES_MARKER = "<!-- analysis: kept as it is by benchmarks/run.py --write -->"
 
 # Sizes: full, quick.
 REFRESH_SIZES = {
@@ -667,7 +668,7 @@ def case_refresh(quick: bool, repeat: int, data: Path) -> list[dict[str, Any]]:
             "Headless refresh of the template (kpi-xl refresh)",
             size,
             t_cli,
-            max(r["rss"] for r in runs),
+            max(max(r["peaks"].values()) for r in runs),
             "LibreOffice recalculating the book's native formulas",
             t_lo,
             lo_mb,
@@ -854,9 +855,13 @@ def main(argv: list[str] | None = None) -> int:
         stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
         command = f"python -m benchmarks.run {'--quick ' if a.quick else ''}--write {a.write}"
         mode = "--quick" if a.quick else "full sizes"
+        # The hand-written analysis below the marker (before/after, profiles of misses) is kept.
+        kept = ""
+        if a.write.exists() and NOTES_MARKER in a.write.read_text():
+            kept = a.write.read_text()[a.write.read_text().index(NOTES_MARKER) :]
         a.write.write_text(
             f"# Benchmark results\n\n`{command}` ({mode}, medians of {repeat}), {stamp}, "
-            f"{minutes:.0f} min.\n\nMachine: {machine()}.\n\n{text}\n"
+            f"{minutes:.0f} min.\n\nMachine: {machine()}.\n\n{text}\n\n{kept}"
         )
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1, default=str))
