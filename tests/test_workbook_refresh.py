@@ -14,6 +14,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import range_boundaries
 
+import kpi_xl.workbook.refresh as refresh_module
 from kpi_xl.metrics import nps
 from kpi_xl.workbook import WorkbookError, build_template, refresh_book, refresh_workbook
 from kpi_xl.workbook.labels import labels
@@ -232,11 +233,12 @@ def test_invalid_setting_stops_the_refresh_and_names_the_cell(book):
 def test_a_failed_save_leaves_the_file_untouched(book, monkeypatch):
     before = book.read_bytes()
 
-    def boom(self, filename):
-        Path(filename).write_bytes(b"half a file")
+    def boom(package, destination, replace):
+        Path(destination).write_bytes(b"half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(Workbook, "save", boom)
+    # Refresh writes the new package with write_copy (openpyxl's save is not on this path).
+    monkeypatch.setattr(refresh_module, "write_copy", boom)
     with pytest.raises(OSError, match="disk full"):
         refresh_workbook(book)
     assert book.read_bytes() == before
