@@ -400,6 +400,9 @@ def _size_message(size: int, limits: Limits, verb: str) -> str:
 # none of these for ordinary sheets, so the exact (slower) scan runs only for wide or long ones.
 _WIDE_OR_ODD = re.compile(rb" r(?:=\"(?:[A-Za-z]{2}|[A-Za-z]?[0-9]{7}|[^\"]*&)| *=(?: +|')| +=)")
 _CELL_WITHOUT_ADDRESS = re.compile(rb"<c(?:>|/>| (?!r=\"))")
+_ODD_SPELLING = re.compile(rb" r(?:=\"[^\"]*&| *=(?: +|')| +=)")
+_ADDRESSED_COLUMN = re.compile(rb"<c r=\"([A-Za-z]{1,3})[0-9]")
+_ADDRESSED_ROW = re.compile(rb"<c r=\"[A-Za-z]{1,3}([0-9]{1,9})\"")
 _PREFIXED = re.compile(rb":(?:c|row)[ />]")
 _SPACES = bytes.maketrans(b"\t\n\r", b"   ")
 _FAST_AREA = 26 * 999_999
@@ -495,9 +498,35 @@ def _unusual(text: bytes) -> bool:
 
 
 def _sheet_area(archive: zipfile.ZipFile, member: zipfile.ZipInfo, refuse) -> int:
-    """The rectangle from the first to the last cell of a sheet part, placed as the reader places them:
-    by a cell's address, else next to the cell before it in its row (the row by its number, else
-    the row after the one before)."""
+    """The rectangle from the first to the last cell of a sheet part (the slow path)."""
+    area = _addressed_area(archive, member, refuse)
+    return _placed_area(archive, member, refuse) if area is None else area
+
+
+def _addressed_area(archive: zipfile.ZipFile, member: zipfile.ZipInfo, refuse) -> int | None:
+    """The rectangle when every cell carries its address as Excel writes it (``<c r="AB12"``), read
+    in bulk; None when some cell does not (then :func:`_placed_area` places them one by one)."""
+    top = left = 1 << 62
+    bottom = right = 0
+    for text in _tags(archive, member, refuse):
+        spaced = text.translate(_SPACES)
+        if any(p.search(spaced) for p in (_ODD_SPELLING, _CELL_WITHOUT_ADDRESS, _PREFIXED)):
+            return None
+        digits = _ADDRESSED_ROW.findall(text)
+        if len(digits) != text.count(b'<c r="'):
+            return None  # an address not spelled like A1 (padded, with $ ...): place cells one by one
+        if not digits:
+            continue
+        cols = [_column_number(c) for c in set(_ADDRESSED_COLUMN.findall(text))]
+        rows = np.array(digits).astype(np.int64)
+        top, bottom = min(top, int(rows.min())), max(bottom, int(rows.max()))
+        left, right = min(left, min(cols)), max(right, max(cols))
+    return (bottom - top + 1) * (right - left + 1) if bottom else 0
+
+
+def _placed_area(archive: zipfile.ZipFile, member: zipfile.ZipInfo, refuse) -> int:
+    """The rectangle with cells placed as the reader places them: by a cell's address, else next to
+    the cell before it in its row (the row by its number, else the row after the one before)."""
     top = left = 1 << 62
     bottom = right = 0
     row = col = 0

@@ -428,10 +428,27 @@ def test_far_cells_with_spaced_single_quoted_or_prefixed_addresses(survey, tmp_p
             b'<row r="9"><x:c xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
             b'r="XFD1048576"><x:v>1</x:v></x:c></row>',
             b'<row r="9"><c\n\tr="XFD1048576"><v>1</v></c></row>',
+            b'<row r="9"><c r="A1048576 "><v>1</v></c><c r="XFD9"><v>1</v></c></row>',
         )
     ):
         path = with_cells(survey, tmp_path / f"odd{i}.xlsx", cell)
         refused(path, capsys, "more than the limit of 33,554,432 cells")
+
+
+def test_a_wide_sheet_is_measured_cell_by_cell_and_read(tmp_path, capsys, monkeypatch):
+    # 40 columns (AN) go past the quick test's 26, so every address is read: 7 rows x 40 = 280 cells.
+    path = tmp_path / "wide.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Customer", "NPS", *(f"note {i}" for i in range(38))])
+    for i, score in enumerate(SCORES):
+        ws.append([f"c{i}", score, *range(38)])
+    wb.save(path)
+    assert check_workbook_file(path) == "zip"
+    code, out, err = run(["report", path], capsys)
+    assert code == 0 and NPS_TEXT in out, err
+    monkeypatch.setenv(MAX_CELLS_ENV, "279")
+    refused(path, capsys, "spanning 280 cells", "limit of 279 cells")
 
 
 def test_a_cell_address_spelled_with_a_character_reference(survey, tmp_path, capsys):
