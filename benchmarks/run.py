@@ -26,7 +26,8 @@ Measurements (kpi-xl / the anchor):
               recalculating the same book's native formulas (whose values must equal the engine's).
 ``build``     Building the template.
 
-Each case runs in a fresh Python process, so its peak resident memory (RSS) is its own. Times are
+Each case runs in a fresh Python process (with one BLAS thread, unless ``OPENBLAS_NUM_THREADS``
+is set), so its peak resident memory (RSS) is its own. Times are
 medians of ``--repeat`` runs (kpi-xl and the anchor alternate, so both see the same machine
 load); "alloc" memory is tracemalloc's peak of one extra run (numpy and Python allocations, not
 the interpreter), "RSS" the process's peak resident set. Ratios are anchor time / kpi-xl time
@@ -312,8 +313,11 @@ def case_segments(quick: bool, repeat: int, data: Path) -> list[dict[str, Any]]:
     def from_file() -> dict[str, dict[str, float]]:
         rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Responses").to_python()
         grid = np.array(rows[1:], dtype=object)
-        frame = pd.DataFrame({k: grid[:, j] for j, k in enumerate(("segment", "nps", "csat", "ces"))})
-        return kpis(frame.replace("", None))
+        # Typed as a reader would: the score columns as numbers, empty cells ("") as blanks.
+        cols = {"segment": grid[:, 0]}
+        for j, key in enumerate(("nps", "csat", "ces"), start=1):
+            cols[key] = np.array([np.nan if v == "" else v for v in grid[:, j]], dtype=float)
+        return kpis(pd.DataFrame(cols))
 
     memory = pd.DataFrame(survey_frame(n))
     lo_times = []
@@ -816,8 +820,16 @@ def run_case(name: str, quick: bool, repeat: int, data: Path, timeout: float) ->
     ]
     if quick:
         argv.append("--quick")
+    # One BLAS thread for both sides unless told otherwise: neither kpi-xl nor lifetimes does matrix
+    # algebra big enough to gain from threads, and on a busy 2-core machine OpenBLAS's idle-spinning
+    # threads made a 20 ms CLV fit take 20-290 ms at random (see RESULTS.md).
+    env = {**os.environ}
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, timeout=timeout, check=False)
+        done = subprocess.run(
+            argv, capture_output=True, text=True, cwd=REPO, timeout=timeout, check=False, env=env
+        )
     except subprocess.TimeoutExpired:
         return [row(name, f"{name}: timed out after {timeout:.0f} s", "", 0.0, None, "-", None, None, "-")]
     if done.returncode != 0:
