@@ -35,6 +35,7 @@ from .data._catalog import (
 from .data._columns import ROLE_BY_NAME
 from .data._open import open_dataset, predict_clv_file
 from .metrics import KpiInputError
+from .safety import csv_text
 
 __all__ = ["main", "build_parser"]
 
@@ -522,7 +523,7 @@ def _finish_problems(args: argparse.Namespace, problems: Problems) -> None:
             with args.problems.open("w", encoding="utf-8", newline="") as fh:
                 writer = csv.DictWriter(fh, fieldnames=["file", "row", "column", "value", "reason"])
                 writer.writeheader()
-                writer.writerows(problems.as_dicts())
+                writer.writerows({k: csv_text(v) for k, v in row.items()} for row in problems.as_dicts())
         except OSError as exc:
             raise KpiInputError(f"cannot write {args.problems}: {exc.strerror or exc}", argument="problems")
     if args.strict and problems.total:
@@ -585,7 +586,7 @@ def _write_csv(fh: TextIO, rows: list[dict[str, Any]], columns: Sequence[str]) -
     writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else _jsonable(row.get(k))) for k in columns})
+        writer.writerow({k: ("" if row.get(k) is None else csv_text(_jsonable(row.get(k)))) for k in columns})
 
 
 def _file_header(ds: Any) -> list[str]:
@@ -856,6 +857,8 @@ def _write_predictions(out: pd.DataFrame, path: Path) -> None:
             # Customer ids come from the user's file: an id like "=HYPERLINK(...)" must stay text.
             write_frame_xlsx(frame, path, sheet_name="CLV")
         else:
+            text_columns = frame.select_dtypes(include="object").columns
+            frame[text_columns] = frame[text_columns].map(csv_text)
             frame.to_csv(path, index=False)
     except OSError as exc:
         raise KpiInputError(f"cannot write {path}: {exc.strerror or exc}", argument="output", value=str(path))

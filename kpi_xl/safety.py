@@ -65,6 +65,7 @@ __all__ = [
     "check_openpyxl_is_defused",
     "formula_like",
     "excel_text",
+    "csv_text",
     "set_text",
     "write_frame_xlsx",
     "refresh_lock",
@@ -617,6 +618,23 @@ def excel_text(value: Any) -> Any:
     """A value for a cell of a workbook open in Excel (xlwings): formula-like text gets Excel's text
     marker ``'`` in front (Excel stores the text without it); anything else is returned unchanged."""
     if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+_NUMBER_TEXT = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
+
+
+def csv_text(value: Any) -> Any:
+    """A value for a CSV file that a spreadsheet may open: formula-like text gets a ``'`` in front
+    (OWASP's CSV-injection advice), so ``=HYPERLINK(...)`` from an export is shown, never run.
+
+    Numbers, and text that is only a signed number (``-12.5``), are returned unchanged.
+
+    >>> [csv_text(v) for v in ["=1+1", "-12.5", "@SUM(A1)", "ok", -3]]
+    ["'=1+1", '-12.5', "'@SUM(A1)", 'ok', -3]
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS) and not _NUMBER_TEXT.match(value):
         return "'" + value
     return value
 

@@ -211,3 +211,25 @@ def test_live_formulas_count_groups_named_like_criteria_as_the_engine_does(templ
         if number and (not isinstance(cell, (int, float)) or abs(cell - value) > 1e-9 * max(1.0, abs(value))):
             wrong.append((sheet, coord, cell, value))
     assert wrong == [], wrong[:10]
+
+
+def test_csv_outputs_neutralise_formula_like_text(tmp_path, capsys):
+    """--format csv and --problems files are opened in spreadsheets too: user text stays text."""
+    from kpi_xl import cli
+
+    src = tmp_path / "survey.csv"
+    src.write_text(
+        'segment,nps\n"=HYPERLINK(""http://x"",""y"")",10\n@SUM(A1),8\n+49 30,9\nplain,-3\n',
+        encoding="utf-8",
+    )
+    problems = tmp_path / "problems.csv"
+    code = cli.main(
+        ["metric", "nps", str(src), "--by", "segment", "--format", "csv", "--problems", str(problems)]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "'=HYPERLINK" in out and "'@SUM(A1)" in out and "'+49 30" in out
+    assert "\n=" not in out and ",=" not in out
+    # The invalid score -3 is listed with its value as plain number text, not quoted away.
+    text = problems.read_text(encoding="utf-8")
+    assert "-3" in text and "'-3" not in text
