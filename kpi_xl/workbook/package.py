@@ -346,6 +346,7 @@ class StyleBook:
 
 _ROW_NUMBER = re.compile(r'\sr\s*=\s*["\'](\d+)')
 _CELL_COLUMN = re.compile(r'(?:^|\s)r\s*=\s*["\']([A-Z]+)\d+')
+_ONLY_NUMBER = re.compile(r'\s*r="\d+"\s*')
 _CELL_STYLE = re.compile(r'<[^>]*?\ss\s*=\s*["\'](\d+)')
 _DATE_DEFAULTS = {"datetime": "yyyy-mm-dd h:mm:ss", "date": "yyyy-mm-dd", "time": "h:mm:ss"}
 
@@ -400,7 +401,11 @@ class SheetEditor:
             end = text.index(close, m.end())
             body, self.tail = text[m.end() : end], text[end + len(close) :]
         self._row_re = re.compile(rf"<{re.escape(p)}row\b([^>]*?)(/?)>")
-        self._cell_re = re.compile(rf"<{re.escape(p)}c\b([^>]*?)(?:/>|>(.*?)</{re.escape(p)}c>)", re.S)
+        # The column letters are captured directly when r is the cell's first attribute (as every
+        # writer puts it); otherwise they are searched among the attributes.
+        self._cell_re = re.compile(
+            rf"<{re.escape(p)}c\b(?:\s+r=\"([A-Z]+)\d+\")?([^>]*?)(?:/>|>(.*?)</{re.escape(p)}c>)", re.S
+        )
         self.rows: dict[int, _Row | str] = {}
         # Rows cannot nest, so each row runs from its start tag to the next one (or the end).
         starts = [m.start() for m in re.finditer(rf"<{re.escape(p)}row\b", body)] + [len(body)]
@@ -419,7 +424,8 @@ class SheetEditor:
 
     def _parse(self, raw: str, number: int) -> _Row:
         start = self._row_re.match(raw)
-        attrs = [(k, v) for k, v in _attrs(start.group(1)) if k != "r"]
+        head = start.group(1)
+        attrs = [] if _ONLY_NUMBER.fullmatch(head) else [(k, v) for k, v in _attrs(head) if k != "r"]
         cells: dict[int, str] = {}
         extra = ""
         if not start.group(2):
@@ -427,11 +433,14 @@ class SheetEditor:
             col = 0
             used = 0
             for c in self._cell_re.finditer(inner):
-                ref = _CELL_COLUMN.search(c.group(1))
-                col = column_index_from_string(ref.group(1)) if ref else col + 1
+                letters = c.group(1)
+                if letters is None:
+                    ref = _CELL_COLUMN.search(c.group(2))
+                    letters = ref.group(1) if ref else None
+                col = column_index_from_string(letters) if letters else col + 1
                 cell = c.group()
                 used += len(cell)
-                if not ref:
+                if not letters:
                     cell = f'<{self.p}c r="{get_column_letter(col)}{number}"' + cell[len(self.p) + 2 :]
                 cells[col] = cell
             # Anything in the row besides its cells (an extLst) is kept after them.
