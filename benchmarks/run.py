@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python -m benchmarks.run                  # full sizes (about ten minutes on 2 cores)
+    python -m benchmarks.run                  # full sizes (about five minutes on 2 cores)
     python -m benchmarks.run --quick          # small sizes, under a minute: do the answers agree?
     python -m benchmarks.run --write benchmarks/RESULTS.md
 
