@@ -19,8 +19,8 @@ Measurements (kpi-xl / the anchor):
               lifetimes 0.11.3; log-likelihoods must agree to 1e-6 (relative). Also the RFM
               summary of the 69,659 CDNOW transactions.
 ``scale``     BG/NBD + Gamma-Gamma on 250k, 500k and 1M synthetic customers with the same distinct
-              (frequency, recency, T) patterns: time, and memory of the fit on customers, of the
-              compression to patterns, and of the fit on patterns.
+              (frequency, recency, T) patterns / lifetimes (one run per size): time, and memory of
+              the fit on customers, of the compression to patterns, and of the fit on patterns.
 ``refresh``   ``kpi-xl refresh`` of the template holding 100k responses, 50k customers, 500k orders
               and 50k tickets: time and peak memory of read, compute, write / LibreOffice
               recalculating the same book's native formulas (whose values must equal the engine's).
