@@ -53,9 +53,20 @@ def _points(scale: tuple[int, int]) -> np.ndarray:
     return np.arange(math.ceil(lo), math.floor(hi) + 1, dtype=np.float64)
 
 
+_CHUNK = 1 << 16
+
+
 def _histogram(values: np.ndarray, points: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Responses (or their weights) per score point; ``values`` are cleaned whole scores."""
-    return np.bincount((values - points[0]).astype(np.int64), weights=weights, minlength=points.size)
+    if weights is not None:
+        return np.bincount((values - points[0]).astype(np.intp), weights=weights, minlength=points.size)
+    # Counted in cache-sized chunks: a full-column copy to integers would cost more than the count.
+    hist = np.zeros(points.size, dtype=np.int64)
+    offset = points[0]
+    for start in range(0, values.size, _CHUNK):
+        chunk = values[start : start + _CHUNK]
+        hist += np.bincount((chunk - offset if offset else chunk).astype(np.intp), minlength=points.size)
+    return hist
 
 
 def _whole(x: Any) -> int | None:
