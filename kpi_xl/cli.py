@@ -857,7 +857,7 @@ def _write_predictions(out: pd.DataFrame, path: Path) -> None:
             # Customer ids come from the user's file: an id like "=HYPERLINK(...)" must stay text.
             write_frame_xlsx(frame, path, sheet_name="CLV")
         else:
-            text_columns = frame.select_dtypes(include="object").columns
+            text_columns = [c for c in frame.columns if pd.api.types.is_string_dtype(frame[c].dtype)]
             frame[text_columns] = frame[text_columns].map(csv_text)
             frame.to_csv(path, index=False)
     except OSError as exc:

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import codecs
 import functools
+import shutil
 import sys
 import tempfile
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +90,11 @@ def _empty_lines(path: Path) -> np.ndarray:
                         found.append(lines_before + i + 1)
             lines_before += whole.count(b"\n")
     return np.asarray(found, dtype=np.int64)
+
+
+def _release(con: Any, folder: str) -> None:
+    con.close()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass
@@ -237,9 +244,9 @@ def load_duckdb(
     con.execute("SET enable_progress_bar = false")
     if threads is not None:
         con.execute(f"SET threads = {int(threads)}")
-    # DuckDB spills to this folder when a file does not fit in memory; it lives as long as the dataset.
-    workdir = tempfile.TemporaryDirectory(prefix="kpi-xl-")
-    folder = workdir.name
+    # DuckDB spills to this folder when a file does not fit in memory; it lives as long as the dataset
+    # and is removed (connection closed first) when the dataset goes, or at exit.
+    folder = tempfile.mkdtemp(prefix="kpi-xl-")
     con.execute(f"SET temp_directory = {_literal(folder)}")
     sql, encoding, delimiter, read_path = _source_sql(path, options, folder)
     try:
@@ -265,8 +272,9 @@ def load_duckdb(
         con=con,
         first_data_row=2 if fmt == "csv" else 1,
         empty_line_gaps=gaps,
-        workdir=workdir,
+        workdir=folder,
     )
+    weakref.finalize(ds, _release, con, folder)
     index_of = {h: i for i, h in enumerate(wanted)}
     for role, header in cmap.columns.items():
         ds.column_index[role] = index_of[header]
