@@ -83,6 +83,35 @@ def _check_choice(value: str, argument: str, choices: tuple[str, ...]) -> None:
         raise KpiInputError(f"{argument} must be one of {options}, got {value!r}", argument=argument)
 
 
+def _flag_share(
+    metric: str,
+    flags: Cleaned,
+    argument: str,
+    empty_what: str,
+    names: tuple[str, str],
+    extra: dict[str, Any],
+    confidence: float,
+    min_n: int | None,
+) -> MetricResult:
+    """Share of yes flags among the units flagged (leads, orders), with its Wilson interval."""
+    n = int(flags.values.size)
+    if n == 0:
+        raise KpiInputError(
+            f"no {empty_what} ({flags.n_dropped} value(s) skipped)", argument=argument, kind="empty"
+        )
+    k = float(flags.values.sum())
+    return share_result(
+        metric,
+        k,
+        n,
+        n_used=n,
+        n_dropped=flags.n_dropped,
+        confidence=confidence,
+        min_n=min_n,
+        components={**extra, names[0]: k, names[1]: n},
+    )
+
+
 def engagements_total(
     likes: Any,
     comments: Any,
@@ -289,23 +318,15 @@ def referral_conversion(
     """
     check_confidence(confidence)
     cleaned = clean_flags(converted_flags, argument="converted_flags", on_invalid=on_invalid)
-    n = int(cleaned.values.size)
-    if n == 0:
-        raise KpiInputError(
-            f"no referred leads to compute a conversion rate from ({cleaned.n_dropped} value(s) skipped)",
-            argument="converted_flags",
-            kind="empty",
-        )
-    k = float(cleaned.values.sum())
-    return share_result(
+    return _flag_share(
         "referral_conversion",
-        k,
-        n,
-        n_used=n,
-        n_dropped=cleaned.n_dropped,
-        confidence=confidence,
-        min_n=min_n,
-        components={"conversions": k, "leads": n},
+        cleaned,
+        "converted_flags",
+        "referred leads to compute a conversion rate from",
+        ("conversions", "leads"),
+        {},
+        confidence,
+        min_n,
     )
 
 
@@ -487,23 +508,15 @@ def refund_rate(
     _check_basis_input(basis, amounts, "amounts", "sales value per order")
     flg = clean_flags(refunded_flags, argument="refunded_flags", on_invalid=on_invalid)
     if basis == "count":
-        n = int(flg.values.size)
-        if n == 0:
-            raise KpiInputError(
-                f"no orders to compute a refund rate from ({flg.n_dropped} value(s) skipped)",
-                argument="refunded_flags",
-                kind="empty",
-            )
-        k = float(flg.values.sum())
-        return share_result(
+        return _flag_share(
             "refund_rate",
-            k,
-            n,
-            n_used=n,
-            n_dropped=flg.n_dropped,
-            confidence=confidence,
-            min_n=min_n,
-            components={"basis": "count", "refunded_orders": k, "orders": n},
+            flg,
+            "refunded_flags",
+            "orders to compute a refund rate from",
+            ("refunded_orders", "orders"),
+            {"basis": "count"},
+            confidence,
+            min_n,
         )
     amt = clean_numbers(amounts, argument="amounts", allow_negative=False, on_invalid=on_invalid)
     (f, v), n_dropped, warnings = _rows({"refunded_flags": flg, "amounts": amt})
