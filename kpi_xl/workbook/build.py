@@ -214,9 +214,9 @@ class BuildSink:
                 if fmts and j < len(fmts) and fmts[j]:
                     cell.number_format = fmts[j]
 
-    def clear(self, sheet: str, first_row: int, last_col: int) -> None:
+    def clear(self, sheet: str, first_row: int, last_col: int, last_row: int | None = None) -> None:
         ws = self.sheets[sheet]
-        for r in range(first_row, ws.max_row + 1):
+        for r in range(first_row, (last_row or ws.max_row) + 1):
             for c in range(1, last_col + 1):
                 ws.cell(row=r, column=c).value = None
 

@@ -572,10 +572,19 @@ class SheetEditor:
         self._grow(row, col)
         self._grow(row + len(values) - 1, col + width - 1)
 
-    def clear(self, first_row: int, last_col: int) -> None:
-        """Empty columns 1..last_col from ``first_row`` down (cell formats stay)."""
+    def clear(self, first_row: int, last_col: int, last_row: int | None = None) -> None:
+        """Empty columns 1..last_col of the block a previous refresh wrote (cell formats stay): from
+        ``first_row`` down to the row before the first one with none of those columns filled, and no
+        further than ``last_row``. What the user typed below, after a blank row, is kept."""
         p = self.p
-        for number in [n for n in self.rows if n >= first_row]:
+        filled = re.compile(rf"<{re.escape(p)}(?:v|f|is)\b")
+        end = first_row
+        while last_row is None or end <= last_row:
+            row = self._row(end, create=False)
+            if row is None or not any(c <= last_col and filled.search(x) for c, x in row.cells.items()):
+                break
+            end += 1
+        for number in range(first_row, end):
             row = self._row(number)
             for col in [c for c in row.cells if c <= last_col]:
                 s = self._style(row.cells[col])
@@ -662,8 +671,8 @@ class PartsSink:
     ) -> None:
         self._sheet(sheet).put_rows(row, col, values, fmts)
 
-    def clear(self, sheet: str, first_row: int, last_col: int) -> None:
-        self._sheet(sheet).clear(first_row, last_col)
+    def clear(self, sheet: str, first_row: int, last_col: int, last_row: int | None = None) -> None:
+        self._sheet(sheet).clear(first_row, last_col, last_row)
 
     def hide_rows(self, sheet: str, first: int, last: int, hidden: bool) -> None:
         self._sheet(sheet).hide_rows(first, last, hidden)

@@ -23,9 +23,11 @@ Two entry points run the same code (:func:`kpi_xl.workbook.sheets.place`):
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Sequence
@@ -36,11 +38,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..safety import check_workbook_file, excel_text, refresh_lock
+from ..safety import check_workbook_file, excel_text, lock_path, refresh_lock
 from .compute import Invalid, compute, prepare, read_settings
 from .errors import WorkbookError
 from .labels import LANGUAGES, header_aliases, labels
-from .layout import MARKER_NAME, SETTINGS, SHEETS, TABLES, setting_name, sheet_anchor
+from .layout import MARKER_NAME, SETTINGS, SHEETS, START, TABLES, setting_name, sheet_anchor
 from .package import Package, PackageError, PartsSink, table_with_ref, without_cached_values, write_copy
 from .sheets import Context, Status, place
 
@@ -52,6 +54,7 @@ __all__ = [
     "check_not_open",
     "backup_path",
     "lock_files",
+    "check_writable",
 ]
 
 
@@ -255,6 +258,16 @@ def _coords(cell: str) -> tuple[int, int]:
     return row, column_index_from_string(col)
 
 
+def _rows_read_before(start: list[list[Any]]) -> dict[str, int]:
+    """Rows per data tab the previous refresh read, as it wrote them on the start sheet."""
+    out: dict[str, int] = {}
+    for r in range(START.tables_row - 1, min(START.tables_row - 1 + len(TABLES), len(start))):
+        line = start[r]
+        if len(line) > 1 and isinstance(line[0], str) and isinstance(line[1], (int, float)):
+            out[line[0]] = int(line[1])
+    return out
+
+
 def _read_file(path: Path, pkg: Package, lang: str, names: dict[str, str]):
     """Settings and raw Table data from the file's cached values (calamine), and the new range of
     each Table that has rows appended just below it (table part -> range)."""
@@ -281,6 +294,7 @@ def _read_file(path: Path, pkg: Package, lang: str, names: dict[str, str]):
         raw_settings[s.key] = at(sheet, *_coords(cell))
         where[s.key] = f"{sheet}!{cell} ({labels(lang)['setting'][s.key][0]})"
     notes: list[str] = []
+    previous = _rows_read_before(grid(names["start"]))
     raw: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}
     headers: dict[str, dict[str, str]] = {}
     grown: dict[str, str] = {}
@@ -295,18 +309,40 @@ def _read_file(path: Path, pkg: Package, lang: str, names: dict[str, str]):
             )
         c0, r0, c1, r1 = range_boundaries(table.ref)
         g = grid(names[key])
+
+        def filled(i: int, g: list[list[Any]] = g, c0: int = c0, c1: int = c1) -> bool:
+            return any(v not in ("", None) for v in g[i][c0 - 1 : c1])
+
         # Whole sheet rows (no copy of each row's slice): the Table's columns are picked by position.
         body = g[r0:r1]
         # Rows typed or pasted directly below the Table that Excel did not pull into it.
         extra = r1
-        while extra < len(g) and any(v not in ("", None) for v in g[extra][c0 - 1 : c1]):
-            body.append(g[extra])
+        while extra < len(g) and filled(extra):
             extra += 1
-        if extra > r1:
+        inside = sum(1 for i in range(r0, min(r1, len(g))) if filled(i))
+        before = previous.get(names[key])
+        where_rows = f"rows {r1 + 1}-{extra}" if extra > r1 + 1 else f"row {extra}"
+        if extra > r1 and before is not None and inside < before:
+            # Fewer rows inside than the last refresh read, and rows right below: the user made the
+            # Table smaller on purpose. Their choice stands; the rows below are only named.
+            notes.append(
+                f"Table {spec.name} is smaller than at the last refresh ({inside:,} rows with data, then "
+                f"{before:,}); {where_rows} below it are not counted. If they are data, resize the Table "
+                "(Table Design > Resize Table) to include them."
+            )
+        elif extra > r1:
+            body = body + g[r1:extra]
             grown[table.part] = (
                 f"{table.ref.split(':')[0]}:{table.ref.split(':')[1].rstrip('0123456789')}{extra}"
             )
             notes.append(f"Table {spec.name} extended to row {extra} to include the rows added below it.")
+        later = [i + 1 for i in range(extra, len(g)) if filled(i)]
+        if later:
+            notes.append(
+                f"{names[key]}: {len(later):,} row(s) with data from row {later[0]} on are below the Table "
+                f"{spec.name} after a blank row and were not counted; if they are data, delete the blank "
+                "row(s) between them and the Table, or resize the Table to include them."
+            )
         head = g[r0 - 1][c0 - 1 : c1] if r0 - 1 < len(g) else []
         positions = _header_map(key, head, f"{path.name}, sheet {names[key]!r}")
         headers[key] = {k: str(head[p]) for k, p in positions.items()}
@@ -362,10 +398,21 @@ def refresh_workbook(path: str | os.PathLike[str], *, predict: bool = True) -> R
             argument="path",
             value=str(path),
         )
+    # A book reached through a link: the real book is refreshed and the link stays a link.
+    path = Path(os.path.realpath(path))
     check_not_open(path)
+    check_writable(path)
     # One refresh of a book at a time: a second one refuses instead of racing for the same file.
-    with refresh_lock(path, error=WorkbookError):
-        return _refresh_locked(path, predict)
+    try:
+        with refresh_lock(path, error=WorkbookError):
+            _remove_leftovers(path)
+            return _refresh_locked(path, predict)
+    except OSError as exc:
+        # Reading was checked before (check_writable, check_workbook_file): what fails here is writing
+        # the lock, the new book or the backup.
+        if exc.errno not in _NO_ROOM | _NOT_ALLOWED:
+            raise
+        raise _write_error(path, exc) from None
 
 
 def _refresh_locked(path: Path, predict: bool) -> RefreshReport:
@@ -402,12 +449,106 @@ def _refresh_locked(path: Path, predict: bool) -> RefreshReport:
     return _report(path, backup, lang, ctx, data, res, timings)
 
 
+def check_writable(path: Path) -> None:
+    """Refuse, before any work, a book the user cannot or chose not to let anyone change.
+
+    The permission bits are read as the user's intent: a book marked read-only (``chmod 444``, the
+    read-only attribute) or a folder without write permission is refused even for an administrator,
+    who could write it anyway. A book owned by another account is refused unless this process can
+    give the new file the same owner: the swap would otherwise make it ours."""
+    st = path.stat()
+    if not os.access(path, os.R_OK):
+        raise WorkbookError(
+            f"{path.name} cannot be read (no permission); ask its owner for access or refresh a copy.",
+            argument="path",
+            value=str(path),
+        )
+    if not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(path, os.W_OK):
+        raise WorkbookError(
+            f"{path.name} is read-only (its file permissions do not allow changes), so it was not refreshed. "
+            "Make it writable (Windows: Properties > untick Read-only; macOS/Linux: chmod u+w) or refresh "
+            "a copy.",
+            argument="path",
+            value=str(path),
+        )
+    folder = path.parent
+    dst = folder.stat()
+    if not dst.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(
+        folder, os.W_OK | os.X_OK
+    ):
+        raise WorkbookError(
+            f"the folder {folder} is read-only, and a refresh writes the new book and its backup beside the "
+            f"old one; {path.name} was not changed. Copy the book to a folder you can write to and refresh "
+            "it there.",
+            argument="path",
+            value=str(path),
+        )
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid() and os.geteuid() != 0:
+        raise WorkbookError(
+            f"{path.name} belongs to another user account; refreshing it would replace it with a file of "
+            "yours. Ask its owner to refresh it, or refresh a copy.",
+            argument="path",
+            value=str(path),
+        )
+
+
+_NO_ROOM = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
+_NOT_ALLOWED = {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def _write_error(path: Path, exc: OSError) -> WorkbookError:
+    """An operating-system failure while writing, in the user's words (the book is unchanged)."""
+    if exc.errno in _NO_ROOM:
+        what = (
+            f"the disk holding {path.parent} is full; free some space (a refresh needs about twice the "
+            "book's size: the new book and the backup) and refresh again"
+        )
+    elif exc.errno in _NOT_ALLOWED:
+        what = (
+            f"kpi-xl may not write in {path.parent} (read-only folder or drive, or no permission); copy the "
+            "book to a folder you can write to and refresh it there"
+        )
+    else:
+        what = f"writing beside it failed ({exc.strerror or exc}); check the folder and refresh again"
+    return WorkbookError(
+        f"{path.name} was not refreshed and is unchanged: {what}.", argument="path", value=str(path)
+    )
+
+
+def _temp_prefix(path: Path) -> str:
+    """Temporary files of one book's refresh are named after it, so a refresh of another book in the
+    same folder never takes them for its own leftovers."""
+    return f".kpi-xl-{path.name}."
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Delete what a refresh of this book killed mid-save left beside it (under the book's lock, so
+    no running refresh owns them): the temporary new book and the backup copy."""
+    prefix = _temp_prefix(path)
+    for left in path.parent.iterdir():
+        if left.name.startswith(prefix) and left.name.endswith((path.suffix, path.suffix + ".backup")):
+            left.unlink(missing_ok=True)
+    # Leftovers of versions that named them ".kpi-xl-<random><suffix>": removed when no refresh runs
+    # in the folder (no other lock beside ours).
+    ours = lock_path(path).name
+    others = [p for p in path.parent.iterdir() if p.name.startswith(".~kpi-xl.") and p.name != ours]
+    if any(p.name.endswith(".lock") for p in others):
+        return
+    for left in path.parent.iterdir():
+        if re.fullmatch(r"\.kpi-xl-[A-Za-z0-9_]{8}\.xls[xm](\.backup)?", left.name):
+            left.unlink(missing_ok=True)
+
+
 def _save_atomically(pkg: Package, parts: dict[str, bytes], path: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=".kpi-xl-", suffix=path.suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
         write_copy(pkg, tmp, parts)
         shutil.copymode(path, tmp)
+        st = path.stat()
+        if hasattr(os, "chown") and st.st_uid != os.geteuid():
+            # An administrator refreshing a user's book: the user keeps owning it.
+            os.chown(tmp, st.st_uid, st.st_gid)
         # Re-check: the book may have been opened while we were computing.
         check_not_open(path)
         backup = backup_path(path)
@@ -463,7 +604,7 @@ class _FormulaValues:
     def rows(self, sheet, row, col, values, fmts=None) -> None:
         return None
 
-    def clear(self, sheet, first_row, last_col) -> None:
+    def clear(self, sheet, first_row, last_col, last_row=None) -> None:
         return None
 
     def hide_rows(self, sheet, first, last, hidden) -> None:
@@ -498,18 +639,25 @@ class XlwingsSink:
         if values:
             self._blocks.append((sheet, row, col, [[excel_text(v) for v in line] for line in values]))
 
-    def clear(self, sheet, first_row, last_col) -> None:
-        self._clears.append((sheet, first_row, last_col))
+    def clear(self, sheet, first_row, last_col, last_row=None) -> None:
+        self._clears.append((sheet, first_row, last_col, last_row))
 
     def hide_rows(self, sheet, first, last, hidden) -> None:
         self._hidden.append((sheet, first, last, hidden))
 
     def flush(self) -> None:
-        for sheet, first, last_col in self._clears:
+        for sheet, first, last_col, last_row in self._clears:
             ws = self.sheets[sheet]
             last = ws.used_range.last_cell.row
-            if last >= first:
-                ws.range((first, 1), (last, last_col)).clear_contents()
+            if last_row is not None:
+                last = min(last, last_row)
+            if last < first:
+                continue
+            values = ws.range((first, 1), (last, last_col)).options(ndim=2).value
+            # The previous output ends at its first empty row (see Sink.clear); below it are the user's.
+            end = next((first + i for i, r in enumerate(values) if all(v in (None, "") for v in r)), last + 1)
+            if end > first:
+                ws.range((first, 1), (end - 1, last_col)).clear_contents()
         for sheet, cells in self._cells.items():
             ws = self.sheets[sheet]
             # One write per run of adjacent cells in a row.

@@ -143,8 +143,10 @@ class Sink(Protocol):
         """A block of values (one list per row), written in one go."""
         ...
 
-    def clear(self, sheet: str, first_row: int, last_col: int) -> None:
-        """Empty columns 1..last_col from ``first_row`` to the last used row (old, longer output)."""
+    def clear(self, sheet: str, first_row: int, last_col: int, last_row: int | None = None) -> None:
+        """Empty the previous, possibly longer output: columns 1..last_col from ``first_row`` down to
+        the first row with none of them filled (refresh writes its blocks without gaps), at most to
+        ``last_row``. The user's notes below it, after a blank row, survive."""
         ...
 
     def hide_rows(self, sheet: str, first: int, last: int, hidden: bool) -> None: ...
@@ -358,7 +360,7 @@ def _place_start(sink: Sink, ctx: Context, st: Status) -> None:
         notes = notes[: NOTES_ROWS - 1] + [f"... {len(st.notes) - NOTES_ROWS + 1} more"]
     sink.rows("start", START.notes_row + 1, 1, [[n] for n in notes] + [[None]] * (NOTES_ROWS - len(notes)))
     first = START.invalid_row + 2
-    sink.clear("start", first, 5)
+    sink.clear("start", first, 5, START.last_row)
     shown = st.invalid[:MAX_INVALID_LISTED]
     body: list[list[Any]] = [[i.sheet, i.row, i.column, _cell_text(i.value), i.why] for i in shown]
     if len(st.invalid) > MAX_INVALID_LISTED:
