@@ -24,7 +24,6 @@ from . import __version__
 from .data import Problems, ReadOptions, ValueRules
 from .data._catalog import (
     METRIC_ROLES,
-    SPECS,
     ResultRow,
     RunOptions,
     metric_catalog,
@@ -34,7 +33,7 @@ from .data._catalog import (
 )
 from .data._columns import ROLE_BY_NAME
 from .data._open import open_dataset, predict_clv_file
-from .metrics import KpiInputError
+from .metrics import KpiInputError, catalog
 from .safety import csv_text
 
 __all__ = ["main", "build_parser"]
@@ -719,11 +718,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _metric_roles(name: str) -> tuple[str, ...]:
     """The columns one metric reads (and the date it groups by): only these are looked for, so a
     generic header such as "Score" can answer the one score the metric needs."""
-    key = name.strip().lower()
-    spec = next((s for s in SPECS if s.name == key), None)
-    if spec is None:
+    try:
+        return catalog.roles_read(name)
+    except KpiInputError:
+        # An unknown name is reported once the file is read, with the names that exist.
         return METRIC_ROLES
-    return tuple(dict.fromkeys((*spec.roles, *((spec.period_role,) if spec.period_role else ()))))
 
 
 def _cmd_metric(args: argparse.Namespace) -> int:

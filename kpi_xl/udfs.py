@@ -894,9 +894,8 @@ def KPI_BY_SEGMENT(
     columns = coerce.names(value_columns, "value_columns")
     name = str(coerce.required(metric, "metric", "a metric name, e.g. nps")).strip().lower()
     opts = coerce.settings(options, "options")
-    fn = m.METRICS.get(name)
-    if fn is not None:
-        _check_options(fn, name, opts, skip)
+    if name in m.catalog.names():
+        _check_options(m.catalog.get(name).function, name, opts, skip)
     if skip:
         opts["on_invalid"] = "drop"
     used = [c for c in (segment, month) if c] + columns

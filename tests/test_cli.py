@@ -204,7 +204,7 @@ def test_metric_by_segment(tmp_path, capsys):
     assert got["Online"]["small_sample"] is True  # n = 3 < 30, flagged, still shown
 
 
-def test_metric_by_month_skips_rows_without_a_usable_date(tmp_path, capsys):
+def test_metric_by_month_puts_rows_without_a_usable_date_in_no_month(tmp_path, capsys):
     path = messy.write_orders_de(tmp_path)
     code, out, err = run(["metric", "aov", path, "--period", "month", "--format", "json"], capsys)
     assert code == 0, err

@@ -46,9 +46,16 @@ ORDERS_DE_REPEAT = 3 / 5
 ORDERS_DE_HCLV = 1452.56 / 4
 # AOV by channel: Online rows 2,3,6 -> 1364.56 / 3; Filiale rows 4,5,8,11 -> 88 / 4 = 22.
 ORDERS_DE_AOV_BY_CHANNEL = {"Filiale": 22.0, "Online": 1364.56 / 3, "Total": 1452.56 / 7}
-# AOV by month also needs a usable date (row 8 skipped): Jan rows 2,4 -> 1285.06 / 2;
-# Feb rows 3,5,6 -> 150 / 3; Mar row 11 -> 7.5; total 1442.56 / 6.
-ORDERS_DE_AOV_BY_MONTH = {"2025-01": 1285.06 / 2, "2025-02": 50.0, "2025-03": 7.5, "Total": 1442.56 / 6}
+# AOV by month: Jan rows 2,4 -> 1285.06 / 2; Feb rows 3,5,6 -> 150 / 3; Mar row 11 -> 7.5; row 8's
+# date is unreadable, so its order is in no month: "(no date)" 10.0. The Total is the AOV of the
+# whole file (1452.56 / 7), as `metric aov` gives it: a bad date does not change the amounts' mean.
+ORDERS_DE_AOV_BY_MONTH = {
+    "2025-01": 1285.06 / 2,
+    "2025-02": 50.0,
+    "2025-03": 7.5,
+    "(no date)": 10.0,
+    "Total": 1452.56 / 7,
+}
 
 
 def write_orders_de(folder: Path, name: str = "bestellungen.csv") -> Path:

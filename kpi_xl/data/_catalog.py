@@ -1,7 +1,7 @@
 """Which metric reads which columns, and running it through the engine on a :class:`Dataset`.
 
-Each :class:`MetricSpec` names an engine function (from :data:`kpi_xl.metrics.segments.METRICS`
-where the metric is registered there) and the roles it takes positionally. Nothing here computes
+The metrics themselves, their inputs and summary entry points are the engine's catalog
+(:mod:`kpi_xl.metrics.catalog`); here the command line's flags become engine options. Nothing here computes
 a metric: values, intervals and counts all come from the engine; this module only picks the
 rows and columns, passes options, and turns an engine error's position back into a file row.
 """
@@ -11,22 +11,20 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from ..metrics import KpiInputError, MetricResult, retention, segments, survey, value
+from ..metrics import KpiInputError, MetricResult, catalog, segments
 from ..metrics._result import SMALL_SAMPLE_N
 from ._dataset import Dataset
 
 __all__ = [
     "METRIC_ROLES",
     "at_file_row",
-    "MetricSpec",
     "RunOptions",
-    "SPECS",
     "metric_catalog",
     "specs_for",
     "run_metric",
@@ -51,30 +49,18 @@ class RunOptions:
     ces_scale: tuple[int, int] = (1, 7)
 
 
-@dataclass(frozen=True)
-class MetricSpec:
-    """One metric as the command line offers it.
+#: The CLI's value for each engine keyword option of that name (a metric takes those it has).
+_OPTION_FIELDS = {
+    "confidence": "confidence",
+    "min_n": "min_n",
+    "margin": "margin",
+    "count": "purchases",
+    "statistic": "statistic",
+    "target_hours": "sla_hours",
+}
 
-    ``roles`` are the engine function's positional data arguments, in order; ``period_role`` the
-    date that ``--period month`` groups by; ``family`` the kind of file it belongs to.
-    """
-
-    name: str
-    roles: tuple[str, ...]
-    family: str
-    description: str
-    options: Callable[[RunOptions, Dataset], dict[str, Any]] = lambda o, d: {}
-    period_role: str | None = None
-    needs: str = ""
-    function: Callable[..., MetricResult] | None = None
-
-    @property
-    def engine(self) -> Callable[..., MetricResult]:
-        return self.function or segments.METRICS[self.name]
-
-
-def _scale(role: str) -> Callable[[RunOptions, Dataset], dict[str, Any]]:
-    return lambda o, d: {"scale": o.csat_scale if role == "csat_score" else o.ces_scale}
+#: The command-line flag that gives an engine option with no default.
+_FLAGS = {"target_hours": "sla-hours", "period_start": "from", "period_end": "to"}
 
 
 def _records_period(o: RunOptions, d: Dataset) -> dict[str, Any]:
@@ -91,129 +77,23 @@ def _records_period(o: RunOptions, d: Dataset) -> dict[str, Any]:
     return {"period_start": start, "period_end": end}
 
 
-def _sla(o: RunOptions, d: Dataset) -> dict[str, Any]:
-    return {"target_hours": o.sla_hours}
-
-
-SPECS: tuple[MetricSpec, ...] = (
-    MetricSpec("nps", ("nps_score",), "survey", "Net Promoter Score (0-10 answers)", period_role="date"),
-    MetricSpec("csat", ("csat_score",), "survey", "CSAT, top-2-box share", _scale("csat_score"), "date"),
-    MetricSpec(
-        "satisfaction_mean",
-        ("csat_score",),
-        "survey",
-        "mean satisfaction score",
-        _scale("csat_score"),
-        "date",
-    ),
-    MetricSpec(
-        "ces", ("ces_score",), "survey", "Customer Effort Score (mean, % agree)", _scale("ces_score"), "date"
-    ),
-    MetricSpec("aov", ("amount",), "orders", "average order value", period_role="date"),
-    MetricSpec("purchase_frequency", ("customer_id",), "orders", "orders per customer", period_role="date"),
-    MetricSpec(
-        "repeat_purchase_rate",
-        ("customer_id", "date"),
-        "orders",
-        "share of customers buying again",
-        lambda o, d: {"count": o.purchases},
-        "date",
-    ),
-    MetricSpec(
-        "historical_clv",
-        ("customer_id", "amount"),
-        "orders",
-        "historical CLV (revenue x margin per customer)",
-        lambda o, d: {"margin": o.margin},
-        "date",
-        function=value.historical_clv,
-    ),
-    MetricSpec("refund_rate", ("refunded",), "orders", "refunded orders / orders", period_role="date"),
-    MetricSpec(
-        "return_rate",
-        ("units_returned", "units_sold"),
-        "orders",
-        "units returned / units sold",
-        period_role="date",
-    ),
-    MetricSpec(
-        "advocacy_revenue_share",
-        ("amount", "referred"),
-        "orders",
-        "revenue from referred customers",
-        period_role="date",
-    ),
-    MetricSpec(
-        "referral_conversion", ("converted",), "referrals", "referred leads who purchased", period_role="date"
-    ),
-    MetricSpec(
-        "first_response_time",
-        ("created", "first_response"),
-        "tickets",
-        "hours to first reply",
-        lambda o, d: {"statistic": o.statistic},
-        "created",
-    ),
-    MetricSpec(
-        "resolution_time",
-        ("created", "resolved"),
-        "tickets",
-        "hours to resolution",
-        lambda o, d: {"statistic": o.statistic},
-        "created",
-    ),
-    MetricSpec(
-        "sla_rate",
-        ("created", "first_response"),
-        "tickets",
-        "share answered within the SLA target",
-        _sla,
-        "created",
-        needs="sla_hours",
-    ),
-    MetricSpec(
-        "complaint_volume", ("is_complaint",), "tickets", "number of complaints", period_role="created"
-    ),
-    MetricSpec(
-        "engagement_rate",
-        ("engagements", "followers"),
-        "engagement",
-        "engagements / followers",
-        lambda o, d: {"basis": "followers"},
-        "date",
-    ),
-    MetricSpec(
-        "engagement_rate",
-        ("engagements", "reach"),
-        "engagement",
-        "engagements / reach",
-        lambda o, d: {"basis": "reach"},
-        "date",
-    ),
-    MetricSpec(
-        "churn", ("signup_date", "churn_date"), "customers", "churn rate over the period", _records_period
-    ),
-    MetricSpec(
-        "retention",
-        ("signup_date", "churn_date"),
-        "customers",
-        "retention rate over the period",
-        _records_period,
-    ),
-)
-
-#: Run options passed to every engine function that has a parameter of that name.
-_COMMON = ("confidence", "min_n")
+def _missing_option(spec: catalog.Metric, options: RunOptions) -> str | None:
+    """The flag a metric needs and was not given (the churn period has a default from the data)."""
+    for need in spec.needs:
+        field_name = _OPTION_FIELDS.get(need)
+        if field_name is not None and getattr(options, field_name) is None:
+            return _FLAGS.get(need, need)
+    return None
 
 
 #: Every role some metric reads: the only columns worth parsing (an order id column is not).
-METRIC_ROLES: tuple[str, ...] = tuple(dict.fromkeys(r for spec in SPECS for r in spec.roles))
+METRIC_ROLES: tuple[str, ...] = catalog.roles_read()
 
 
 def metric_catalog() -> list[tuple[str, str, str]]:
     """(name, columns read, description) for ``kpi-xl metric --help`` and error messages."""
     seen: dict[str, tuple[str, str, str]] = {}
-    for s in SPECS:
+    for s in catalog.CATALOG:
         cols = ", ".join(s.roles)
         if s.name in seen:
             seen[s.name] = (s.name, f"{seen[s.name][1]} | {cols}", seen[s.name][2])
@@ -224,19 +104,14 @@ def metric_catalog() -> list[tuple[str, str, str]]:
 
 def specs_for(
     dataset: Dataset, options: RunOptions, name: str | None = None
-) -> tuple[list[MetricSpec], list[str]]:
-    """Specs computable from ``dataset`` (all of them for a report, or the one named), and notes on
+) -> tuple[list[catalog.Metric], list[str]]:
+    """Metrics computable from ``dataset`` (all of them for a report, or the one named), and notes on
     those left out for a missing option."""
     present = set(dataset.roles)
     notes: list[str] = []
     if name is not None:
-        key = name.strip().lower()
-        candidates = [s for s in SPECS if s.name == key]
-        if not candidates:
-            names = ", ".join(n for n, _, _ in metric_catalog())
-            raise KpiInputError(
-                f"unknown metric {name!r}; choose one of: {names}", argument="metric", value=name
-            )
+        candidates = catalog.variants(name)
+        key = candidates[0].name
         usable = [s for s in candidates if set(s.roles) <= present]
         if not usable:
             need = " or ".join("(" + ", ".join(s.roles) + ")" for s in candidates)
@@ -246,13 +121,14 @@ def specs_for(
                 argument="mapping",
             )
         spec = usable[0]
-        if spec.needs and getattr(options, spec.needs) is None:
-            raise KpiInputError(f"{key} needs --{spec.needs.replace('_', '-')}", argument=spec.needs)
+        flag = _missing_option(spec, options)
+        if flag:
+            raise KpiInputError(f"{key} needs --{flag}", argument=flag.replace("-", "_"))
         return [spec], notes
     scored = present & {"nps_score", "csat_score", "ces_score"}
-    out: list[MetricSpec] = []
+    out: list[catalog.Metric] = []
     names_done: set[str] = set()
-    for s in SPECS:
+    for s in catalog.CATALOG:
         if not set(s.roles) <= present or s.name in names_done:
             continue
         # A survey file's customer ids and dates describe respondents, not orders; a customer list
@@ -262,8 +138,9 @@ def specs_for(
             continue
         if s.family == "orders" and not present & {"date", "amount"}:
             continue
-        if s.needs and getattr(options, s.needs) is None:
-            notes.append(f"{dataset.name}: {s.name} not computed; it needs --{s.needs.replace('_', '-')}")
+        flag = _missing_option(s, options)
+        if flag:
+            notes.append(f"{dataset.name}: {s.name} not computed; it needs --{flag}")
             continue
         out.append(s)
         names_done.add(s.name)
@@ -311,76 +188,28 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def _parameters(spec: MetricSpec) -> list[str]:
-    return list(inspect.signature(spec.engine).parameters)
+def _parameters(spec: catalog.Metric) -> list[str]:
+    return list(inspect.signature(spec.function).parameters)
 
 
-def _engine_options(spec: MetricSpec, options: RunOptions, dataset: Dataset) -> dict[str, Any]:
-    opts = dict(spec.options(options, dataset))
+def _engine_options(spec: catalog.Metric, options: RunOptions, dataset: Dataset) -> dict[str, Any]:
+    """The metric's fixed options and every run option it has a parameter for."""
     params = _parameters(spec)
-    for name in _COMMON:
-        if name in params:
-            opts[name] = getattr(options, name)
+    opts = dict(spec.options)
+    for name, field_name in _OPTION_FIELDS.items():
+        if name in params and getattr(options, field_name) is not None:
+            opts[name] = getattr(options, field_name)
+    if "scale" in params and spec.roles[0] in ("csat_score", "ces_score"):
+        opts["scale"] = options.csat_scale if spec.roles[0] == "csat_score" else options.ces_scale
+    if "period_start" in spec.needs:
+        opts.update(_records_period(options, dataset))
     return opts
 
 
-def _from_scores(fn: Callable[..., MetricResult]) -> Callable[..., MetricResult]:
-    """An engine ``*_from_counts`` over summary rows (score, responses); a NULL score is a blank."""
-
-    def run(score: pd.Series, n: pd.Series, **opts: Any) -> MetricResult:
-        blank = score.isna().to_numpy()
-        counts = pd.Series(n.to_numpy()[~blank], index=score.to_numpy()[~blank])
-        return fn(counts, n_dropped=int(n.to_numpy()[blank].sum()), **opts)
-
-    return run
-
-
-def _from_moments(n: pd.Series, total: pd.Series, squares: pd.Series, blank: pd.Series, **opts: Any):
-    return value.average_order_value_from_moments(
-        int(n.sum()), float(total.sum()), float(squares.sum()), n_dropped=int(blank.sum()), **opts
-    )
-
-
-def _from_customers(kind: str) -> Callable[..., MetricResult]:
-    """An engine function over per-customer summary rows; the row with no customer counts the
-    order rows skipped for a blank."""
-
-    def run(
-        customer: pd.Series, orders: pd.Series, days: pd.Series, revenue: pd.Series, **opts: Any
-    ) -> MetricResult:
-        blank = customer.isna().to_numpy()
-        dropped = int(orders.to_numpy()[blank].sum())
-        n = orders.to_numpy()[~blank]
-        if kind == "purchase_frequency":
-            return retention.purchase_frequency_from_counts(n, n_dropped=dropped)
-        if kind == "historical_clv":
-            return value.historical_clv_from_revenue(
-                revenue.to_numpy()[~blank], orders=int(n.sum()), n_dropped=dropped, **opts
-            )
-        purchases = days.to_numpy()[~blank] if opts.get("count") == "days" else n
-        return retention.repeat_purchase_rate_from_counts(purchases, int(n.sum()), n_dropped=dropped, **opts)
-
-    return run
-
-
-#: Metrics the DuckDB path computes from a summary: the summary kind (see
-#: :func:`kpi_xl.data._duck.summary_frames`) and the engine entry point taking it.
-SUMMARIES: dict[str, tuple[str, Callable[..., MetricResult]]] = {
-    "nps": ("scores", _from_scores(survey.nps_from_counts)),
-    "csat": ("scores", _from_scores(survey.csat_from_counts)),
-    "satisfaction_mean": ("scores", _from_scores(survey.satisfaction_mean_from_counts)),
-    "ces": ("scores", _from_scores(survey.ces_from_counts)),
-    "aov": ("moments", _from_moments),
-    "purchase_frequency": ("customers", _from_customers("purchase_frequency")),
-    "repeat_purchase_rate": ("customers", _from_customers("repeat_purchase_rate")),
-    "historical_clv": ("customers", _from_customers("historical_clv")),
-}
-
-
-def _summarised(dataset: Dataset, spec: MetricSpec) -> bool:
+def _summarised(dataset: Dataset, spec: catalog.Metric) -> bool:
     from ._duck import DuckDataset
 
-    return isinstance(dataset, DuckDataset) and spec.name in SUMMARIES
+    return isinstance(dataset, DuckDataset) and spec.from_summary is not None
 
 
 def at_file_row(
@@ -404,7 +233,7 @@ def at_file_row(
     )
 
 
-def run_metric(dataset: Dataset, spec: MetricSpec, options: RunOptions) -> ResultRow:
+def run_metric(dataset: Dataset, spec: catalog.Metric, options: RunOptions) -> ResultRow:
     """Compute one metric on the whole file. A metric with no usable data (kind ``empty`` or
     ``zero-base``) gives a row with the reason; an invalid value raises, naming the file row."""
     opts = _engine_options(spec, options, dataset)
@@ -412,16 +241,15 @@ def run_metric(dataset: Dataset, spec: MetricSpec, options: RunOptions) -> Resul
     skipped = dataset.skipped(spec.roles)
     try:
         if _summarised(dataset, spec):
-            from ._duck import SUMMARY_COLUMNS, summary_frames
+            from ._duck import summary_frames
 
-            kind, fn = SUMMARIES[spec.name]
-            _, total = summary_frames(dataset, kind, spec.roles)
+            _, total = summary_frames(dataset, spec.summary, spec.roles)
             # The summary holds no row-level data: an engine error has no position to map.
             frame = pd.DataFrame()
-            result = fn(*(total[c] for c in SUMMARY_COLUMNS[kind]), **opts)
+            result = spec.from_summary(*(total[c] for c in catalog.SUMMARY_COLUMNS[spec.summary]), **opts)
         else:
             frame = dataset.rows_for(spec.roles)
-            result = spec.engine(*(frame[r].to_numpy() for r in spec.roles), **opts)
+            result = spec.function(*(frame[r].to_numpy() for r in spec.roles), **opts)
     except KpiInputError as exc:
         if exc.kind in ("empty", "zero-base"):
             return ResultRow(
@@ -439,10 +267,14 @@ def run_metric(dataset: Dataset, spec: MetricSpec, options: RunOptions) -> Resul
 
 
 def run_segments(
-    dataset: Dataset, spec: MetricSpec, options: RunOptions, *, by: str | None, period: str | None
+    dataset: Dataset, spec: catalog.Metric, options: RunOptions, *, by: str | None, period: str | None
 ) -> tuple[pd.DataFrame, int]:
     """The engine's segment table for one metric, by a column and/or by month, and the number of
-    rows left out because a value they need is unusable."""
+    rows left out because a value they need is unusable.
+
+    Rows left out for an unusable value stay in their group's ``n_dropped``; a row whose date
+    cannot be read is in the ``(no date)`` group. So the groups add up to the Total, and the Total
+    is the number :func:`run_metric` gives on the whole file (same value, n and n_dropped)."""
     date_role = None
     if period is not None:
         date_role = spec.period_role
@@ -452,23 +284,23 @@ def run_segments(
                 + (f" ({date_role})" if date_role else " (this metric has no date to group by)"),
                 argument="period",
             )
-    # Rows with an unusable date cannot be put in a month: they are skipped like any invalid value.
-    checked = list(dict.fromkeys([*spec.roles, *([date_role] if date_role else [])]))
     opts = _engine_options(spec, options, dataset)
     min_n = opts.pop("min_n", options.min_n)
+    carried = [c for c in (date_role, by) if c and c not in spec.roles]
     try:
         if _summarised(dataset, spec):
             table = _summary_table(dataset, spec, by, date_role, min_n, opts)
         else:
-            frame = dataset.rows_for(checked, [by] if by else [])
+            frame = dataset.rows_for(spec.roles, carried, marked=True)
             table = segments.segment_table(
                 frame,
-                spec.engine,
+                spec.function,
                 columns=list(spec.roles),
                 by=by,
                 period=period,
                 date=date_role,
                 min_n=min_n,
+                rejected="_rejected",
                 **opts,
             )
     except KpiInputError as exc:
@@ -476,32 +308,52 @@ def run_segments(
             f"{dataset.name}: {spec.name}: {exc}", argument=exc.argument, value=exc.value, kind=exc.kind
         ) from exc
     table["metric"] = spec.name
-    return table, dataset.skipped(checked)
+    return table, dataset.skipped(spec.roles)
 
 
 def _summary_table(
-    dataset: Dataset, spec: MetricSpec, by: str | None, date_role: str | None, min_n: int, opts: dict
+    dataset: Dataset, spec: catalog.Metric, by: str | None, date_role: str | None, min_n: int, opts: dict
 ) -> pd.DataFrame:
     """The segment table from DuckDB's summaries: the engine's own :func:`segment_table` runs the
     engine entry point once per group of summary rows (groups already labelled as it labels them),
-    and once on the summary of all rows for the Total."""
-    from ._duck import SUMMARY_COLUMNS, summary_frames
+    and once on the summary of all rows for the Total. Rows left out for an unusable value are
+    counted in their group's ``n_dropped``, as on the pandas path."""
+    from ._duck import rejected_counts, summary_frames
 
-    kind, fn = SUMMARIES[spec.name]
+    kind = spec.summary
     groups, total = summary_frames(dataset, kind, spec.roles, by=by, date_role=date_role)
-    cols = list(SUMMARY_COLUMNS[kind])
+    cols = list(catalog.SUMMARY_COLUMNS[kind])
+    rejected = rejected_counts(dataset, spec.roles, by=by, date_role=date_role)
     parts = []
     for part in (groups, total):
-        table = segments.segment_table(part, fn, columns=cols, by="_group", min_n=min_n, total=False, **opts)
+        table = segments.segment_table(
+            part, spec.from_summary, columns=cols, by="_group", min_n=min_n, total=False, **opts
+        )
         if len(spec.roles) == 1:
             # As segment_table counts on rows: a one-column metric with no result for a group
             # dropped every row of it (all blank), so the groups' counts add up to the total's.
-            rows = part.groupby("_group")[_ROW_COUNT[kind]].sum().sum(axis=1)
+            rows = part.groupby("_group")[list(catalog.SUMMARY_ROWS[kind])].sum().sum(axis=1)
             empty = (table["n"] == 0).to_numpy()
             table.loc[empty, "n_dropped"] = rows.reindex(table.loc[empty, "group"]).to_numpy()
         parts.append(table)
-    return pd.concat(parts, ignore_index=True)
+    out = pd.concat(parts, ignore_index=True)
+    if rejected:
+        extra = out["group"].map(rejected).fillna(0).astype(int)
+        out["n_dropped"] = out["n_dropped"] + extra
+        missing = sorted(set(rejected) - set(out["group"]))
+        if missing:
+            # A group whose every row was rejected has no summary row: it still gets its line.
+            lines = [_empty_group(g, spec.name, rejected[g]) for g in missing]
+            out = pd.concat([out.iloc[:-1], pd.DataFrame(lines), out.iloc[-1:]], ignore_index=True)
+            out = pd.concat(
+                [out.iloc[:-1].sort_values("group", kind="stable"), out.iloc[-1:]], ignore_index=True
+            )
+    return out
 
 
-#: Summary columns that add up to the file rows a group holds.
-_ROW_COUNT = {"scores": ["n"], "moments": ["n", "blank"], "customers": ["orders"]}
+def _empty_group(group: str, metric: str, dropped: int) -> dict[str, Any]:
+    """A segment-table row for a group with no usable value (as the engine's table shows one)."""
+    row: dict[str, Any] = dict.fromkeys(segments.TABLE_COLUMNS, float("nan"))
+    row.update(group=group, metric=metric, unit="", n=0, n_dropped=dropped, small_sample=True)
+    row["warning"] = "no result: no usable values"
+    return row

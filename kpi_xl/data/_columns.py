@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..metrics import KpiInputError
+from ..metrics.catalog import ROLE_KINDS
 
 __all__ = ["Role", "ROLES", "ColumnMap", "map_columns", "normalise_header"]
 
@@ -42,8 +43,9 @@ def normalise_header(text: object) -> str:
     return re.sub(r"[^a-z0-9]", "", t)
 
 
-def _role(name: str, kind: str, label: str, *headers: str) -> Role:
-    return Role(name, kind, label, tuple(normalise_header(h) for h in headers))
+def _role(name: str, label: str, *headers: str) -> Role:
+    # The kind of value a role holds is the engine catalog's, not this module's.
+    return Role(name, ROLE_KINDS[name], label, tuple(normalise_header(h) for h in headers))
 
 
 # Order matters twice: roles listed first claim a header first (so "created" is a ticket date, not an
@@ -51,7 +53,6 @@ def _role(name: str, kind: str, label: str, *headers: str) -> Role:
 ROLES: tuple[Role, ...] = (
     _role(
         "customer_id",
-        "id",
         "customer id",
         "customer_id",
         "customer",
@@ -74,7 +75,6 @@ ROLES: tuple[Role, ...] = (
     ),
     _role(
         "order_id",
-        "id",
         "order id",
         "order_id",
         "order_number",
@@ -93,7 +93,6 @@ ROLES: tuple[Role, ...] = (
     ),
     _role(
         "created",
-        "date",
         "ticket created",
         "created",
         "created_at",
@@ -114,7 +113,6 @@ ROLES: tuple[Role, ...] = (
     ),
     _role(
         "first_response",
-        "date",
         "first reply",
         "first_response",
         "first_response_at",
@@ -130,7 +128,6 @@ ROLES: tuple[Role, ...] = (
     ),
     _role(
         "resolved",
-        "date",
         "resolved",
         "resolved",
         "resolved_at",
@@ -148,7 +145,6 @@ ROLES: tuple[Role, ...] = (
     ),
     _role(
         "signup_date",
-        "date",
         "customer since",
         "signup_date",
         "signup",
@@ -166,7 +162,6 @@ ROLES: tuple[Role, ...] = (
     ),
     _role(
         "churn_date",
-        "date",
         "churned on",
         "churn_date",
         "churned_at",
@@ -184,7 +179,6 @@ ROLES: tuple[Role, ...] = (
     ),
     _role(
         "date",
-        "date",
         "order date",
         "date",
         "order_date",
@@ -201,7 +195,6 @@ ROLES: tuple[Role, ...] = (
         "Auftragsdatum",
     ),
     _role(
-        "amount",
         "amount",
         "order amount",
         "amount",
@@ -227,7 +220,6 @@ ROLES: tuple[Role, ...] = (
     ),
     _role(
         "nps_score",
-        "score",
         "NPS answer (0-10)",
         "nps",
         "nps_score",
@@ -243,7 +235,6 @@ ROLES: tuple[Role, ...] = (
     ),
     _role(
         "csat_score",
-        "score",
         "satisfaction answer",
         "csat",
         "csat_score",
@@ -258,7 +249,6 @@ ROLES: tuple[Role, ...] = (
     ),
     _role(
         "ces_score",
-        "score",
         "effort answer",
         "ces",
         "ces_score",
@@ -270,7 +260,6 @@ ROLES: tuple[Role, ...] = (
     ),
     _role(
         "is_complaint",
-        "flag",
         "is a complaint",
         "is_complaint",
         "complaint",
@@ -281,7 +270,6 @@ ROLES: tuple[Role, ...] = (
     ),
     _role(
         "refunded",
-        "flag",
         "refunded",
         "refunded",
         "is_refunded",
@@ -292,7 +280,6 @@ ROLES: tuple[Role, ...] = (
     ),
     _role(
         "referred",
-        "flag",
         "came through a referral",
         "referred",
         "is_referred",
@@ -304,7 +291,6 @@ ROLES: tuple[Role, ...] = (
     ),
     _role(
         "converted",
-        "flag",
         "referred lead converted",
         "converted",
         "purchased",
@@ -315,7 +301,6 @@ ROLES: tuple[Role, ...] = (
     ),
     _role(
         "units_sold",
-        "count",
         "units sold",
         "units_sold",
         "quantity",
@@ -329,7 +314,6 @@ ROLES: tuple[Role, ...] = (
     ),
     _role(
         "units_returned",
-        "count",
         "units returned",
         "units_returned",
         "returned",
@@ -341,7 +325,6 @@ ROLES: tuple[Role, ...] = (
     ),
     _role(
         "engagements",
-        "count",
         "engagements",
         "engagements",
         "engagement",
@@ -351,7 +334,6 @@ ROLES: tuple[Role, ...] = (
     ),
     _role(
         "followers",
-        "count",
         "followers",
         "followers",
         "follower",
@@ -360,7 +342,7 @@ ROLES: tuple[Role, ...] = (
         "Abonnenten",
         "Follower",
     ),
-    _role("reach", "count", "reach", "reach", "impressions", "Reichweite", "Impressionen"),
+    _role("reach", "reach", "reach", "impressions", "Reichweite", "Impressionen"),
 )
 
 ROLE_BY_NAME: dict[str, Role] = {r.name: r for r in ROLES}

@@ -116,20 +116,31 @@ class Dataset:
                 argument="mapping",
             )
 
-    def rows_for(self, roles: Iterable[str], extra: Iterable[str] = ()) -> pd.DataFrame:
+    def rows_for(
+        self, roles: Iterable[str], extra: Iterable[str] = (), *, marked: bool = False
+    ) -> pd.DataFrame:
         """The rows usable by a metric reading ``roles`` (plus carried columns ``extra``): rows with
         an invalid value in those roles are left out (they were reported); blank values stay for the
-        engine to skip and count. Index: the file row of each row."""
+        engine to skip and count. Index: the file row of each row.
+
+        With ``marked=True`` every row is kept and a column ``_rejected`` is True for those rows, so
+        that a segment table can count them in their group (see
+        :func:`kpi_xl.metrics.segment_table`'s ``rejected``)."""
         roles = list(roles)
         self._check_roles(roles)
         cols = roles + [c for c in extra if c not in roles]
         data, invalid, weights = self._frame(cols)
         bad = invalid[roles].any(axis=1).to_numpy() if roles else np.zeros(len(data), bool)
-        frame = data.loc[~bad, cols]
+        if marked:
+            frame = data.loc[:, cols].assign(_rejected=bad)
+            keep = np.ones(len(data), bool)
+        else:
+            frame = data.loc[~bad, cols]
+            keep = ~bad
         if weights is not None:
             # An aggregated row stands for several file rows: repeat it so the engine sees exactly the
             # multiset of values the file holds.
-            frame = frame.iloc[np.repeat(np.arange(len(frame)), weights[~bad])]
+            frame = frame.iloc[np.repeat(np.arange(len(frame)), weights[keep])]
         return frame
 
     def skipped(self, roles: Iterable[str]) -> int:

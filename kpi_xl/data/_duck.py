@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..metrics import KpiInputError
+from ..metrics import KpiInputError, catalog
 from ._columns import ROLE_BY_NAME, map_columns
 from ._dataset import Dataset, ReadOptions, _as_text, default_decimal, find_header, parse_role
 from ._parse import BLANK_TEXT
@@ -488,12 +488,8 @@ def clv_transactions_duckdb(ds: DuckDataset) -> pd.DataFrame:
 # Summaries: what DuckDB aggregates and hands over instead of rows (see the module notes, point 5)
 # ----------------------------------------------------------------------------------------------
 
-#: Columns of each summary kind, after ``_group``.
-SUMMARY_COLUMNS = {
-    "scores": ("score", "n"),
-    "moments": ("n", "total", "squares", "blank"),
-    "customers": ("customer", "orders", "days", "revenue"),
-}
+#: Columns of each summary kind, after ``_group`` (the engine's catalog defines them).
+SUMMARY_COLUMNS = catalog.SUMMARY_COLUMNS
 
 
 def _lookup(ds: DuckDataset, column: str, period_unit: str | None = None) -> str:
@@ -551,15 +547,15 @@ def summary_frames(
     ``kind`` is ``"scores"`` (responses per score value), ``"moments"`` (count, sum, sum of squares
     and blanks of one number), or ``"customers"`` (per customer: order rows, distinct order days,
     revenue; rows with a blank in ``roles`` form one row with a NULL customer). Groups, as segment
-    tables label them: ``by``'s value, the month of ``date_role``, or ``"segment | month"``;
-    ``groups`` is None without either. Rows with an unusable value in ``roles`` or ``date_role``
-    are left out (they were reported). Every frame has a column ``_group`` and
+    tables label them: ``by``'s value, the month of ``date_role`` (``(no date)`` for a blank or
+    unreadable one), or ``"segment | month"``; ``groups`` is None without either. Rows with an
+    unusable value in ``roles`` are left out (they were reported; :func:`rejected_counts` counts
+    them per group). Every frame has a column ``_group`` and
     :data:`SUMMARY_COLUMNS` of its kind; its length is bounded by groups x (scores or customers).
     """
     ds._check_roles(list(roles))
-    checked = list(dict.fromkeys([*roles, *([date_role] if date_role else [])]))
-    columns = checked + ([by] if by else [])
-    source, where = _joined(ds, columns, checked)
+    columns = list(dict.fromkeys([*roles, *([date_role] if date_role else [])])) + ([by] if by else [])
+    source, where = _joined(ds, columns, list(roles))
     blank = " OR ".join(f"j{columns.index(r)}.v IS NULL" for r in roles)
     if kind == "scores":
         select, keys = "j0.v AS score, count(*) AS n", ", score"
@@ -593,6 +589,26 @@ def summary_frames(
 
     groups = fetch(f"concat_ws(' | ', {', '.join(labels)})") if labels else None
     return groups, fetch("'Total'")
+
+
+def rejected_counts(
+    ds: DuckDataset, roles: Sequence[str], *, by: str | None = None, date_role: str | None = None
+) -> dict[str, int]:
+    """Rows left out for an unusable value in ``roles``, per group as :func:`summary_frames` labels
+    them, and under ``"Total"``."""
+    ds._check_roles(list(roles))
+    columns = list(dict.fromkeys([*roles, *([date_role] if date_role else [])])) + ([by] if by else [])
+    source, _ = _joined(ds, columns, [])
+    bad = " OR ".join(f"j{columns.index(r)}.bad" for r in roles)
+    labels = ([f"j{columns.index(by)}.v"] if by else []) + (
+        [f"j{columns.index(date_role)}.month"] if date_role else []
+    )
+    group = f"concat_ws(' | ', {', '.join(labels)})" if labels else "'Total'"
+    got = ds.con.execute(f"SELECT {group} AS g, count(*) {source} WHERE {bad} GROUP BY 1").fetchall()
+    out = {str(g): int(n) for g, n in got}
+    if out and labels:
+        out["Total"] = sum(out.values())
+    return out
 
 
 def rfm_summary_duckdb(ds: DuckDataset, *, time_unit: str, observation_end: Any = None) -> pd.DataFrame:

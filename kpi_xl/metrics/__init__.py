@@ -8,10 +8,10 @@ Modules, one per family: ``survey`` (NPS, CSAT, CES), ``retention`` (churn, rete
 repeat purchase), ``value`` (AOV, CLV formulas), ``clv_models`` (BG/NBD, Gamma-Gamma),
 ``service`` (response and resolution times, SLA, complaints), ``advocacy`` (engagement,
 referrals, refunds and returns, loyalty, advocacy index), ``segments`` (any metric by segment
-or period).
+or period), ``catalog`` (every metric once: its function, inputs, unit, period and summary entry).
 """
 
-from . import advocacy, clv_models, retention, segments, service, survey, value
+from . import advocacy, catalog, clv_models, retention, segments, service, survey, value
 from ._errors import KpiInputError
 from ._result import SMALL_SAMPLE_N, MetricResult
 from .advocacy import *  # noqa: F403
@@ -22,7 +22,7 @@ from .service import *  # noqa: F403
 from .survey import *  # noqa: F403
 from .value import *  # noqa: F403
 
-__all__ = ["KpiInputError", "MetricResult", "SMALL_SAMPLE_N"] + [
+__all__ = ["KpiInputError", "MetricResult", "SMALL_SAMPLE_N", "catalog"] + [
     name
     for module in (survey, retention, value, clv_models, service, advocacy, segments)
     for name in module.__all__

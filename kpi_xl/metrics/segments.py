@@ -12,35 +12,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import advocacy, retention, service, survey, value
+from . import catalog
 from ._clean import clean_dates
 from ._errors import KpiInputError
 from ._result import SMALL_SAMPLE_N, MetricResult
 
-__all__ = ["segment_table", "metric_names", "METRICS", "TABLE_COLUMNS"]
-
-#: Metric name -> engine function. The function's leading positional arguments are data columns,
-#: given to :func:`segment_table` through ``columns`` in the same order.
-METRICS: dict[str, Callable[..., MetricResult]] = {
-    "nps": survey.nps,
-    "csat": survey.csat,
-    "ces": survey.ces,
-    "satisfaction_mean": survey.satisfaction_mean,
-    "aov": value.average_order_value,
-    "repeat_purchase_rate": retention.repeat_purchase_rate,
-    "purchase_frequency": retention.purchase_frequency,
-    "churn": retention.churn_from_records,
-    "retention": retention.retention_from_records,
-    "first_response_time": service.first_response_time,
-    "resolution_time": service.resolution_time,
-    "sla_rate": service.sla_rate,
-    "complaint_volume": service.complaint_volume,
-    "refund_rate": advocacy.refund_rate,
-    "return_rate": advocacy.return_rate,
-    "referral_conversion": advocacy.referral_conversion,
-    "advocacy_revenue_share": advocacy.advocacy_revenue_share,
-    "engagement_rate": advocacy.engagement_rate,
-}
+__all__ = ["segment_table", "metric_names", "TABLE_COLUMNS"]
 
 TABLE_COLUMNS = (
     "group",
@@ -59,8 +36,8 @@ TABLE_COLUMNS = (
 
 
 def metric_names() -> list[str]:
-    """Names accepted by :func:`segment_table`, sorted."""
-    return sorted(METRICS)
+    """Names accepted by :func:`segment_table`, sorted (the metric catalog's names)."""
+    return catalog.names()
 
 
 def _row(
@@ -113,6 +90,7 @@ def segment_table(
     date: str | None = None,
     min_n: int = SMALL_SAMPLE_N,
     total: bool = True,
+    rejected: str | None = None,
     **options: Any,
 ) -> pd.DataFrame:
     """Compute one metric per segment and/or per calendar month.
@@ -139,6 +117,11 @@ def segment_table(
         ``warning`` says so; the value is still shown, never hidden.
     total:
         Append a ``"Total"`` row computed on all rows.
+    rejected:
+        Optional boolean column: True marks a row whose value was rejected before it got here
+        (a file reader reported it). Such a row stays in its group, never in the metric, and is
+        counted in the group's and the Total's ``n_dropped``, so that the Total matches the
+        metric computed on the whole data.
     options:
         Passed to the metric function (e.g. ``scale=(1, 7)``, ``on_invalid="drop"``,
         ``period_start=...``).
@@ -157,16 +140,12 @@ def segment_table(
     [['a', 0.0, 2], ['b', 100.0, 1], ['Total', 33.33333333333333, 3]]
     """
     if isinstance(metric, str):
-        key = metric.strip().lower()
-        if key not in METRICS:
-            raise KpiInputError(
-                f"unknown metric {metric!r}; choose one of: {', '.join(metric_names())}", argument="metric"
-            )
-        fn, name = METRICS[key], key
+        spec = catalog.get(metric)
+        fn, name = spec.run, spec.name
     else:
         fn, name = metric, getattr(metric, "__name__", "metric")
     cols = [columns] if isinstance(columns, str) else list(columns)
-    missing = [c for c in cols + [c for c in (by, date) if c] if c not in data.columns]
+    missing = [c for c in cols + [c for c in (by, date, rejected) if c] if c not in data.columns]
     if missing:
         raise KpiInputError(
             f"column(s) {', '.join(map(repr, missing))} not found; the data has: "
@@ -194,14 +173,21 @@ def segment_table(
     group = keys[0] if len(keys) == 1 else keys[0].str.cat(keys[1:], sep=" | ")
 
     def compute(frame: pd.DataFrame, label: str) -> dict:
+        n_rejected = 0
+        if rejected is not None:
+            bad = frame[rejected].to_numpy(dtype=bool)
+            n_rejected = int(bad.sum())
+            frame = frame.loc[~bad]
         try:
+            if frame.empty and n_rejected:
+                raise KpiInputError("no usable values", kind="empty")
             result = fn(*(frame[c] for c in cols), **options)
         except KpiInputError as exc:
             if exc.kind in ("empty", "zero-base"):
                 # A one-column metric with no data left dropped every row of the group (blank or
                 # invalid): count them, so that the groups' counts add up to the total's.
                 dropped = len(frame) if exc.kind == "empty" and len(cols) == 1 else 0
-                return _row(label, name, None, min_n, error=f"no result: {exc}", dropped=dropped)
+                return _row(label, name, None, min_n, error=f"no result: {exc}", dropped=dropped + n_rejected)
             where = ""
             if exc.position is not None and 0 < exc.position <= len(frame):
                 # The engine counts positions inside this group; name the row of the whole table.
@@ -211,7 +197,9 @@ def segment_table(
             raise KpiInputError(
                 f"segment {label!r}{where}: {exc}", argument=exc.argument, value=exc.value
             ) from exc
-        return _row(label, name, result, min_n)
+        row = _row(label, name, result, min_n)
+        row["n_dropped"] += n_rejected
+        return row
 
     rows = [compute(frame, str(label)) for label, frame in data.groupby(group, sort=True)]
     if total:
