@@ -38,9 +38,10 @@ ORDERS_DE_LINES = [
 ORDERS_DE_AOV = 1452.56 / 7
 # Customer ids (never invalid): 9 orders, 6 customers -> 1.5 orders per customer.
 ORDERS_DE_FREQUENCY = 9 / 6
-# Repeat purchase reads ids and dates: row 8 (bad date) is skipped -> K-001, K-002, K-003 twice,
-# K-004 and K-006 once: 3 of 5 customers bought again.
-ORDERS_DE_REPEAT = 3 / 5
+# Repeat purchase counts order rows per id (no date needed, so row 8's bad date does not drop its
+# order): K-001, K-002, K-003 twice, K-004, K-005 and K-006 once: 3 of 6 customers bought again,
+# over the same 9 orders and 6 customers as the purchase frequency.
+ORDERS_DE_REPEAT = 3 / 6
 # Historical CLV reads ids and amounts (rows 7 and 10 skipped): K-001 1334.56, K-002 58,
 # K-003 50, K-005 10 -> 1452.56 / 4 customers.
 ORDERS_DE_HCLV = 1452.56 / 4

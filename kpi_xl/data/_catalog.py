@@ -86,6 +86,14 @@ def _missing_option(spec: catalog.Metric, options: RunOptions) -> str | None:
     return None
 
 
+def _agrees(spec: catalog.Metric, options: RunOptions) -> bool:
+    """Whether a catalog variant is the one the run options ask for (``--purchases days`` takes the
+    repeat purchase rate that reads dates)."""
+    return all(
+        getattr(options, _OPTION_FIELDS[k]) == v for k, v in spec.options.items() if k in _OPTION_FIELDS
+    )
+
+
 #: Every role some metric reads: the only columns worth parsing (an order id column is not).
 METRIC_ROLES: tuple[str, ...] = catalog.roles_read()
 
@@ -112,7 +120,7 @@ def specs_for(
     if name is not None:
         candidates = catalog.variants(name)
         key = candidates[0].name
-        usable = [s for s in candidates if set(s.roles) <= present]
+        usable = [s for s in candidates if set(s.roles) <= present and _agrees(s, options)]
         if not usable:
             need = " or ".join("(" + ", ".join(s.roles) + ")" for s in candidates)
             raise KpiInputError(
@@ -129,7 +137,7 @@ def specs_for(
     out: list[catalog.Metric] = []
     names_done: set[str] = set()
     for s in catalog.CATALOG:
-        if not set(s.roles) <= present or s.name in names_done:
+        if not set(s.roles) <= present or s.name in names_done or not _agrees(s, options):
             continue
         # A survey file's customer ids and dates describe respondents, not orders; a customer list
         # (ids with signup dates) is not an order log either: order metrics need an order date or

@@ -238,8 +238,12 @@ CATALOG: tuple[Metric, ...] = (
        summary="moments", from_summary=_from_moments),
     _m("purchase_frequency", retention.purchase_frequency, ("customer_id",), "orders", "count",
        "orders per customer", summary="customers", from_summary=_from_customers("purchase_frequency")),
+    # Counting order rows needs no date: a row with an unreadable date is still an order.
+    _m("repeat_purchase_rate", retention.repeat_purchase_rate, ("customer_id",), "orders", "share",
+       "share of customers buying again", options={"count": "orders"}, summary="customers",
+       from_summary=_from_customers("repeat_purchase_rate")),
     _m("repeat_purchase_rate", retention.repeat_purchase_rate, ("customer_id", "date"), "orders", "share",
-       "share of customers buying again", summary="customers",
+       "share of customers buying again on another day", options={"count": "days"}, summary="customers",
        from_summary=_from_customers("repeat_purchase_rate")),
     _m("historical_clv", value.historical_clv, ("customer_id", "amount"), "orders", "currency",
        "historical CLV (revenue x margin per customer)", summary="customers",
