@@ -497,7 +497,7 @@ def case_scale(quick: bool, repeat: int, data: Path) -> list[dict[str, Any]]:
 
     from benchmarks.data import clv_customers
     from kpi_xl.metrics import BetaGeoFitter, GammaGammaFitter
-    from kpi_xl.metrics.clv_models import _compress
+    from kpi_xl.metrics.clv._inputs import _compress
 
     lifetimes, _ = _quiet_lifetimes()
     sizes = SCALE_SIZES["quick" if quick else "full"]

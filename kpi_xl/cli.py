@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -33,7 +34,7 @@ from .data._catalog import (
 )
 from .data._columns import ROLE_BY_NAME
 from .data._open import open_dataset, predict_clv_file
-from .metrics import KpiInputError, catalog
+from .metrics import ClvPrediction, KpiInputError, catalog
 from .safety import csv_text
 
 __all__ = ["main", "build_parser"]
@@ -839,7 +840,7 @@ def _cmd_clv(args: argparse.Namespace) -> int:
         progress.done()
         if target is not None:
             progress.step(f"writing {target.name}")
-            _write_predictions(out, target)
+            _write_predictions(out.customers, target)
             progress.done()
     _finish_problems(args, problems)
     _emit_clv(args, d, out, problems, target)
@@ -879,9 +880,11 @@ def _model_rows(name: str, info: dict[str, Any], params: Sequence[str]) -> list[
 
 
 def _emit_clv(
-    args: argparse.Namespace, d: Any, out: pd.DataFrame, problems: Problems, target: Path | None
+    args: argparse.Namespace, d: Any, pred: ClvPrediction, problems: Problems, target: Path | None
 ) -> None:
-    bg, gg, settings = out.attrs["bgnbd"], out.attrs["gamma_gamma"], out.attrs["settings"]
+    out = pred.customers
+    bg, gg = pred.purchase_model.as_dict(), pred.spend_model.as_dict()
+    settings = dataclasses.asdict(pred.settings)
     params = _model_rows("BG/NBD", bg, ("r", "alpha", "a", "b")) + _model_rows(
         "Gamma-Gamma", gg, ("p", "q", "v")
     )
@@ -894,7 +897,7 @@ def _emit_clv(
         "clv_max": float(clv.max()),
         "expected_purchases_total": float(out["expected_purchases"].sum()),
     }
-    warnings = list(out.attrs.get("warnings", ()))
+    warnings = list(pred.warnings)
     fh = sys.stdout
     if args.format == "json":
         payload = {

@@ -512,7 +512,7 @@ def CLV_PREDICT(
             else coerce.number(step_value, "discount_step")
         ),
     )
-    return spill.frame(out, index="customer_id")
+    return spill.frame(out.customers, index="customer_id")
 
 
 @xw.func(category=CATEGORY)

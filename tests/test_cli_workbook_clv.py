@@ -41,22 +41,22 @@ def test_clv_prints_parameters_with_standard_errors_and_log_likelihood(cdnow, ca
             "--time-unit", "week", "--horizon", "12", "-o", target]  # fmt: skip
     code, out, err = run(argv, capsys)
     assert code == 0, err
-    bg = direct.attrs["bgnbd"]
+    bg = direct.purchase_model.as_dict()
     line = next(x for x in out.splitlines() if x.startswith("BG/NBD") and " r " in x)
     assert f"{bg['r']:.4g}" in line and f"{bg['se_r']:.3g}" in line
     assert f"BG/NBD log-likelihood {bg['log_likelihood']:.2f} on 2,357 customers (converged)" in out
-    gg = direct.attrs["gamma_gamma"]
+    gg = direct.spend_model.as_dict()
     assert f"Gamma-Gamma log-likelihood {gg['log_likelihood']:.2f}" in out
     assert f"Per-customer predictions written to {target}" in out
     written = pd.read_csv(target, dtype={"customer_id": str}).set_index("customer_id")
     assert len(written) == 2357
     # The CLI hands the engine customer codes, so customers reach the optimiser in another order; its
     # fit stops within its tolerance, which moves the 7th significant digit, not more.
-    np.testing.assert_allclose(written["clv"], direct.loc[written.index, "clv"], rtol=1e-6)
+    np.testing.assert_allclose(written["clv"], direct.customers.loc[written.index, "clv"], rtol=1e-6)
     np.testing.assert_allclose(
-        written["probability_alive"], direct.loc[written.index, "probability_alive"], rtol=1e-6
+        written["probability_alive"], direct.customers.loc[written.index, "probability_alive"], rtol=1e-6
     )
-    assert list(written.index) == list(direct.index)  # sorted by id, as the engine sorts text ids
+    assert list(written.index) == list(direct.customers.index)  # sorted by id, as the engine sorts text ids
 
 
 def test_clv_json_and_xlsx(cdnow, capsys, tmp_path):
@@ -67,9 +67,13 @@ def test_clv_json_and_xlsx(cdnow, capsys, tmp_path):
     assert code == 0, err
     payload = json.loads(out)
     params = {(p["model"], p["parameter"]): p for p in payload["parameters"]}
-    assert params[("BG/NBD", "alpha")]["estimate"] == pytest.approx(direct.attrs["bgnbd"]["alpha"], rel=1e-6)
-    assert params[("Gamma-Gamma", "q")]["se"] == pytest.approx(direct.attrs["gamma_gamma"]["se_q"], rel=1e-5)
-    assert payload["summary"]["clv_total"] == pytest.approx(direct["clv"].sum(), rel=1e-6)
+    assert params[("BG/NBD", "alpha")]["estimate"] == pytest.approx(
+        direct.purchase_model.params_["alpha"], rel=1e-6
+    )
+    assert params[("Gamma-Gamma", "q")]["se"] == pytest.approx(
+        direct.spend_model.standard_errors_["q"], rel=1e-5
+    )
+    assert payload["summary"]["clv_total"] == pytest.approx(direct.customers["clv"].sum(), rel=1e-6)
     assert payload["columns"] == {"customer_id": "customer_id", "date": "date", "amount": "amount"}
     # The xlsx is read back with the same fast reader users' files go through.
     from python_calamine import CalamineWorkbook
@@ -94,7 +98,7 @@ def test_clv_on_a_german_export_with_bad_rows(tmp_path, capsys):
         tx["customer_id"].astype(str), tx["date"], tx["amount"], time_unit="week", horizon=12
     )
     assert payload["summary"]["customers"] == 2357
-    assert payload["summary"]["clv_total"] == pytest.approx(direct["clv"].sum(), rel=1e-6)
+    assert payload["summary"]["clv_total"] == pytest.approx(direct.customers["clv"].sum(), rel=1e-6)
     assert {(p["row"], p["value"]) for p in payload["skipped"]["rows"]} == {
         (6921, "31.06.1998"),
         (6922, "zehn"),

@@ -17,10 +17,11 @@ from kpi_xl.metrics import (
     BetaGeoFitter,
     GammaGammaFitter,
     KpiInputError,
-    clv_models,
+    clv,
     predict_clv,
     rfm_summary,
 )
+from kpi_xl.metrics.clv import bgnbd, gamma_gamma, predict, summary
 
 with warnings.catch_warnings():
     # lifetimes imports pkg_resources and sets a pandas option that pandas 3 deprecates.
@@ -206,15 +207,15 @@ def test_predict_clv_from_transactions_matches_lifetimes_pipeline():
                 "clv": lgg.customer_lifetime_value(lbg, f, r, T, m, time=12, discount_rate=0.01, freq="W"),
             }
         )
-    assert list(out.columns) == list(expected.columns)
-    assert out.index.equals(expected.index) and len(out) == 2357
-    np.testing.assert_allclose(out.to_numpy(), expected.to_numpy(), rtol=1e-4)
-    params = out.attrs["bgnbd"]
-    np.testing.assert_allclose([params[k] for k in ("r", "alpha", "a", "b")], lbg.params_, rtol=1e-5)
-    np.testing.assert_allclose([out.attrs["gamma_gamma"][k] for k in ("p", "q", "v")], lgg.params_, rtol=1e-5)
-    assert out.attrs["gamma_gamma"]["n_excluded"] == (f == 0).sum()
-    assert out.attrs["settings"]["time_unit"] == "week"
-    assert out.attrs["settings"]["observation_end"] == pd.Timestamp(CALIBRATION_END)
+    table = out.customers
+    assert list(table.columns) == list(expected.columns)
+    assert table.index.equals(expected.index) and len(table) == 2357
+    np.testing.assert_allclose(table.to_numpy(), expected.to_numpy(), rtol=1e-4)
+    np.testing.assert_allclose(out.purchase_model.params_, lbg.params_, rtol=1e-5)
+    np.testing.assert_allclose(out.spend_model.params_, lgg.params_, rtol=1e-5)
+    assert out.spend_model.n_excluded_ == (f == 0).sum()
+    assert out.settings.time_unit == "week"
+    assert out.settings.observation_end == pd.Timestamp(CALIBRATION_END)
 
 
 def test_margin_scales_clv_and_step_names_convert_units(bg, gg, cdnow):
@@ -300,14 +301,14 @@ def central_difference(f, x, h=1e-5):
 
 def test_analytic_gradients_match_finite_differences(cdnow):
     f, r, T, m = (cdnow[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T", "monetary_value"))
-    bg_data = clv_models._BgnbdData.build(f, r, T, np.ones(f.size))
+    bg_data = bgnbd._BgnbdData.build(f, r, T, np.ones(f.size))
     rep = f > 0
-    gg_data = clv_models._GammaGammaData.build(f[rep], m[rep], np.ones(rep.sum()))
+    gg_data = gamma_gamma._GammaGammaData.build(f[rep], m[rep], np.ones(rep.sum()))
     cases = [
-        (clv_models._bgnbd_loglik, bg_data, np.log([0.24, 4.4, 0.79, 2.4])),
-        (clv_models._bgnbd_loglik, bg_data, np.log([1.3, 0.5, 2.0, 0.7])),
-        (clv_models._gamma_gamma_loglik, gg_data, np.log([6.2, 3.7, 15.4])),
-        (clv_models._gamma_gamma_loglik, gg_data, np.log([0.5, 1.5, 2.0])),
+        (bgnbd._bgnbd_loglik, bg_data, np.log([0.24, 4.4, 0.79, 2.4])),
+        (bgnbd._bgnbd_loglik, bg_data, np.log([1.3, 0.5, 2.0, 0.7])),
+        (gamma_gamma._gamma_gamma_loglik, gg_data, np.log([6.2, 3.7, 15.4])),
+        (gamma_gamma._gamma_gamma_loglik, gg_data, np.log([0.5, 1.5, 2.0])),
     ]
     for loglik, data, logp in cases:
         numeric = central_difference(lambda p, loglik=loglik, data=data: loglik(p, data)[0], logp)
@@ -316,8 +317,12 @@ def test_analytic_gradients_match_finite_differences(cdnow):
 
 
 def test_docstring_examples_hold():
-    result = doctest.testmod(clv_models, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 10 and result.failed == 0
+    attempted = 0
+    for module in (clv, summary, bgnbd, gamma_gamma, predict):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0, module.__name__
+        attempted += result.attempted
+    assert attempted > 10
 
 
 # ---------------------------------------------------------------------------------------------

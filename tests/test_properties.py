@@ -448,7 +448,9 @@ def cdnow_summary():
 def test_predicted_clv_never_decreases_with_margin(cdnow_summary, margins, horizon):
     EXAMPLES["engine: predicted CLV (BG/NBD + Gamma-Gamma) monotone in margin"] += 1
     low, high = (
-        m.predict_clv_from_summary(cdnow_summary, time_unit="week", horizon=horizon, margin=g)["clv"]
+        m.predict_clv_from_summary(cdnow_summary, time_unit="week", horizon=horizon, margin=g).customers[
+            "clv"
+        ]
         for g in margins
     )
     assert (low.to_numpy() <= high.to_numpy()).all()

@@ -403,7 +403,7 @@ def test_clv_predict_over_cdnow_equals_the_engine(xl, cdnow):
         horizon=52,
         discount_rate=0.01,
         step=52 / 12,
-    )
+    ).customers
     assert got[0] == ["customer_id", *expected.columns]
     frame = as_frame(got, "customer_id")
     assert len(frame) == 2357

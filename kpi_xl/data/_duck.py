@@ -499,7 +499,7 @@ def _lookup(ds: DuckDataset, column: str, period_unit: str | None = None) -> str
     Dates give ``v`` as a day number, ``month`` as the ``YYYY-MM`` label segment tables use
     ("(no date)" for a blank) and, for predictive CLV, ``period`` as :func:`rfm_summary` numbers
     periods (its own function does it, so the two cannot drift apart)."""
-    from ..metrics.clv_models import _period_index
+    from ..metrics.clv.summary import _period_index
 
     i = ds.column_index[column]
     name = f"p{i}" + (f"_{period_unit}" if period_unit else "")
@@ -622,7 +622,8 @@ def rfm_summary_duckdb(ds: DuckDataset, *, time_unit: str, observation_end: Any 
     ``observation_end``; nothing at all) is found with a query that fetches only those rows, and
     the engine itself is run on them, so the message is its own, with the file row.
     """
-    from ..metrics.clv_models import _check_time_unit, _period_index
+    from ..metrics.clv._inputs import _check_time_unit
+    from ..metrics.clv.summary import _period_index
 
     unit = _check_time_unit(time_unit)
     roles = ["customer_id", "date", "amount"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..metrics import KpiInputError
+from ..metrics import ClvPrediction, KpiInputError
 from ._dataset import Dataset, ReadOptions, load_dataset
 from ._read import EXCEL_MAX_ROWS, _check_exists, file_format
 from ._validate import Problems
@@ -124,7 +124,7 @@ def predict_clv_file(
     discount_rate: float = 0.0,
     observation_end: Any = None,
     margin: float = 1.0,
-) -> tuple[Dataset, pd.DataFrame]:
+) -> tuple[Dataset, ClvPrediction]:
     """Per-customer CLV predictions for a transaction file (see :func:`kpi_xl.metrics.predict_clv`),
     indexed by customer id, with the dataset read.
 
@@ -144,7 +144,7 @@ def predict_clv_file(
             out = predict_clv_from_summary(summary, time_unit=time_unit, **settings)
         except KpiInputError as exc:
             raise KpiInputError(f"{ds.name}: clv: {exc}", argument=exc.argument, kind=exc.kind) from exc
-        return ds, with_customer_ids(ds, out)
+        return ds, out.with_customers(with_customer_ids(ds, out.customers))
     log = ds.rows_for(CLV_ROLES)
     try:
         out = predict_clv(
@@ -158,14 +158,14 @@ def predict_clv_file(
     except KpiInputError as exc:
         roles = {"customer_ids": "customer_id", "dates": "date", "amounts": "amount"}
         raise at_file_row(exc, log.index, ds, roles, "clv") from exc
-    return ds, with_customer_ids(ds, out)
+    return ds, out.with_customers(with_customer_ids(ds, out.customers))
 
 
-def with_customer_ids(ds: Dataset, predictions: pd.DataFrame) -> pd.DataFrame:
-    """Per-customer output indexed by the customers' ids (the engine was given their codes), sorted
+def with_customer_ids(ds: Dataset, table: pd.DataFrame) -> pd.DataFrame:
+    """Per-customer table indexed by the customers' ids (the engine was given their codes), sorted
     by id as :func:`kpi_xl.metrics.predict_clv` sorts text ids."""
-    out = predictions.copy()
-    out.index = pd.Index(ds.ids("customer_id", predictions.index.to_numpy()), name="customer_id")
+    out = table.copy()
+    out.index = pd.Index(ds.ids("customer_id", table.index.to_numpy()), name="customer_id")
     out = out.sort_index(kind="stable")
-    out.attrs = predictions.attrs
+    out.attrs = table.attrs
     return out

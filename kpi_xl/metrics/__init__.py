@@ -5,17 +5,17 @@ Every number kpi-xl shows comes from here. No xlwings, no openpyxl. Scalar metri
 pandas DataFrames. Bad input raises :class:`KpiInputError`, which names the value and where it was.
 
 Modules, one per family: ``survey`` (NPS, CSAT, CES), ``retention`` (churn, retention, cohorts,
-repeat purchase), ``value`` (AOV, CLV formulas), ``clv_models`` (BG/NBD, Gamma-Gamma),
+repeat purchase), ``value`` (AOV, CLV formulas), ``clv`` (BG/NBD, Gamma-Gamma),
 ``service`` (response and resolution times, SLA, complaints), ``advocacy`` (engagement,
 referrals, refunds and returns, loyalty, advocacy index), ``segments`` (any metric by segment
 or period), ``catalog`` (every metric once: its function, inputs, unit, period and summary entry).
 """
 
-from . import advocacy, catalog, clv_models, retention, segments, service, survey, value
+from . import advocacy, catalog, clv, retention, segments, service, survey, value
 from ._errors import KpiInputError
 from ._result import SMALL_SAMPLE_N, MetricResult
 from .advocacy import *  # noqa: F403
-from .clv_models import *  # noqa: F403
+from .clv import *  # noqa: F403
 from .retention import *  # noqa: F403
 from .segments import *  # noqa: F403
 from .service import *  # noqa: F403
@@ -23,7 +23,5 @@ from .survey import *  # noqa: F403
 from .value import *  # noqa: F403
 
 __all__ = ["KpiInputError", "MetricResult", "SMALL_SAMPLE_N", "catalog"] + [
-    name
-    for module in (survey, retention, value, clv_models, service, advocacy, segments)
-    for name in module.__all__
+    name for module in (survey, retention, value, clv, service, advocacy, segments) for name in module.__all__
 ]

@@ -2,7 +2,7 @@
 
 The formula-based CLVs (:func:`clv_formula`, :func:`clv_retention`) take parameters, not
 observations, so they carry no interval and report ``n_used = 0``. The probabilistic models
-(BG/NBD, Gamma-Gamma) are in ``clv_models``.
+(BG/NBD, Gamma-Gamma) are in the ``clv`` package.
 """
 
 from __future__ import annotations

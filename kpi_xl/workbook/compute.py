@@ -872,14 +872,15 @@ def _clv(t: dict[str, pd.DataFrame], st: Settings, predict: bool) -> dict[str, A
     except KpiInputError as exc:
         return {"error": str(exc), "historical": hist.value}
     seg = pd.Series(cust["segment"].to_numpy(), index=cust["customer"].to_numpy()).groupby(level=0).first()
-    pred = pred.sort_values("clv", ascending=False)
+    models = (pred.purchase_model.as_dict(), pred.spend_model.as_dict(), pred.warnings)
+    pred = pred.customers.sort_values("clv", ascending=False)
     pred["segment"] = seg.reindex(pred.index.astype(str)).to_numpy()
     by_segment = (
         pred.groupby("segment", dropna=True)["clv"]
         .agg(["count", "mean", "sum"])
         .sort_values("sum", ascending=False)
     )
-    bg, gg = pred.attrs["bgnbd"], pred.attrs["gamma_gamma"]
+    bg, gg, warnings = models
     return {
         "mean": float(pred["clv"].mean()),
         "total": float(pred["clv"].sum()),
@@ -889,7 +890,7 @@ def _clv(t: dict[str, pd.DataFrame], st: Settings, predict: bool) -> dict[str, A
         "by_segment": by_segment,
         "bgnbd": bg,
         "gamma_gamma": gg,
-        "warnings": pred.attrs.get("warnings", ()),
+        "warnings": warnings,
     }
 
 
