@@ -99,7 +99,8 @@ def test_revenue_at_risk_by_segment_by_hand():
 
 def test_revenue_at_risk_counts_a_customer_once():
     t = revenue_at_risk(["a"], [100.0], [0.1], detractor_ids=["a"])
-    assert t.loc["Total", ["at_risk_detractors", "at_risk_lapsing", "revenue_at_risk"]].tolist() == [100, 100, 100]
+    parts = t.loc["Total", ["at_risk_detractors", "at_risk_lapsing", "revenue_at_risk"]]
+    assert parts.tolist() == [100, 100, 100]
     with pytest.raises(KpiInputError, match="probability"):
         revenue_at_risk(["a"], [1.0], [1.5])
 

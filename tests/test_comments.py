@@ -99,7 +99,14 @@ def test_german_and_chinese_terms_use_base_forms_and_words():
 
 def test_auto_language_per_comment():
     t = comment_themes(
-        ["Die Lieferung war sehr langsam", "送貨太慢了", "Delivery was slow", "Great", "Sehr gut, die Lieferung war schnell", "很好"],
+        [
+            "Die Lieferung war sehr langsam",
+            "送貨太慢了",
+            "Delivery was slow",
+            "Great",
+            "Sehr gut, die Lieferung war schnell",
+            "很好",
+        ],
         [1, 2, 3, 10, 9, 10],
         min_count=1,
         min_g2=0,

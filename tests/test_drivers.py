@@ -63,7 +63,8 @@ def test_key_drivers_table_interval_and_quadrants():
     assert kd.attrs["r2"] == pytest.approx(_r2(y, X, [0, 1, 2]))
     assert kd.attrs["method"] == "shapley-r2"
     assert ((kd["ci_low"] <= kd["importance"]) & (kd["importance"] <= kd["ci_high"])).all()
-    np.testing.assert_allclose(kd.loc[["support", "product", "price"], "performance"], attrs.mean().to_numpy())
+    perf = kd.loc[["support", "product", "price"], "performance"]
+    np.testing.assert_allclose(perf, attrs.mean().to_numpy())
     # Support: most important and the lowest rated -> concentrate here (Martilla & James 1977).
     assert kd.loc["support", "quadrant"] == "Concentrate here"
     assert kd.loc["price", "quadrant"] in ("Possible overkill", "Low priority")
