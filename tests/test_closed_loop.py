@@ -146,7 +146,7 @@ def test_customer_value_joins_historical_and_predicted():
     tx = load_cdnow_transactions()
     tx = tx[tx["date"] <= "1997-09-30"]
     v = customer_value(tx["customer_id"], tx["date"], tx["amount"], time_unit="week", horizon=52)
-    ref = predict_clv(tx["customer_id"], tx["date"], tx["amount"], time_unit="week", horizon=52)
+    ref = predict_clv(tx["customer_id"], tx["date"], tx["amount"], time_unit="week", horizon=52).customers
     # Keys are the id rule's text form; values are the engine's own, row for row.
     assert v.loc["1", "predicted_clv"] == pytest.approx(ref.loc[1, "clv"])
     assert v.loc["1", "p_alive"] == pytest.approx(ref.loc[1, "probability_alive"])

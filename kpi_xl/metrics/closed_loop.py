@@ -95,7 +95,7 @@ def customer_value(
     pred = predict_clv(
         customer_ids, dates, amounts, time_unit=time_unit, horizon=horizon, discount_rate=discount_rate,
         observation_end=observation_end, margin=margin,
-    )  # fmt: skip
+    ).customers  # fmt: skip
     keys = id_keys(customer_ids)
     when, _ = clean_dates(dates, argument="dates")
     last = pd.Series(when).groupby(keys).max()
