@@ -22,6 +22,7 @@ from typing import Any, TextIO
 import pandas as pd
 
 from . import __version__
+from .cli_actions import add_action_commands
 from .data import Problems, ReadOptions, ValueRules
 from .data._catalog import (
     METRIC_ROLES,
@@ -455,6 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     p.set_defaults(run=_cmd_refresh)
+    add_action_commands(sub, files, output)  # themes, followup, drivers, sample-size
     return parser
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "revenue_at_risk",
     "advocates",
     "ADVOCACY_WEIGHTS",
+    "referral_summary",
     "feedback_engagement",
 ]
 
@@ -523,6 +524,52 @@ def advocates(
     out = out.sort_values("advocacy_score", ascending=False, kind="stable").reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out.attrs["weights"] = {k: w[k] for k in parts}
+    return out
+
+
+def referral_summary(
+    customer_ids: Any, referred_by: Any, order_customer_ids: Any, order_amounts: Any
+) -> pd.DataFrame:
+    """Per referrer: customers they referred, how many of those bought, and the revenue those brought.
+
+    A referred customer *converted* when they placed at least one order; ``referral_revenue`` is the
+    sum of the referred customers' orders. Ids follow the id rule (:func:`id_keys`); a referrer id
+    that is not itself a customer is still counted (it is listed in ``attrs["unknown_referrers"]``).
+
+    Returns
+    -------
+    DataFrame
+        Index ``customer_id`` (the referrer's key): ``referrals_made``, ``referrals_converted``,
+        ``referral_revenue``.
+
+    Examples
+    --------
+    A referred B and C; B bought twice (30 + 20), C never; D referred E, who bought 10.
+
+    >>> t = referral_summary(["A", "B", "C", "D", "E"], [None, "A", "A", None, "D"],
+    ...                      ["B", "B", "E", "A"], [30, 20, 10, 99])
+    >>> t.to_dict("index")["A"]
+    {'referrals_made': 2, 'referrals_converted': 1, 'referral_revenue': 50.0}
+    """
+    keys = id_keys(customer_ids)
+    ref = id_keys(referred_by, argument="referred_by")
+    _check(keys.size, ref.size, "referred_by")
+    o_keys = id_keys(order_customer_ids, argument="order_customer_ids")
+    amounts = _numbers(order_amounts, "order_amounts", o_keys.size)
+    revenue = pd.Series(np.nan_to_num(amounts)).groupby(o_keys).sum()
+    frame = pd.DataFrame({"customer": keys, "referrer": ref}).dropna()
+    frame["bought"] = frame["customer"].isin(revenue.index)
+    frame["revenue"] = revenue.reindex(frame["customer"]).fillna(0.0).to_numpy()
+    grouped = frame.groupby("referrer", sort=False)
+    out = pd.DataFrame(
+        {
+            "referrals_made": grouped.size().astype(np.int64),
+            "referrals_converted": grouped["bought"].sum().astype(np.int64),
+            "referral_revenue": grouped["revenue"].sum().astype(np.float64),
+        }
+    )
+    out.index.name = "customer_id"
+    out.attrs["unknown_referrers"] = sorted(set(out.index) - set(keys[keys != None].tolist()))  # noqa: E711
     return out
 
 
