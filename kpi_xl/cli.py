@@ -44,6 +44,10 @@ EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
+#: Output formats, and the file extension each is written with.
+_FORMATS = ("table", "json", "csv", "xlsx")
+_EXTENSIONS = {".txt": "table", ".text": "table", ".json": "json", ".csv": "csv", ".xlsx": "xlsx"}
+
 _OUTPUT_COLUMNS = (
     "file", "group", "metric", "value", "unit", "n", "n_dropped", "n_skipped_invalid", "se", "ci_low",
     "ci_high", "margin_of_error", "confidence", "method", "warnings", "note",
@@ -259,11 +263,18 @@ def _output_options() -> argparse.ArgumentParser:
     g = p.add_argument_group("output")
     g.add_argument(
         "--format",
-        choices=("table", "json", "csv"),
-        default="table",
-        help="table (default, for reading), json or csv (for scripts)",
+        choices=_FORMATS,
+        help="table (default on screen, for reading), json or csv (for scripts), xlsx (needs -o); "
+        "with -o the file's extension decides (.txt, .json, .csv, .xlsx)",
     )
-    g.add_argument("-o", "--output", type=Path, help="write the output to this file instead of the screen")
+    g.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="write the output to this file instead of the screen, in the format its extension names: "
+        ".txt (table), .json, .csv or .xlsx",
+    )
     return p
 
 
@@ -416,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         choices=("table", "json", "csv"),
         default="table",
-        help="how to print the fitted parameters: table (default), json or csv",
+        help="how to print the fitted parameters and summary: table (default), json or csv",
     )
     p.set_defaults(run=_cmd_clv)
 
@@ -523,9 +534,11 @@ def _finish_problems(args: argparse.Namespace, problems: Problems) -> None:
     if args.problems is not None:
         try:
             with args.problems.open("w", encoding="utf-8", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=["file", "row", "column", "value", "reason"])
+                writer = csv.DictWriter(
+                    fh, fieldnames=["file", "row", "column", "value", "reason", "verdict"]
+                )
                 writer.writeheader()
-                writer.writerows({k: csv_text(v) for k, v in row.items()} for row in problems.as_dicts())
+                writer.writerows({k: csv_text(v) for k, v in p.as_dict().items()} for p in problems.listed)
         except OSError as exc:
             raise KpiInputError(f"cannot write {args.problems}: {exc.strerror or exc}", argument="problems")
     if args.strict and problems.total:
@@ -599,14 +612,22 @@ def _file_header(ds: Any) -> list[str]:
 
 
 def _problem_lines(problems: Problems, shown: int = 10) -> list[str]:
-    if not problems.total:
-        return []
-    lines = [f"Skipped {problems.total:,} value(s) that cannot be used:"]
-    lines += [f"  {line}" for line in problems.summary()]
-    lines += [f"  {p}" for p in problems.listed[:shown]]
-    more = problems.total - min(shown, len(problems.listed))
-    if more > 0:
-        lines.append(f"  ... and {more:,} more (--problems FILE.csv lists them all)")
+    """Invalid values skipped, then blank and placeholder cells left out, each with the first few
+    listed by file, row and column."""
+    lines: list[str] = []
+    for blanks, total, title in (
+        (False, problems.total, f"Skipped {problems.total:,} value(s) that cannot be used:"),
+        (True, problems.blank_total, f"Left out {problems.blank_total:,} blank or placeholder value(s):"),
+    ):
+        if not total:
+            continue
+        listed = [p for p in problems.listed if (p.verdict != "invalid") == blanks]
+        lines.append(title)
+        lines += [f"  {line}" for line in problems.summary(blanks=blanks)]
+        lines += [f"  {p}" for p in listed[:shown]]
+        more = total - min(shown, len(listed))
+        if more > 0:
+            lines.append(f"  ... and {more:,} more (--problems FILE.csv lists them all)")
     return lines
 
 
@@ -632,6 +653,116 @@ def _datasets(
 # ----------------------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass
+class _Output:
+    """What a command shows, once, for every format (see :func:`_render`).
+
+    ``records``/``columns``: the main table (results, groups or model parameters); ``text``: that
+    table as the screen shows it; ``header``: how the files were read; ``lines``: notes and the
+    values left out, for the screen (on stderr beside CSV); ``payload``: the JSON document;
+    ``sheets``: further tables for an .xlsx file (values left out, files read).
+    """
+
+    title: str
+    records: list[dict[str, Any]]
+    columns: Sequence[str]
+    text: str
+    header: list[str]
+    lines: list[str]
+    payload: dict[str, Any]
+    sheets: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
+
+
+def _output_format(args: argparse.Namespace) -> str:
+    """The one format of the output: ``--format``, or the extension of ``-o``; a clash, or an
+    extension kpi-xl does not write, is refused before anything is computed."""
+    given, target = getattr(args, "format", None), getattr(args, "output", None)
+    if target is None:
+        if given == "xlsx":
+            raise KpiInputError("--format xlsx writes a file: give it with -o FILE.xlsx", argument="format")
+        return given or "table"
+    by_name = _EXTENSIONS.get(target.suffix.lower())
+    if by_name is None:
+        raise KpiInputError(
+            f"cannot tell what to write to {target.name!r}: name the file .txt (table), .json, .csv or .xlsx",
+            argument="output",
+            value=str(target),
+        )
+    if given is not None and given != by_name:
+        raise KpiInputError(
+            f"--format {given} but -o {target.name!r} names {by_name}: give one, or make them agree",
+            argument="format",
+        )
+    return by_name
+
+
+def _render(args: argparse.Namespace, out: _Output) -> None:
+    """Show ``out`` in the format :func:`_output_format` decides, on the screen or in ``-o``."""
+    fmt = _output_format(args)
+    target = getattr(args, "output", None)
+    if fmt == "xlsx":
+        from .safety import write_frames_xlsx
+
+        frames = {out.title: pd.DataFrame(out.records, columns=list(out.columns))}
+        frames.update({name: pd.DataFrame(rows) for name, rows in out.sheets.items()})
+        try:
+            write_frames_xlsx({k: v.map(_jsonable) for k, v in frames.items()}, target)
+        except OSError as exc:
+            raise KpiInputError(
+                f"cannot write {target}: {exc.strerror or exc}", argument="output", value=str(target)
+            )
+        for line in [*out.header, *out.lines, f"written to {target}"]:
+            print(line, file=sys.stderr)
+        return
+    with _destination(target) as fh:
+        if fmt == "json":
+            json.dump(_jsonable(out.payload), fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+        elif fmt == "csv":
+            _write_csv(fh, out.records, out.columns)
+            for line in [*out.header, *out.lines]:
+                print(line, file=sys.stderr)
+        else:
+            print("\n".join(out.header), file=fh)
+            print(file=fh)
+            print(out.text, file=fh)
+            if out.lines:
+                print(file=fh)
+                print("\n".join(out.lines), file=fh)
+
+
+def _files_payload(datasets: Sequence[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "file": d.name,
+            "read": d.source,
+            "rows": d.n_rows,
+            "columns": d.columns.columns,
+            "how": d.columns.how,
+            "notes": d.notes,
+        }
+        for d in datasets
+    ]
+
+
+def _problem_payload(problems: Problems) -> dict[str, Any]:
+    """The values left out: invalid ones under ``skipped`` (as before), blanks and placeholders
+    where a metric needs a value under ``blank``."""
+    return {
+        "skipped": {"total": problems.total, "summary": problems.summary(), "rows": problems.as_dicts()},
+        "blank": {
+            "total": problems.blank_total,
+            "summary": problems.summary(blanks=True),
+            "rows": problems.as_dicts(blanks=True),
+        },
+    }
+
+
+def _problem_sheets(problems: Problems, datasets: Sequence[Any]) -> dict[str, list[dict[str, Any]]]:
+    read = [{"file": d.name, "line": line} for d in datasets for line in _file_header(d)]
+    return {"left out": [p.as_dict() for p in problems.listed], "read": read}
+
+
 def _result_lines(rows: list[ResultRow], confidence: float) -> str:
     table = []
     for r in rows:
@@ -652,46 +783,29 @@ def _emit_results(
     args: argparse.Namespace, datasets: list[Any], rows: list[ResultRow], notes: list[str], problems: Problems
 ) -> None:
     dicts = [r.as_dict() for r in rows]
-    with _destination(args.output) as fh:
-        if args.format == "json":
-            payload = {
-                "files": [
-                    {
-                        "file": d.name,
-                        "read": d.source,
-                        "rows": d.n_rows,
-                        "columns": d.columns.columns,
-                        "how": d.columns.how,
-                        "notes": d.notes,
-                    }
-                    for d in datasets
-                ],
-                "results": dicts,
-                "skipped": {
-                    "total": problems.total,
-                    "summary": problems.summary(),
-                    "rows": problems.as_dicts(),
-                },
-                "notes": notes,
-            }
-            json.dump(_jsonable(payload), fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
-        elif args.format == "csv":
-            _write_csv(fh, dicts, _OUTPUT_COLUMNS)
-            for line in [*(x for d in datasets for x in _file_header(d)), *notes, *_problem_lines(problems)]:
-                print(line, file=sys.stderr)
-        else:
-            for d in datasets:
-                print("\n".join(_file_header(d)), file=fh)
-            print(file=fh)
-            print(_result_lines(rows, args.confidence), file=fh)
-            extra = [*notes, *_problem_lines(problems)]
-            if extra:
-                print(file=fh)
-                print("\n".join(extra), file=fh)
+    payload = {
+        "files": _files_payload(datasets),
+        "results": dicts,
+        **_problem_payload(problems),
+        "notes": notes,
+    }
+    _render(
+        args,
+        _Output(
+            "results",
+            dicts,
+            _OUTPUT_COLUMNS,
+            _result_lines(rows, args.confidence),
+            [x for d in datasets for x in _file_header(d)],
+            [*notes, *_problem_lines(problems)],
+            payload,
+            _problem_sheets(problems, datasets),
+        ),
+    )
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    _output_format(args)
     run = _run_options(args)
     problems = _problems(args)
     with _Progress(_progress_wanted(args)) as progress:
@@ -729,6 +843,7 @@ def _metric_roles(name: str) -> tuple[str, ...]:
 
 
 def _cmd_metric(args: argparse.Namespace) -> int:
+    _output_format(args)
     run = _run_options(args)
     problems = _problems(args)
     extra = [args.by] if args.by else []
@@ -756,51 +871,44 @@ def _emit_segments(
 ) -> None:
     records = [{k: _jsonable(v) for k, v in rec.items()} for rec in table.to_dict("records")]
     skipped = (
-        [f"{d.name}: {skipped_rows:,} row(s) with an unusable value are in no group"] if skipped_rows else []
+        [f"{d.name}: {skipped_rows:,} row(s) with an unusable value are counted in their group's dropped"]
+        if skipped_rows
+        else []
     )
-    with _destination(args.output) as fh:
-        if args.format == "json":
-            payload = {
-                "file": d.name,
-                "read": d.source,
-                "columns": d.columns.columns,
-                "notes": d.notes,
-                "metric": name,
-                "groups": records,
-                "skipped": {
-                    "total": problems.total,
-                    "summary": problems.summary(),
-                    "rows": problems.as_dicts(),
-                },
-            }
-            json.dump(_jsonable(payload), fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
-            return
-        if args.format == "csv":
-            _write_csv(fh, records, list(table.columns))
-            for line in [*_file_header(d), *skipped, *_problem_lines(problems)]:
-                print(line, file=sys.stderr)
-            return
-        print("\n".join(_file_header(d)), file=fh)
-        print(file=fh)
-        rows = []
-        for rec in records:
-            unit = rec.get("unit") or None
-            rows.append([
-                str(rec["group"]), _fmt_number(rec["value"], unit),
-                _interval(rec["ci_low"], rec["ci_high"], unit), f"{int(rec['n']):,}",
-                f"{int(rec['n_dropped']):,}", "yes" if rec["small_sample"] else "", rec.get("warning") or "",
-            ])  # fmt: skip
-        level = f"{round(args.confidence * 100):g}% interval"
-        print(f"{name}:", file=fh)
-        print(
-            _text_table(["group", "value", level, "n", "dropped", "small", "warning"], rows, {1, 3, 4}),
-            file=fh,
-        )
-        extra = [*skipped, *_problem_lines(problems)]
-        if extra:
-            print(file=fh)
-            print("\n".join(extra), file=fh)
+    rows = []
+    for rec in records:
+        unit = rec.get("unit") or None
+        rows.append([
+            str(rec["group"]), _fmt_number(rec["value"], unit),
+            _interval(rec["ci_low"], rec["ci_high"], unit), f"{int(rec['n']):,}",
+            f"{int(rec['n_dropped']):,}", "yes" if rec["small_sample"] else "", rec.get("warning") or "",
+        ])  # fmt: skip
+    level = f"{round(args.confidence * 100):g}% interval"
+    text = f"{name}:\n" + _text_table(
+        ["group", "value", level, "n", "dropped", "small", "warning"], rows, {1, 3, 4}
+    )
+    payload = {
+        "file": d.name,
+        "read": d.source,
+        "columns": d.columns.columns,
+        "notes": d.notes,
+        "metric": name,
+        "groups": records,
+        **_problem_payload(problems),
+    }
+    _render(
+        args,
+        _Output(
+            name,
+            records,
+            list(table.columns),
+            text,
+            _file_header(d),
+            [*skipped, *_problem_lines(problems)],
+            payload,
+            _problem_sheets(problems, [d]),
+        ),
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -827,18 +935,24 @@ def _cmd_clv(args: argparse.Namespace) -> int:
     with _Progress(_progress_wanted(args)) as progress:
         progress.start(2 if target else 1, "clv")
         progress.step(f"reading {args.file.name}, fitting BG/NBD and Gamma-Gamma, predicting")
-        d, out = predict_clv_file(
-            args.file,
-            _read_options(args),
-            engine=args.engine,
-            problems=problems,
-            time_unit=args.time_unit,
-            horizon=args.horizon,
-            step=_step(args.step),
-            discount_rate=args.discount_rate,
-            observation_end=args.observation_end,
-            margin=args.margin,
-        )
+        try:
+            d, out = predict_clv_file(
+                args.file,
+                _read_options(args),
+                engine=args.engine,
+                problems=problems,
+                time_unit=args.time_unit,
+                horizon=args.horizon,
+                step=_step(args.step),
+                discount_rate=args.discount_rate,
+                observation_end=args.observation_end,
+                margin=args.margin,
+            )
+        except KpiInputError:
+            # The cells left out so far are part of the answer: one run names them all.
+            for line in _problem_lines(problems):
+                print(line, file=sys.stderr)
+            raise
         progress.done()
         if target is not None:
             progress.step(f"writing {target.name}")
@@ -912,7 +1026,7 @@ def _emit_clv(
             "summary": summary,
             "warnings": warnings,
             "predictions_file": str(target) if target else None,
-            "skipped": {"total": problems.total, "summary": problems.summary(), "rows": problems.as_dicts()},
+            **_problem_payload(problems),
         }
         json.dump(_jsonable(payload), fh, indent=2, ensure_ascii=False)
         fh.write("\n")

@@ -659,21 +659,27 @@ def set_text(cell: Any, value: Any) -> None:
 
 def write_frame_xlsx(frame: pd.DataFrame, path: str | os.PathLike[str], *, sheet_name: str) -> None:
     """``frame.to_excel(path, index=False)`` with every text cell kept as text (see :func:`set_text`)."""
-    frame = frame.copy()
-    text_columns = [
-        c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])
-    ]
-    for c in text_columns:
-        frame[c] = frame[c].map(lambda v: _ILLEGAL_XML.sub("\ufffd", v) if isinstance(v, str) else v)
+    write_frames_xlsx({sheet_name: frame}, path)
+
+
+def write_frames_xlsx(frames: dict[str, pd.DataFrame], path: str | os.PathLike[str]) -> None:
+    """One sheet per frame (sheet name -> frame), every text cell kept as text (see :func:`set_text`)."""
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        frame.to_excel(writer, index=False, sheet_name=sheet_name)
-        ws = writer.sheets[sheet_name]
-        for j, column in enumerate(frame.columns, start=1):
-            if isinstance(column, str) and column.startswith(FORMULA_TRIGGERS):
-                set_text(ws.cell(row=1, column=j), column)
-            if column in text_columns:
-                for i in np.flatnonzero(formula_like(frame[column].to_numpy())):
-                    set_text(ws.cell(row=int(i) + 2, column=j), frame[column].iloc[i])
+        for sheet_name, frame in frames.items():
+            frame = frame.copy()
+            text_columns = [
+                c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])
+            ]
+            for c in text_columns:
+                frame[c] = frame[c].map(lambda v: _ILLEGAL_XML.sub("\ufffd", v) if isinstance(v, str) else v)
+            frame.to_excel(writer, index=False, sheet_name=sheet_name)
+            ws = writer.sheets[sheet_name]
+            for j, column in enumerate(frame.columns, start=1):
+                if isinstance(column, str) and column.startswith(FORMULA_TRIGGERS):
+                    set_text(ws.cell(row=1, column=j), column)
+                if column in text_columns:
+                    for i in np.flatnonzero(formula_like(frame[column].to_numpy())):
+                        set_text(ws.cell(row=int(i) + 2, column=j), frame[column].iloc[i])
 
 
 # --- one refresh at a time ---------------------------------------------------------------------------

@@ -239,7 +239,9 @@ def test_metric_by_segment_csv(tmp_path, capsys):
     # -> 3 of 5; Süd rows 3,5,7,8: 4,2,5,4 -> 3 of 4.
     assert float(rows["Nord"]["value"]) == pytest.approx(3 / 5)
     assert float(rows["Süd"]["value"]) == pytest.approx(3 / 4)
-    assert "1 row(s) with an unusable value are in no group" in err
+    # The skipped row stays in its group's dropped (row 10 is Süd), so the groups add up to the Total.
+    assert "1 row(s) with an unusable value are counted in their group's dropped" in err
+    assert int(rows["Süd"]["n_dropped"]) == 1 and int(rows["Total"]["n_dropped"]) == 1
 
 
 # ----------------------------------------------------------------------------------------------
@@ -393,3 +395,95 @@ def test_metric_reads_a_generic_score_column_as_the_score_it_asks_for(tmp_path, 
     assert got["Süd"]["value"] == pytest.approx(-100.0)
     assert got["Süd"]["ci_low"] <= -100.0 <= got["Süd"]["ci_high"]
     assert "zehn" in err or "zehn" in out
+
+
+# ----------------------------------------------------------------------------------------------
+# One meaning of -o and --format; the same numbers in every command; every value left out listed
+# ----------------------------------------------------------------------------------------------
+
+ORDERS_WITH_GAPS = [
+    "Kunden-ID;Datum;Betrag",  # row 1
+    "K1;01.01.2025;10,00",  # row 2
+    "K1;01.02.2025;",  # row 3: blank amount
+    "K2;03.01.2025;n/a",  # row 4: placeholder amount
+    ";04.01.2025;5,00",  # row 5: blank customer id
+    "K2;05.02.2025;abc",  # row 6: not a number
+    "K3;06.01.2025;7,50",  # row 7
+]
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_report_lists_every_value_left_out(tmp_path, capsys, engine):
+    path = tmp_path / "bestellungen.csv"
+    path.write_text("\n".join(ORDERS_WITH_GAPS) + "\n", encoding="utf-8")
+    code, out, err = run(["report", path, "--format", "json", "--engine", engine], capsys)
+    assert code == 0, err
+    payload = json.loads(out)
+    skipped = {(p["row"], p["column"], p["verdict"]) for p in payload["skipped"]["rows"]}
+    blank = {(p["row"], p["column"], p["verdict"]) for p in payload["blank"]["rows"]}
+    assert skipped == {(6, "Betrag", "invalid")}
+    assert blank == {(3, "Betrag", "blank"), (4, "Betrag", "placeholder"), (5, "Kunden-ID", "blank")}
+    # AOV: 10, 5, 7.5 (rows 2, 5, 7); dropped: rows 3, 4 (blank, n/a) and 6 (invalid).
+    aov = results(out)["aov"]
+    assert (aov["value"], aov["n"], aov["n_dropped"]) == (pytest.approx(22.5 / 3), 3, 3)
+
+
+def test_the_total_of_a_segment_table_is_the_whole_file_metric(tmp_path, capsys):
+    survey = messy.write_survey_de(tmp_path)
+    orders = messy.write_orders_de(tmp_path)
+    for path, name, argv in (
+        (survey, "nps", ["--by", "Region"]),
+        (survey, "csat", ["--period", "month"]),
+        (orders, "aov", ["--period", "month"]),
+        (orders, "aov", ["--by", "Kanal"]),
+        (orders, "repeat_purchase_rate", ["--by", "Kanal"]),
+    ):
+        for engine in ("pandas", "duckdb"):
+            _, out, _ = run(["metric", name, path, "--format", "json", "--engine", engine], capsys)
+            whole = results(out)[name]
+            _, out, _ = run(["metric", name, path, *argv, "--format", "json", "--engine", engine], capsys)
+            groups = _groups(out)
+            total = groups.pop("Total")
+            assert (total["value"], total["n"], total["n_dropped"]) == (
+                pytest.approx(whole["value"]),
+                whole["n"],
+                whole["n_dropped"],
+            ), (name, argv, engine)
+            if name != "repeat_purchase_rate":  # customers can be in several segments
+                assert (
+                    sum(g["n"] + g["n_dropped"] for g in groups.values()) == total["n"] + total["n_dropped"]
+                )
+
+
+def test_output_file_is_written_in_the_format_its_extension_names(tmp_path, capsys):
+    path = messy.write_survey_de(tmp_path)
+    code, out, err = run(["metric", "nps", path, "-o", tmp_path / "nps.json"], capsys)
+    assert code == 0 and out == ""
+    value = results((tmp_path / "nps.json").read_text(encoding="utf-8"))["nps"]["value"]
+    assert value == pytest.approx(messy.SURVEY_DE_NPS)
+    code, _, err = run(["report", path, "-o", tmp_path / "report.xlsx"], capsys)
+    assert code == 0, err
+    from python_calamine import CalamineWorkbook
+
+    book = CalamineWorkbook.from_path(str(tmp_path / "report.xlsx"))
+    assert book.sheet_names == ["results", "left out", "read"]
+    rows = book.get_sheet_by_name("results").to_python()
+    nps = next(r for r in rows if r[2] == "nps")
+    assert nps[3] == pytest.approx(messy.SURVEY_DE_NPS)
+    left_out = book.get_sheet_by_name("left out").to_python()
+    assert {(r[1], r[5]) for r in left_out[1:] if r[2] == "Weiterempfehlung"} == {
+        (9, "invalid"),
+        (8, "blank"),
+        (11, "placeholder"),
+    }
+    code, _, _ = run(["metric", "nps", path, "--by", "Region", "-o", tmp_path / "by.csv"], capsys)
+    assert code == 0
+    assert list(csv.DictReader(io.StringIO((tmp_path / "by.csv").read_text(encoding="utf-8"))))[0]["group"]
+    for argv, message in (
+        (["-o", tmp_path / "nps.md"], "name the file .txt (table), .json, .csv or .xlsx"),
+        (["--format", "json", "-o", tmp_path / "nps.csv"], "--format json but -o 'nps.csv' names csv"),
+        (["--format", "xlsx"], "--format xlsx writes a file: give it with -o FILE.xlsx"),
+    ):
+        code, _, err = run(["metric", "nps", path, *argv], capsys)
+        assert code == 2 and message in err
+    assert not (tmp_path / "nps.md").exists()

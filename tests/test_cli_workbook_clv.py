@@ -184,3 +184,33 @@ def test_refresh_errors_exit_2(tmp_path, capsys):
     assert code == 2 and ".xlsx and .xlsm" in err
     code, _, err = run(["template", "-o", tmp_path / "x.xlsx", "--lang", "fr"], capsys)
     assert code == 2 and "fr" in err
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_clv_lists_every_blank_cell_of_a_partial_row_in_one_run(tmp_path, capsys, engine):
+    # The CDNOW sample plus three order rows missing one value each: a blank amount, an amount
+    # "n/a" and a blank customer id. One run lists all three (a placeholder is called one), leaves
+    # the rows out, and predicts from the rest exactly as from the sample alone.
+    tx = load_cdnow_transactions()
+    lines = ["Kunden-ID;Datum;Betrag"]
+    for c, d, a in zip(tx.customer_id, tx.date, tx.amount, strict=True):
+        lines.append(f"{c};{d:%d.%m.%Y};" + f"{a:.2f}".replace(".", ","))
+    n = len(lines)
+    lines += ["1;01.06.1997;", "2;02.06.1997;n/a", ";03.06.1997;10,00"]  # rows n+1 .. n+3
+    path = tmp_path / "bestellungen.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    argv = ["clv", path, "--time-unit", "week", "--horizon", "12", "--format", "json", "--engine", engine]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    payload = json.loads(out)
+    got = {(p["row"], p["column"], p["verdict"]) for p in payload["blank"]["rows"]}
+    assert got == {
+        (n + 1, "Betrag", "blank"),
+        (n + 2, "Betrag", "placeholder"),
+        (n + 3, "Kunden-ID", "blank"),
+    }
+    assert payload["skipped"]["total"] == 0
+    direct = predict_clv(
+        tx["customer_id"].astype(str), tx["date"], tx["amount"], time_unit="week", horizon=12
+    )
+    assert payload["summary"]["clv_total"] == pytest.approx(direct["clv"].sum(), rel=1e-6)

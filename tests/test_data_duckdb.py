@@ -402,12 +402,23 @@ def test_clv_summary_from_duckdb_is_rfm_summary(tmp_path):
 @pytest.mark.parametrize(
     ("lines", "extra", "message"),
     [
+        # Rows missing some of customer, date and amount are all listed in one run (then left out;
+        # here too little is left to fit the models).
         (
             ["K1,2025-01-01,5", ",2025-01-02,6", "K2,,7"],
             [],
-            "row 3, column 'customer_id': customer_ids: the value",
+            "tx.csv, row 3, column 'customer_id': (blank) is blank; the order is left out of CLV",
         ),
-        (["K1,2025-01-01,5", "K2,2025-01-02,", "K2,,7"], [], "row 4, column 'date': dates: the value"),
+        (
+            ["K1,2025-01-01,5", ",2025-01-02,6", "K2,,7"],
+            [],
+            "tx.csv, row 4, column 'date': (blank) is blank; the order is left out of CLV",
+        ),
+        (
+            ["K1,2025-01-01,5", "K2,2025-01-02,n/a", "K2,,7"],
+            [],
+            "tx.csv, row 3, column 'amount': 'n/a' is a placeholder for no value; the order is left out",
+        ),
         (["K1,2025-01-01,5", "K1,2025-03-02,6"], ["--observation-end", "2025-02-01"], "row 3, column 'date'"),
         ([",,", " , , "], [], "no transactions to summarise"),
     ],

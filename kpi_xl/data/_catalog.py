@@ -247,6 +247,7 @@ def run_metric(dataset: Dataset, spec: catalog.Metric, options: RunOptions) -> R
     opts = _engine_options(spec, options, dataset)
     cols = {r: dataset.columns[r] for r in spec.roles}
     skipped = dataset.skipped(spec.roles)
+    dataset.note_blanks(spec.blank_dropped)
     try:
         if _summarised(dataset, spec):
             from ._duck import summary_frames
@@ -294,6 +295,7 @@ def run_segments(
             )
     opts = _engine_options(spec, options, dataset)
     min_n = opts.pop("min_n", options.min_n)
+    dataset.note_blanks(spec.blank_dropped)
     carried = [c for c in (date_role, by) if c and c not in spec.roles]
     try:
         if _summarised(dataset, spec):

@@ -143,6 +143,22 @@ class Dataset:
             frame = frame.iloc[np.repeat(np.arange(len(frame)), weights[keep])]
         return frame
 
+    def _blank_cells(self, role: str) -> tuple[np.ndarray, np.ndarray, dict[Any, int] | None]:
+        """File rows and raw values of the blank or placeholder cells of one role (the first ones
+        when they are many, with ``{raw value: cells}`` counts then; ``None``: all are listed)."""
+        raise NotImplementedError
+
+    def note_blanks(self, roles: Iterable[str]) -> None:
+        """List the blank and placeholder cells of ``roles`` as values left out (a metric that needs
+        these columns counts them in ``n_dropped``; the user sees which cells they are)."""
+        for role in roles:
+            if role not in self.columns or (self.name, self.columns[role]) in self.problems.blanks_noted:
+                continue
+            rows, values, counts = self._blank_cells(role)
+            self.problems.add_blanks(
+                self.name, self.columns[role], rows, values, "counted in n_dropped", counts=counts
+            )
+
     def skipped(self, roles: Iterable[str]) -> int:
         """Rows left out for a metric reading ``roles``."""
         roles = [r for r in roles if r in self.columns]
@@ -164,10 +180,16 @@ class FrameDataset(Dataset):
 
     data: pd.DataFrame = field(default_factory=pd.DataFrame)
     invalid: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Per role, the raw cells the reader found blank or a placeholder (file row -> raw value).
+    blanks: dict[str, pd.Series] = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
         return len(self.data)
+
+    def _blank_cells(self, role: str) -> tuple[np.ndarray, np.ndarray, dict[Any, int] | None]:
+        found = self.blanks.get(role, pd.Series([], dtype=object))
+        return found.index.to_numpy(), found.to_numpy(dtype=object), None
 
     def values(self, role: str) -> pd.Series:
         return self.data.loc[~self.invalid[role].to_numpy(), role]
@@ -270,10 +292,13 @@ def dataset_from_table(
     decimal = default_decimal(table.format, table.delimiter)
     rows = table.frame.index.to_numpy()
     labels: dict[str, np.ndarray] = {}
+    blanks: dict[str, pd.Series] = {}
     for role, header in cmap.columns.items():
         raw = table.frame[header]
         parsed = parse_role(raw, role, options, default_decimal=decimal)
         bad = parsed.reasons != ""
+        blank = pd.isna(parsed.values).to_numpy(dtype=bool) & ~bad
+        blanks[role] = pd.Series(raw.to_numpy(dtype=object)[blank], index=rows[blank], dtype=object)
         data[role] = parsed.values
         invalid[role] = bad
         if parsed.labels is not None:
@@ -286,7 +311,7 @@ def dataset_from_table(
         data[header] = _as_text(table.frame[find_header(table.frame.columns, header, table.name)])
     frame = pd.DataFrame(data, index=table.frame.index)
     bad_frame = pd.DataFrame(invalid, index=table.frame.index, dtype=bool)
-    return FrameDataset(table.name, cmap, problems, notes, table.describe(), labels, frame, bad_frame)
+    return FrameDataset(table.name, cmap, problems, notes, table.describe(), labels, frame, bad_frame, blanks)
 
 
 def load_dataset(

@@ -106,6 +106,8 @@ class DuckDataset(Dataset):
     column_index: dict[str, int] = field(default_factory=dict)
     parsed: dict[str, pd.Series] = field(default_factory=dict)
     reasons: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Distinct raw values of each role column, by code (not kept for text ids).
+    raw: dict[str, pd.Series] = field(default_factory=dict)
     first_data_row: int = 1
     empty_line_gaps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     rows: int = 0
@@ -137,6 +139,35 @@ class DuckDataset(Dataset):
 
     def values(self, role: str) -> pd.Series:
         return self.parsed[role][self.reasons[role] == ""]
+
+    def _blank_cells(self, role: str) -> tuple[np.ndarray, np.ndarray, dict[Any, int] | None]:
+        i = self.column_index[role]
+        blank_k = np.flatnonzero(pd.isna(self.parsed[role]).to_numpy() & (self.reasons[role] == ""))
+        if blank_k.size == 0:
+            return np.zeros(0, np.int64), np.zeros(0, object), None
+        self.con.register("blank_codes", pd.DataFrame({"k": blank_k.astype(np.int64)}))
+        counted = self.con.execute(
+            f"SELECT k{i} AS k, count(*) AS n FROM codes WHERE k{i} IN (SELECT k FROM blank_codes) GROUP BY 1"
+        ).fetchnumpy()
+        limit = "" if self.problems.limit is None else f" LIMIT {int(self.problems.limit)}"
+        listed = self.con.execute(
+            f"SELECT _row, k{i} AS k FROM codes WHERE k{i} IN (SELECT k FROM blank_codes) "
+            f"ORDER BY _row{limit}"
+        ).fetchnumpy()
+        self.con.unregister("blank_codes")
+        counts: dict[Any, int] = {}
+        for value, n in zip(self.shown(role, counted["k"]), counted["n"], strict=True):
+            counts[value] = counts.get(value, 0) + int(n)
+        return self.file_rows(listed["_row"]), self.shown(role, listed["k"]), counts
+
+    def shown(self, role: str, codes: Any) -> np.ndarray:
+        """The raw cell text of value codes of a role (``None`` for text ids: they stay in DuckDB, see
+        :func:`_text_id_codes`, and their blank spelling is not kept)."""
+        codes = np.asarray(codes, dtype=np.int64)
+        raw = self.raw.get(role)
+        if raw is None:
+            return np.full(len(codes), None, dtype=object)
+        return raw.to_numpy(dtype=object)[codes]
 
     def skipped(self, roles: Iterable[str]) -> int:
         """Rows left out for a metric reading ``roles``, counted in DuckDB."""
@@ -320,6 +351,7 @@ def load_duckdb(
             ds.reasons[role] = np.full(len(ds.parsed[role]), "", dtype=object)
             continue
         raw = raw_by_col[i]
+        ds.raw[role] = raw
         parsed = parse_role(raw, role, options, default_decimal=decimal)
         ds.parsed[role] = parsed.values.reset_index(drop=True)
         ds.reasons[role] = np.asarray(parsed.reasons, dtype=object)
@@ -617,10 +649,11 @@ def rfm_summary_duckdb(ds: DuckDataset, *, time_unit: str, observation_end: Any 
     (periods - 1), recency (last - first period), T (period of the observation end - first) and
     monetary value (mean total of the repeat periods; 0 without one). Indexed by customer code.
 
-    Rows with an unusable value were reported and are left out. What the engine would refuse in
-    the rows left (a row with some but not all of customer, date and amount blank; a date after
-    ``observation_end``; nothing at all) is found with a query that fetches only those rows, and
-    the engine itself is run on them, so the message is its own, with the file row.
+    Rows with an unusable value were reported and are left out; so are rows with some but not all
+    of customer, date and amount blank, each blank cell listed (as on the pandas path). What the
+    engine would refuse in the rows left (a date after ``observation_end``; nothing at all) is found
+    with a query that fetches only those rows, and the engine itself is run on them, so the message
+    is its own, with the file row.
     """
     from ..metrics.clv._inputs import _check_time_unit
     from ..metrics.clv.summary import _period_index
@@ -630,13 +663,8 @@ def rfm_summary_duckdb(ds: DuckDataset, *, time_unit: str, observation_end: Any 
     source, where = _joined(ds, roles, roles, period_unit=unit)
     nulls = [f"j{n}.v IS NULL" for n in range(3)]
     all_blank = " AND ".join(nulls)
-    # The first row with a partial blank in each column: the engine checks ids, then dates, then amounts.
-    firsts = " UNION ".join(
-        f"(SELECT min(c._row) AS _row {source}{where} AND {null} AND NOT ({all_blank}))" for null in nulls
-    )
-    bad = ds.con.execute(f"SELECT _row FROM ({firsts}) WHERE _row IS NOT NULL ORDER BY 1").fetchnumpy()[
-        "_row"
-    ]
+    _note_partial_rows(ds, roles, source, where, nulls)
+    bad = np.zeros(0, np.int64)
     tx = f"{source}{where} AND NOT ({' OR '.join(nulls)})"
     max_day, n_tx = ds.con.execute(f"SELECT max(j1.v), count(*) {tx}").fetchall()[0]
     end_day = None if max_day is None else np.datetime64(int(max_day), "D")
@@ -680,6 +708,33 @@ def rfm_summary_duckdb(ds: DuckDataset, *, time_unit: str, observation_end: Any 
         n_dropped=dropped,
     )
     return out
+
+
+def _note_partial_rows(ds: DuckDataset, roles: list[str], source: str, where: str, nulls: list[str]) -> None:
+    """List the blank cells of order rows with some but not all of ``roles`` blank (they are left
+    out of CLV; see :func:`kpi_xl.data._open.PARTIAL_ROW`)."""
+    from ._open import PARTIAL_ROW
+
+    partial = f"({' OR '.join(nulls)}) AND NOT ({' AND '.join(nulls)})"
+    limit = "" if ds.problems.limit is None else f" LIMIT {int(ds.problems.limit)}"
+    for n, role in enumerate(roles):
+        i = ds.column_index[role]
+        cond = f"{source}{where} AND {partial} AND {nulls[n]}"
+        listed = ds.con.execute(f"SELECT c._row, c.k{i} AS k {cond} ORDER BY c._row{limit}").fetchnumpy()
+        if len(listed["_row"]) == 0:
+            continue
+        counted = ds.con.execute(f"SELECT c.k{i} AS k, count(*) AS n {cond} GROUP BY 1").fetchnumpy()
+        counts: dict[Any, int] = {}
+        for value, n_cells in zip(ds.shown(role, counted["k"]), counted["n"], strict=True):
+            counts[value] = counts.get(value, 0) + int(n_cells)
+        ds.problems.add_blanks(
+            ds.name,
+            ds.columns[role],
+            ds.file_rows(listed["_row"]),
+            ds.shown(role, listed["k"]),
+            PARTIAL_ROW,
+            counts=counts,
+        )
 
 
 def _end_day(observation_end: Any) -> np.datetime64:

@@ -145,7 +145,7 @@ def predict_clv_file(
         except KpiInputError as exc:
             raise KpiInputError(f"{ds.name}: clv: {exc}", argument=exc.argument, kind=exc.kind) from exc
         return ds, out.with_customers(with_customer_ids(ds, out.customers))
-    log = ds.rows_for(CLV_ROLES)
+    log = _without_partial_rows(ds, ds.rows_for(CLV_ROLES))
     try:
         out = predict_clv(
             log["customer_id"].to_numpy(),
@@ -159,6 +159,26 @@ def predict_clv_file(
         roles = {"customer_ids": "customer_id", "dates": "date", "amounts": "amount"}
         raise at_file_row(exc, log.index, ds, roles, "clv") from exc
     return ds, out.with_customers(with_customer_ids(ds, out.customers))
+
+
+#: Why an order row with some of customer, date and amount blank is left out of CLV.
+PARTIAL_ROW = "the order is left out of CLV, which needs its customer, date and amount"
+
+
+def _without_partial_rows(ds: Dataset, log: pd.DataFrame) -> pd.DataFrame:
+    """Order rows with some but not all of customer, date and amount blank (or a placeholder) cannot
+    be placed: every such cell is listed, and the rows are left out, so one run names them all.
+    (Rows blank in all three are no transaction; the engine skips and counts them.)"""
+    blank = log[list(CLV_ROLES)].isna().to_numpy()
+    partial = blank.any(axis=1) & ~blank.all(axis=1)
+    if not partial.any():
+        return log
+    rows = set(log.index[partial].tolist())
+    for role in CLV_ROLES:
+        cell_rows, values, _ = ds._blank_cells(role)
+        keep = [i for i, r in enumerate(cell_rows) if int(r) in rows]
+        ds.problems.add_blanks(ds.name, ds.columns[role], cell_rows[keep], values[keep], PARTIAL_ROW)
+    return log.loc[~partial]
 
 
 def with_customer_ids(ds: Dataset, table: pd.DataFrame) -> pd.DataFrame:

@@ -23,7 +23,15 @@ from ..metrics import KpiInputError
 from ..metrics._clean import clean_flags, clean_ids, clean_numbers, clean_scores
 from ._parse import BLANK_TEXT
 
-__all__ = ["RowProblem", "Problems", "ValueRules", "check_values", "check_ids", "MAX_LISTED"]
+__all__ = [
+    "RowProblem",
+    "Problems",
+    "ValueRules",
+    "check_values",
+    "check_ids",
+    "blank_verdict",
+    "MAX_LISTED",
+]
 
 #: Problems listed one by one per file and column; the rest are counted in the summary.
 MAX_LISTED = 200
@@ -31,16 +39,19 @@ MAX_LISTED = 200
 
 @dataclass(frozen=True)
 class RowProblem:
-    """One unusable value: where it is and why."""
+    """One value left out of a number: where it is, why, and its verdict (``invalid``: a value the
+    rules reject; ``blank`` or ``placeholder`` such as "n/a": no value where the metric needs one)."""
 
     file: str
     row: int
     column: str
     value: Any
     reason: str
+    verdict: str = "invalid"
 
     def __str__(self) -> str:
-        return f"{self.file}, row {self.row}, column {self.column!r}: {_show(self.value)} {self.reason}"
+        shown = "(blank)" if self.verdict == "blank" else _show(self.value)
+        return f"{self.file}, row {self.row}, column {self.column!r}: {shown} {self.reason}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +60,7 @@ class RowProblem:
             "column": self.column,
             "value": _plain(self.value),
             "reason": self.reason,
+            "verdict": self.verdict,
         }
 
 
@@ -67,12 +79,15 @@ def _show(v: Any) -> str:
 
 @dataclass
 class Problems:
-    """All unusable values found in a run: the first ``limit`` per file and column (all of them with
-    ``limit=None``), and counts of every one."""
+    """Every value left out of a number in a run: invalid values (skipped) and blanks or placeholders
+    where a metric needs a value. The first ``limit`` per file, column and verdict are listed (all
+    of them with ``limit=None``); every one is counted."""
 
     listed: list[RowProblem] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
     limit: int | None = MAX_LISTED
+    #: (file, column) whose blanks were already listed (several metrics read one column).
+    blanks_noted: set[tuple[str, str]] = field(default_factory=set)
 
     def add(
         self,
@@ -83,30 +98,91 @@ class Problems:
         reasons: np.ndarray,
         *,
         counts: dict[str, int] | None = None,
+        verdicts: np.ndarray | None = None,
     ) -> None:
-        """Record unusable values; ``counts`` (reason -> number) when ``rows`` lists only some of them."""
-        for reason, n in (counts or Counter(reasons.tolist())).items():
-            self.counts[(file, column, reason)] += n
+        """Record values left out; ``counts`` (reason -> number) when ``rows`` lists only some of them;
+        ``verdicts`` per value (default: all ``invalid``)."""
+        if verdicts is None:
+            verdicts = np.full(len(rows), "invalid", dtype=object)
+        if counts is None:
+            counts = Counter(zip(reasons.tolist(), verdicts.tolist(), strict=True))
+        for key, n in counts.items():
+            reason, verdict = key if isinstance(key, tuple) else (key, "invalid")
+            self.counts[(file, column, reason, verdict)] += n
         if len(rows) == 0:
             return
-        already = sum(1 for p in self.listed if p.file == file and p.column == column)
-        room = len(rows) if self.limit is None else max(self.limit - already, 0)
-        for row, value, reason in zip(rows[:room], values[:room], reasons[:room], strict=True):
-            self.listed.append(RowProblem(file, int(row), column, value, str(reason)))
+        for verdict in dict.fromkeys(verdicts.tolist()):
+            pick = np.flatnonzero(verdicts == verdict)
+            already = sum(1 for p in self.listed if (p.file, p.column, p.verdict) == (file, column, verdict))
+            room = len(pick) if self.limit is None else max(self.limit - already, 0)
+            for i in pick[:room]:
+                self.listed.append(
+                    RowProblem(file, int(rows[i]), column, values[i], str(reasons[i]), verdict)
+                )
+
+    def _invalid(self) -> dict[tuple[str, str, str], int]:
+        return {(f, c, r): n for (f, c, r, v), n in self.counts.items() if v == "invalid"}
 
     @property
     def total(self) -> int:
-        return sum(self.counts.values())
+        """Invalid values skipped (blanks and placeholders are counted in :attr:`blank_total`)."""
+        return sum(self._invalid().values())
 
-    def summary(self) -> list[str]:
-        """One line per file, column and reason: ``orders.csv, column 'Betrag': 3 value(s) not a number``."""
+    @property
+    def blank_total(self) -> int:
+        """Blank or placeholder values where a metric needs a value."""
+        return sum(n for (_, _, _, v), n in self.counts.items() if v != "invalid")
+
+    def summary(self, blanks: bool = False) -> list[str]:
+        """One line per file, column and reason: ``orders.csv, column 'Betrag': 3 value(s) skipped: not a
+        number`` (with ``blanks``, the blank and placeholder lines instead)."""
+        items = [(k, n) for k, n in self.counts.items() if (k[3] != "invalid") == blanks]
+        verb = "left out" if blanks else "skipped"
         return [
-            f"{file}, column {column!r}: {n:,} value(s) skipped: {reason}"
-            for (file, column, reason), n in sorted(self.counts.items(), key=lambda kv: (kv[0][0], kv[0][1]))
+            f"{file}, column {column!r}: {n:,} value(s) {verb}: {reason}"
+            for (file, column, reason, _), n in sorted(items, key=lambda kv: (kv[0][0], kv[0][1]))
         ]
 
-    def as_dicts(self) -> list[dict[str, Any]]:
-        return [p.as_dict() for p in self.listed]
+    def as_dicts(self, blanks: bool = False) -> list[dict[str, Any]]:
+        """Listed invalid values (with ``blanks``: the listed blanks and placeholders)."""
+        return [p.as_dict() for p in self.listed if (p.verdict != "invalid") == blanks]
+
+    def add_blanks(
+        self,
+        file: str,
+        column: str,
+        rows: np.ndarray,
+        values: np.ndarray,
+        what: str,
+        *,
+        counts: dict[Any, int] | None = None,
+    ) -> None:
+        """List blank or placeholder cells of a column a metric needs (once per file and column).
+        ``counts`` maps each distinct raw value to its number of cells when ``rows`` lists only some."""
+        if (file, column) in self.blanks_noted:
+            return
+        self.blanks_noted.add((file, column))
+        values = np.asarray(values, dtype=object)
+        verdicts = np.array([blank_verdict(v) for v in values], dtype=object)
+        reason = {"blank": f"is blank; {what}", "placeholder": f"is a placeholder for no value; {what}"}
+        reasons = np.array([reason[v] for v in verdicts], dtype=object)
+        by_key = None
+        if counts is not None:
+            by_key = Counter()
+            for v, n in counts.items():
+                verdict = blank_verdict(v)
+                by_key[(reason[verdict], verdict)] += n
+        self.add(file, column, np.asarray(rows), values, reasons, verdicts=verdicts, counts=by_key)
+
+
+def blank_verdict(value: Any) -> str:
+    """``blank`` for an empty cell (or only spaces), ``placeholder`` for text exports put for "no
+    value" (``n/a``, ``-``, ``null``)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "blank"
+    if isinstance(value, str) and value.strip():
+        return "placeholder"
+    return "blank"
 
 
 @dataclass(frozen=True)
