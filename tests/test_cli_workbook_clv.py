@@ -213,4 +213,4 @@ def test_clv_lists_every_blank_cell_of_a_partial_row_in_one_run(tmp_path, capsys
     direct = predict_clv(
         tx["customer_id"].astype(str), tx["date"], tx["amount"], time_unit="week", horizon=12
     )
-    assert payload["summary"]["clv_total"] == pytest.approx(direct["clv"].sum(), rel=1e-6)
+    assert payload["summary"]["clv_total"] == pytest.approx(direct.customers["clv"].sum(), rel=1e-6)
