@@ -25,6 +25,7 @@ from .metrics import (
     comment_sentiment,
     comment_themes,
     customer_value,
+    detractor_ids,
     followup_list,
     key_drivers,
     nps_change_sample_size,
@@ -314,7 +315,16 @@ def _cmd_followup(args: argparse.Namespace) -> int:
         csat_max=args.csat_max, csat_scale=args.csat_scale, comments=answers.get("comment"),
         response_dates=answers.get("date"), value=value, tickets=tickets, on_invalid="drop",
     )  # fmt: skip
-    detractors = follow.loc[follow["reason"].str.contains("detractor"), "customer_id"]
+    detractors = (
+        detractor_ids(
+            answers["customer_id"],
+            answers["nps_score"],
+            response_dates=answers.get("date"),
+            on_invalid="drop",
+        )
+        if "nps_score" in answers.columns
+        else []
+    )
     risk = revenue_at_risk(
         value.index, value["predicted_clv"], value["p_alive"], detractor_ids=detractors,
         segments=value["segment"] if args.by else None, threshold=args.threshold,

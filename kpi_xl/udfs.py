@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import inspect
 
+import pandas as pd
 import xlwings as xw
 
 from kpi_xl import metrics as m
@@ -914,3 +915,290 @@ def KPI_BY_SEGMENT(
         **opts,
     )
     return spill.frame(result)
+
+
+# --------------------------------------------------------------------------------------------------
+# From scores to actions: comment themes, the closed loop, key drivers, survey planning
+# --------------------------------------------------------------------------------------------------
+
+__all__ += [
+    "COMMENT_THEMES",
+    "COMMENT_SENTIMENT",
+    "FOLLOWUP_LIST",
+    "REVENUE_AT_RISK",
+    "ADVOCATES",
+    "FEEDBACK_ENGAGEMENT",
+    "KEY_DRIVERS",
+    "NPS_SAMPLE_SIZE",
+    "NPS_CHANGE_SAMPLE_SIZE",
+]
+
+COMMENTS_DOC = "Open comments, one per answer (a column or Table column), same rows as the scores."
+ANSWER_SCORES_DOC = "0-10 recommend score of each answer, same rows."
+LANGUAGE_DOC = "Optional. 'en', 'de', 'zh-Hant' or 'auto' (default: guessed per comment)."
+_THEME_COLUMNS = ["group", "theme", "count", "comments", "share_comments", "g2", "p_value", "example_1"]
+
+
+def _comment_columns(comments, scores, segments=None):
+    ranges = {"comments": comments, "scores": scores}
+    kinds: dict[str, coerce.Kind] = {"comments": "text", "scores": "number"}
+    if segments is not None:
+        ranges["segments"], kinds["segments"] = segments, "text"
+    return coerce.read_columns(ranges, kinds)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("comments", "raw", doc=COMMENTS_DOC)
+@xw.arg("scores", "raw", doc=ANSWER_SCORES_DOC)
+@xw.arg("top", "raw", doc="Optional. Themes per NPS group, default 5.")
+@xw.arg("language", "raw", doc=LANGUAGE_DOC)
+@xw.arg("segments", "raw", doc="Optional. Segment of each answer: themes within each segment.")
+@xw.arg("min_count", "raw", doc="Optional. Uses a theme needs, default 3.")
+@xw.arg(
+    "min_g2",
+    "raw",
+    doc="Optional. Log-likelihood G2 a theme needs, default 3.84 (p < 0.05); 10.83 is p < 0.001.",
+)
+@excel_function
+def COMMENT_THEMES(comments, scores, top=5, language="auto", segments=None, min_count=3, min_g2=3.84):
+    """Spills the words and phrases detractors, passives and promoters use distinctively often (G2 keyness): count, share of comments, G2, an example. Example: =COMMENT_THEMES(Responses[Comment], Responses[Score])"""
+    cols = _comment_columns(comments, scores, None if coerce.is_blank(segments) else segments)
+    table = m.comment_themes(
+        cols["comments"],
+        cols["scores"],
+        segments=cols.get("segments"),
+        language=coerce.text(language, "language", "auto").replace("zh-hant", "zh-Hant"),
+        top=coerce.whole(top, "top", 5),
+        min_count=coerce.whole(min_count, "min_count", 3),
+        min_g2=coerce.number(min_g2, "min_g2", 3.84),
+        examples=1,
+    )
+    shown = (["segment"] if "segment" in table.columns else []) + _THEME_COLUMNS
+    return spill.frame(table[shown])
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("comments", "raw", doc=COMMENTS_DOC)
+@xw.arg("scores", "raw", doc=ANSWER_SCORES_DOC)
+@xw.arg("language", "raw", doc=LANGUAGE_DOC)
+@excel_function
+def COMMENT_SENTIMENT(comments, scores, language="auto"):
+    """Spills the share of positive, neutral and negative comments by NPS group (VADER lexicon, English comments) with intervals. Example: =COMMENT_SENTIMENT(Responses[Comment], Responses[Score])"""
+    cols = _comment_columns(comments, scores)
+    lang = coerce.text(language, "language", "auto").replace("zh-hant", "zh-Hant")
+    return spill.frame(m.comment_sentiment(cols["comments"], cols["scores"], language=lang), index="group")
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("response_ids", "raw", doc="Customer id of each survey answer, e.g. Responses[Customer].")
+@xw.arg("scores", "raw", doc=ANSWER_SCORES_DOC)
+@xw.arg("customer_ids", "raw", doc="Customer id of each row of the value table (one row per customer).")
+@xw.arg("predicted_clv", "raw", doc="Predicted CLV of each customer, same rows as customer_ids.")
+@xw.arg("historical_clv", "raw", doc="Optional. Revenue to date of each customer, same rows.")
+@xw.arg("p_alive", "raw", doc="Optional. Probability each customer is still active, same rows.")
+@xw.arg("csat", "raw", doc="Optional. CSAT answer of each survey answer (1-5), same rows as response_ids.")
+@xw.arg("csat_max", "raw", doc="Optional. CSAT answers up to this are followed up too; default 2.")
+@xw.arg("top", "raw", doc="Optional. Rows to show, default all.")
+@excel_function
+def FOLLOWUP_LIST(
+    response_ids,
+    scores,
+    customer_ids,
+    predicted_clv,
+    historical_clv=None,
+    p_alive=None,
+    csat=None,
+    csat_max=2,
+    top=None,
+):
+    """Spills who to call back first: detractors (and low CSAT) with their CLV and P(alive), ranked by value at risk; ids not in the value table last. Example: =FOLLOWUP_LIST(Responses[Customer], Responses[Score], CLV[Customer], CLV[CLV])"""
+    answers = {"response_ids": response_ids, "scores": scores}
+    kinds: dict[str, coerce.Kind] = {"response_ids": "id", "scores": "number"}
+    if not coerce.is_blank(csat):
+        answers["csat"], kinds["csat"] = csat, "number"
+    a = coerce.read_columns(answers, kinds)
+    ranges = {"customer_ids": customer_ids, "predicted_clv": predicted_clv}
+    vkinds: dict[str, coerce.Kind] = {"customer_ids": "id", "predicted_clv": "number"}
+    for name, rng in (("historical_clv", historical_clv), ("p_alive", p_alive)):
+        if not coerce.is_blank(rng):
+            ranges[name], vkinds[name] = rng, "number"
+    v = coerce.read_columns(ranges, vkinds)
+    value = pd.DataFrame({"customer_id": v.pop("customer_ids"), **v})
+    out = m.followup_list(
+        a["response_ids"],
+        a["scores"],
+        csat=a.get("csat"),
+        csat_max=coerce.whole(csat_max, "csat_max", 2),
+        value=value,
+    )
+    out = out.drop(columns=["comment", "response_date", "open_tickets", "last_contact"])
+    n = coerce.whole(top, "top", len(out))
+    return spill.frame(out.head(n))
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("customer_ids", "raw", doc="Customer id of each row of the value table (one row per customer).")
+@xw.arg("predicted_clv", "raw", doc="Predicted CLV of each customer, same rows.")
+@xw.arg("p_alive", "raw", doc="Probability each customer is still active, same rows (blank: not known).")
+@xw.arg(
+    "response_ids",
+    "raw",
+    doc="Customer id of each survey answer; a customer whose latest answer is 0-6 is a detractor.",
+)
+@xw.arg("scores", "raw", doc=ANSWER_SCORES_DOC)
+@xw.arg("threshold", "raw", doc="Optional. P(alive) below which a customer's CLV is at risk; default 0.5.")
+@xw.arg(
+    "segments",
+    "raw",
+    doc="Optional. Segment of each customer (same rows as customer_ids): spills a table by segment.",
+)
+@excel_function
+def REVENUE_AT_RISK(customer_ids, predicted_clv, p_alive, response_ids, scores, threshold=0.5, segments=None):
+    """Predicted CLV of detractors and of customers with P(alive) below threshold; with segments, spills the table by segment. Example: =REVENUE_AT_RISK(CLV[Customer], CLV[CLV], CLV[P alive], Responses[Customer], Responses[Score])"""
+    ranges = {"customer_ids": customer_ids, "predicted_clv": predicted_clv, "p_alive": p_alive}
+    kinds: dict[str, coerce.Kind] = {"customer_ids": "id", "predicted_clv": "number", "p_alive": "number"}
+    by = not coerce.is_blank(segments)
+    if by:
+        ranges["segments"], kinds["segments"] = segments, "text"
+    v = coerce.read_columns(ranges, kinds)
+    a = coerce.read_columns(
+        {"response_ids": response_ids, "scores": scores}, {"response_ids": "id", "scores": "number"}
+    )
+    table = m.revenue_at_risk(
+        v["customer_ids"],
+        v["predicted_clv"],
+        v["p_alive"],
+        detractor_ids=m.detractor_ids(a["response_ids"], a["scores"]),
+        segments=v.get("segments"),
+        threshold=coerce.number(threshold, "threshold", 0.5),
+    )
+    if not by:
+        return table.loc["Total", "revenue_at_risk"]
+    return spill.frame(table, index="segment")
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("customer_ids", "raw", doc="Customer id, one row per customer.")
+@xw.arg(
+    "scores", "raw", doc="Latest 0-10 score of each customer, same rows; only promoters (9-10) are ranked."
+)
+@xw.arg("referrals_made", "raw", doc="Optional. Customers each one referred, same rows.")
+@xw.arg("referrals_converted", "raw", doc="Optional. Referred customers who bought, same rows.")
+@xw.arg("referral_revenue", "raw", doc="Optional. Revenue the referred customers brought, same rows.")
+@xw.arg("clv", "raw", doc="Optional. Each customer's (predicted) CLV, same rows.")
+@xw.arg("top", "raw", doc="Optional. Rows to show, default all.")
+@excel_function
+def ADVOCATES(
+    customer_ids,
+    scores,
+    referrals_made=None,
+    referrals_converted=None,
+    referral_revenue=None,
+    clv=None,
+    top=None,
+):
+    """Spills promoters ranked by advocacy score 0-100: score/10 and each part over its maximum, weighted 1,1,2,2,1 (score, referrals, converted, revenue, CLV). Example: =ADVOCATES(C[Id], C[Score], C[Referrals])"""
+    ranges = {"customer_ids": customer_ids, "scores": scores}
+    kinds: dict[str, coerce.Kind] = {"customer_ids": "id", "scores": "number"}
+    parts = {"referrals_made": referrals_made, "referrals_converted": referrals_converted,
+             "referral_revenue": referral_revenue, "clv": clv}  # fmt: skip
+    for name, rng in parts.items():
+        if not coerce.is_blank(rng):
+            ranges[name], kinds[name] = rng, "number"
+    cols = coerce.read_columns(ranges, kinds)
+    out = m.advocates(cols.pop("customer_ids"), cols.pop("scores"), **cols)
+    return spill.frame(out.head(coerce.whole(top, "top", len(out))))
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("received", "raw", doc="Date-time each review or feedback came in.")
+@xw.arg("answered", "raw", doc="Date-time it was answered, same rows; blank while unanswered.")
+@xw.arg("statistic", "raw", doc="Optional. Time to answer as 'median' (default), 'mean' or 'p90'.")
+@xw.arg("confidence", "raw", doc=CONFIDENCE_DOC)
+@excel_function
+def FEEDBACK_ENGAGEMENT(received, answered, statistic="median", confidence=0.95):
+    """Spills the share of feedback answered (with interval) and the time to answer in hours (with interval). Example: =FEEDBACK_ENGAGEMENT(Reviews[Received], Reviews[Answered])"""
+    cols = coerce.read_columns(
+        {"received": received, "answered": answered}, {"received": "date", "answered": "date"}
+    )
+    stat = coerce.choice(statistic, "statistic", "median", ("median", "mean", "p90"))
+    r = m.feedback_engagement(
+        cols["received"],
+        cols["answered"],
+        statistic=stat,
+        confidence=coerce.number(confidence, "confidence", 0.95),
+    )
+    c = r.components
+    return spill.pairs(
+        [
+            ("answer_rate", r.value),
+            ("ci_low", r.ci_low),
+            ("ci_high", r.ci_high),
+            ("answered", c["answered"]),
+            ("received", c["received"]),
+            (f"time_to_answer_hours_{stat}", c["time_to_answer_hours"]),
+            ("time_ci_low", c["time_ci_low"]),
+            ("time_ci_high", c["time_ci_high"]),
+        ]
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("table", "raw", doc="The answers with their header row, e.g. Responses[#All].")
+@xw.arg("score_column", "raw", doc="Header of the 0-10 score column, e.g. 'Score'.")
+@xw.arg(
+    "attribute_columns",
+    "raw",
+    doc="Headers of 2 to 12 attribute rating columns, e.g. 'Price, Support, Product'.",
+)
+@xw.arg("n_boot", "raw", doc="Optional. Bootstrap resamples for the interval, default 200 (0: none).")
+@xw.arg("confidence", "raw", doc=CONFIDENCE_DOC)
+@excel_function
+def KEY_DRIVERS(table, score_column, attribute_columns, n_boot=200, confidence=0.95):
+    """Spills each attribute's importance (Shapley share of R2) with bootstrap interval, mean rating and importance x performance quadrant. Example: =KEY_DRIVERS(Responses[#All], "Score", "Price, Support")"""
+    score = str(coerce.required(score_column, "score_column", "the score column's header")).strip()
+    attrs = coerce.names(attribute_columns, "attribute_columns")
+    frame = coerce.read_table(table, "table", used=[score, *attrs])
+    out = m.key_drivers(
+        frame[score], frame[attrs], n_boot=coerce.whole(n_boot, "n_boot", 200),
+        confidence=coerce.number(confidence, "confidence", 0.95),
+    )  # fmt: skip
+    return spill.frame(out, index="attribute")
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("margin", "raw", doc="Target margin of error in NPS points, e.g. 5 for +/- 5.")
+@xw.arg(
+    "promoters",
+    "raw",
+    doc="Optional. Expected share of promoters, 0 to 1; default 0.5 (worst case with detractors 0.5).",
+)
+@xw.arg("detractors", "raw", doc="Optional. Expected share of detractors, 0 to 1; default 0.5.")
+@xw.arg("confidence", "raw", doc=CONFIDENCE_DOC)
+@excel_function
+def NPS_SAMPLE_SIZE(margin, promoters=0.5, detractors=0.5, confidence=0.95):
+    """Responses needed for an NPS margin of error of at most margin points (adjusted-Wald, Rocks 2016; Sauro & Lewis 2016). Example: =NPS_SAMPLE_SIZE(5, 0.45, 0.25)"""
+    return m.nps_sample_size(
+        coerce.number(margin, "margin"),
+        promoters=coerce.number(promoters, "promoters", 0.5),
+        detractors=coerce.number(detractors, "detractors", 0.5),
+        confidence=coerce.number(confidence, "confidence", 0.95),
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("change", "raw", doc="NPS change to detect between two periods, in points, e.g. 10.")
+@xw.arg("promoters", "raw", doc="Optional. Expected share of promoters, 0 to 1; default 0.5.")
+@xw.arg("detractors", "raw", doc="Optional. Expected share of detractors, 0 to 1; default 0.5.")
+@xw.arg("confidence", "raw", doc=CONFIDENCE_DOC)
+@xw.arg("power", "raw", doc="Optional. Chance of detecting a real change of that size, default 0.8.")
+@excel_function
+def NPS_CHANGE_SAMPLE_SIZE(change, promoters=0.5, detractors=0.5, confidence=0.95, power=0.8):
+    """Responses needed in each of two periods to detect an NPS change of change points (two-sided test, adjusted-Wald). Example: =NPS_CHANGE_SAMPLE_SIZE(10, 0.45, 0.25)"""
+    return m.nps_change_sample_size(
+        coerce.number(change, "change"),
+        promoters=coerce.number(promoters, "promoters", 0.5),
+        detractors=coerce.number(detractors, "detractors", 0.5),
+        confidence=coerce.number(confidence, "confidence", 0.95),
+        power=coerce.number(power, "power", 0.8),
+    )

@@ -34,6 +34,7 @@ __all__ = [
     "id_keys",
     "customer_value",
     "followup_list",
+    "detractor_ids",
     "revenue_at_risk",
     "advocates",
     "ADVOCACY_WEIGHTS",
@@ -274,6 +275,31 @@ def followup_list(
         n_skipped=int((keys == None).sum()),  # noqa: E711 - elementwise on an object array
     )  # fmt: skip
     return out
+
+
+def detractor_ids(
+    customer_ids: Any,
+    scores: Any,
+    *,
+    response_dates: Any = None,
+    detractor_max: int = 6,
+    on_invalid: OnInvalid = "raise",
+) -> list[str]:
+    """Customers whose latest NPS answer (by ``response_dates``, else the last row) is a detractor,
+    as join keys (:func:`id_keys`), in order of first appearance.
+
+    >>> detractor_ids(["a", "b", "a", "c"], [3, 9, 10, 0])
+    ['c']
+    """
+    table = followup_list(
+        customer_ids,
+        scores,
+        response_dates=response_dates,
+        detractor_max=detractor_max,
+        on_invalid=on_invalid,
+    )
+    keys = set(table["customer_id"])
+    return [k for k in dict.fromkeys(id_keys(customer_ids, on_invalid=on_invalid).tolist()) if k in keys]
 
 
 def _scores(values: Any, scale: tuple[int, int], on_invalid: OnInvalid, argument: str) -> np.ndarray:
