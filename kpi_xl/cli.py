@@ -15,28 +15,23 @@ import datetime as dt
 import json
 import math
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 from .cli_actions import add_action_commands
-from .data import Problems, ReadOptions, ValueRules
-from .data._catalog import (
-    METRIC_ROLES,
-    ResultRow,
-    RunOptions,
-    metric_catalog,
-    run_metric,
-    run_segments,
-    specs_for,
-)
-from .data._columns import ROLE_BY_NAME
-from .data._open import open_dataset, predict_clv_file
-from .metrics import ClvPrediction, KpiInputError, catalog
-from .safety import csv_text
+from .metrics import KpiInputError
+
+# pandas, the engine and the file readers are imported by the commands that use them, so that
+# `kpi-xl --help` and the start of every command pay only for what that command needs
+# (tests/test_cli_imports.py checks that importing this module imports none of them).
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .data import Problems, ReadOptions
+    from .data._catalog import ResultRow, RunOptions
+    from .metrics import ClvPrediction
 
 __all__ = ["main", "build_parser"]
 
@@ -169,6 +164,42 @@ def _positive(text: str) -> float:
     return v
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose help can be completed when it is shown: the texts that list the
+    metric catalog's metrics and roles import the engine, which parsing arguments does not need."""
+
+    def __init__(
+        self,
+        *args: Any,
+        complete_help: Callable[[argparse.ArgumentParser], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._complete_help = complete_help
+
+    def format_help(self) -> str:
+        if self._complete_help is not None:
+            self._complete_help(self)
+            self._complete_help = None
+        return super().format_help()
+
+
+_MAP_HELP = "use this column for this role, e.g. --map customer_id=KdNr (repeatable; roles: {roles})"
+
+
+def _complete_map_help(parser: argparse.ArgumentParser) -> None:
+    from .data._columns import ROLE_BY_NAME
+
+    for action in parser._actions:
+        if action.dest == "mapping":
+            action.help = _MAP_HELP.format(roles=", ".join(ROLE_BY_NAME))
+
+
+def _complete_metric_help(parser: argparse.ArgumentParser) -> None:
+    _complete_map_help(parser)
+    parser.epilog = _metric_examples()
+
+
 def _file_options() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("reading files")
@@ -179,9 +210,7 @@ def _file_options() -> argparse.ArgumentParser:
         type=_mapping,
         action="append",
         default=[],
-        help="use this column for this role, e.g. --map customer_id=KdNr (repeatable; roles: "
-        + ", ".join(ROLE_BY_NAME)
-        + ")",
+        help=_MAP_HELP.format(roles="see kpi-xl report --help"),
     )
     g.add_argument("--sheet", help="worksheet to read from an Excel file (default: the first)")
     g.add_argument("--encoding", help="CSV encoding (default: detected; UTF-8 with or without BOM, cp1252)")
@@ -321,6 +350,8 @@ Reads the workbook's data tables, recomputes every KPI and rewrites only the she
 
 
 def _metric_examples() -> str:
+    from .data._catalog import metric_catalog
+
     lines = ["metrics (name: columns read):"]
     for name, cols, desc in metric_catalog():
         lines.append(f"  {name:24s} {desc} [{cols}]")
@@ -338,7 +369,7 @@ def _metric_examples() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kpi-xl",
         description="Customer KPIs (NPS, CSAT, CES, churn, retention, CLV, service and advocacy metrics) "
         "from CSV, Excel and Parquet exports, and the kpi-xl template workbook.",
@@ -356,6 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "report",
         parents=[files, metrics, output],
+        complete_help=_complete_map_help,
         formatter_class=raw,
         epilog=_REPORT_EXAMPLES,
         help="every KPI the given files allow, with n and intervals",
@@ -371,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
         "metric",
         parents=[files, metrics, output],
         formatter_class=raw,
-        epilog=_metric_examples(),
+        complete_help=_complete_metric_help,
         help="one metric, optionally by segment or by month",
         description="Compute one metric from one file, for the whole file or per segment "
         "(--by COLUMN) and/or per calendar month (--period month), with n, interval and a "
@@ -386,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "clv",
         parents=[files],
+        complete_help=_complete_map_help,
         formatter_class=raw,
         epilog=_CLV_EXAMPLES,
         help="predictive CLV: BG/NBD + Gamma-Gamma per customer",
@@ -477,6 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _read_options(args: argparse.Namespace) -> ReadOptions:
+    from .data import ReadOptions, ValueRules
+
     mapping = dict(args.mapping)
     rules = ValueRules(
         csat_scale=getattr(args, "csat_scale", (1, 5)),
@@ -498,6 +533,8 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         raise KpiInputError(f"--confidence must be between 0 and 1, e.g. 0.95; got {args.confidence}")
     if args.min_n < 1:
         raise KpiInputError(f"--min-n must be at least 1, got {args.min_n}")
+    from .data._catalog import RunOptions
+
     return RunOptions(
         sla_hours=args.sla_hours,
         period_from=args.period_from,
@@ -525,6 +562,8 @@ def _destination(path: Path | None) -> Iterator[TextIO]:
 
 
 def _problems(args: argparse.Namespace) -> Problems:
+    from .data import Problems
+
     # With a problem file the user wants every skipped value listed, not the first few hundred.
     return Problems(limit=None) if args.problems is not None else Problems()
 
@@ -532,6 +571,8 @@ def _problems(args: argparse.Namespace) -> Problems:
 def _finish_problems(args: argparse.Namespace, problems: Problems) -> None:
     """Write the problem file if asked; with --strict, skipped values are an error."""
     if args.problems is not None:
+        from .safety import csv_text
+
         try:
             with args.problems.open("w", encoding="utf-8", newline="") as fh:
                 writer = csv.DictWriter(
@@ -588,7 +629,9 @@ def _jsonable(value: Any) -> Any:
         return value if math.isfinite(value) else None
     if hasattr(value, "item"):
         return _jsonable(value.item())
-    if isinstance(value, (dt.date, pd.Timestamp)):
+    if isinstance(value, dt.date):  # pandas' Timestamp too: it is a datetime
+        import pandas as pd
+
         return pd.Timestamp(value).isoformat()
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -598,6 +641,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def _write_csv(fh: TextIO, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+    from .safety import csv_text
+
     writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
@@ -639,6 +684,8 @@ def _datasets(
     progress: _Progress,
     extra: Sequence[str] = (),
 ) -> list[Any]:
+    from .data._open import open_dataset
+
     options = _read_options(args)
     out = []
     for path in paths:
@@ -701,6 +748,8 @@ def _render(args: argparse.Namespace, out: _Output) -> None:
     fmt = _output_format(args)
     target = getattr(args, "output", None)
     if fmt == "xlsx":
+        import pandas as pd
+
         from .safety import write_frames_xlsx
 
         frames = {out.title: pd.DataFrame(out.records, columns=list(out.columns))}
@@ -805,6 +854,8 @@ def _emit_results(
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from .data._catalog import METRIC_ROLES, run_metric, specs_for
+
     _output_format(args)
     run = _run_options(args)
     problems = _problems(args)
@@ -835,6 +886,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _metric_roles(name: str) -> tuple[str, ...]:
     """The columns one metric reads (and the date it groups by): only these are looked for, so a
     generic header such as "Score" can answer the one score the metric needs."""
+    from .data._catalog import METRIC_ROLES
+    from .metrics import catalog
+
     try:
         return catalog.roles_read(name)
     except KpiInputError:
@@ -843,6 +897,8 @@ def _metric_roles(name: str) -> tuple[str, ...]:
 
 
 def _cmd_metric(args: argparse.Namespace) -> int:
+    from .data._catalog import run_metric, run_segments, specs_for
+
     _output_format(args)
     run = _run_options(args)
     problems = _problems(args)
@@ -924,6 +980,8 @@ def _step(text: str) -> float | str:
 
 
 def _cmd_clv(args: argparse.Namespace) -> int:
+    from .data._open import predict_clv_file
+
     for flag, role in (("customer", "customer_id"), ("date", "date"), ("amount", "amount")):
         value = getattr(args, flag)
         if value is not None:
@@ -964,6 +1022,10 @@ def _cmd_clv(args: argparse.Namespace) -> int:
 
 
 def _write_predictions(out: pd.DataFrame, path: Path) -> None:
+    import pandas as pd
+
+    from .safety import csv_text
+
     frame = out.reset_index()
     frame.attrs = {}
     try:
@@ -998,6 +1060,8 @@ def _model_rows(name: str, info: dict[str, Any], params: Sequence[str]) -> list[
 def _emit_clv(
     args: argparse.Namespace, d: Any, pred: ClvPrediction, problems: Problems, target: Path | None
 ) -> None:
+    import pandas as pd
+
     out = pred.customers
     bg, gg = pred.purchase_model.as_dict(), pred.spend_model.as_dict()
     settings = dataclasses.asdict(pred.settings)

@@ -14,26 +14,15 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+from . import metrics
+from .metrics import KpiInputError
 
-from .metrics import (
-    KpiInputError,
-    advocates,
-    comment_sentiment,
-    comment_themes,
-    customer_value,
-    detractor_ids,
-    followup_list,
-    key_drivers,
-    nps_change_sample_size,
-    nps_sample_size,
-    nps_sample_size_by_segment,
-    referral_summary,
-    revenue_at_risk,
-)
+# pandas and the engine's families are imported when a command runs, not when `kpi-xl` starts
+# (tests/test_cli_imports.py).
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["add_action_commands"]
 
@@ -204,6 +193,9 @@ def _need(d: Any, frame: pd.DataFrame, role: str, flag: str) -> None:
 
 
 def _cell(value: Any) -> str:
+    import numpy as np
+    import pandas as pd
+
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
@@ -218,6 +210,8 @@ def _cell(value: Any) -> str:
 
 def _emit(args: argparse.Namespace, sections: list[tuple[str, pd.DataFrame]], notes: list[str]) -> None:
     """Print each table as text (table), one JSON document (json) or the first table as CSV (csv)."""
+    import pandas as pd
+
     from .cli import _destination, _finish_problems, _jsonable, _problem_lines, _text_table, _write_csv
 
     problems = getattr(args, "_problem_log", None)
@@ -260,7 +254,7 @@ def _cmd_themes(args: argparse.Namespace) -> int:
     extra = [args.comment] + ([args.by] if args.by else [])
     d, frame = _read(args, args.file, roles, extra)
     _need(d, frame, "nps_score", "the 0-10 score")
-    themes = comment_themes(
+    themes = metrics.comment_themes(
         frame[args.comment], frame["nps_score"], segments=frame[args.by] if args.by else None,
         dates=frame["date"] if args.period else None, language=args.language, top=args.top,
         min_count=args.min_count, min_g2=args.min_g2, on_invalid="drop",
@@ -270,7 +264,7 @@ def _cmd_themes(args: argparse.Namespace) -> int:
     )
     sections = [("themes", shown)]
     if args.sentiment:
-        sent = comment_sentiment(
+        sent = metrics.comment_sentiment(
             frame[args.comment], frame["nps_score"], language=args.language, on_invalid="drop"
         )
         sections.append((f"sentiment ({sent.attrs['lexicon']})", sent))
@@ -296,7 +290,7 @@ def _cmd_followup(args: argparse.Namespace) -> int:
     o, orders = _read(args, args.orders, ["customer_id", "date", "amount"], [])
     for role in ("customer_id", "date", "amount"):
         _need(o, orders, role, role)
-    value = customer_value(
+    value = metrics.customer_value(
         orders["customer_id"],
         orders["date"],
         orders["amount"],
@@ -310,13 +304,13 @@ def _cmd_followup(args: argparse.Namespace) -> int:
     if args.tickets is not None:
         _, t = _read(args, args.tickets, ["customer_id", "created", "resolved"], [])
         tickets = t
-    follow = followup_list(
+    follow = metrics.followup_list(
         answers["customer_id"], answers.get("nps_score"), csat=answers.get("csat_score"),
         csat_max=args.csat_max, csat_scale=args.csat_scale, comments=answers.get("comment"),
         response_dates=answers.get("date"), value=value, tickets=tickets, on_invalid="drop",
     )  # fmt: skip
     detractors = (
-        detractor_ids(
+        metrics.detractor_ids(
             answers["customer_id"],
             answers["nps_score"],
             response_dates=answers.get("date"),
@@ -325,7 +319,7 @@ def _cmd_followup(args: argparse.Namespace) -> int:
         if "nps_score" in answers.columns
         else []
     )
-    risk = revenue_at_risk(
+    risk = metrics.revenue_at_risk(
         value.index, value["predicted_clv"], value["p_alive"], detractor_ids=detractors,
         segments=value["segment"] if args.by else None, threshold=args.threshold,
     )  # fmt: skip
@@ -335,12 +329,12 @@ def _cmd_followup(args: argparse.Namespace) -> int:
     ]
     if args.advocates is not None:
         _, cust = _read(args, args.advocates, ["customer_id"], [args.referred_by])
-        refs = referral_summary(
+        refs = metrics.referral_summary(
             cust["customer_id"], cust[args.referred_by], orders["customer_id"], orders["amount"]
         )
         latest = answers.dropna(subset=["nps_score"]).groupby("customer_id")["nps_score"].last()
         table = refs.reindex(latest.index.astype(str)).fillna(0.0)
-        adv = advocates(
+        adv = metrics.advocates(
             latest.index, latest.to_numpy(), referrals_made=table["referrals_made"],
             referrals_converted=table["referrals_converted"], referral_revenue=table["referral_revenue"],
             clv=value["predicted_clv"].reindex(latest.index.astype(str)).fillna(0.0),
@@ -359,7 +353,9 @@ def _cmd_drivers(args: argparse.Namespace) -> int:
     attrs = [a.strip() for a in args.attributes.split(",") if a.strip()]
     d, frame = _read(args, args.file, ["nps_score"], attrs)
     _need(d, frame, "nps_score", "the 0-10 score")
-    table = key_drivers(frame["nps_score"], frame[attrs], n_boot=args.boot, confidence=args.confidence)
+    table = metrics.key_drivers(
+        frame["nps_score"], frame[attrs], n_boot=args.boot, confidence=args.confidence
+    )
     notes = [
         f"R2 = {table.attrs['r2']:.3f} on {table.attrs['n']:,} complete answers "
         f"({table.attrs['n_dropped']:,} with a blank left out); importance = Shapley share of R2, "
@@ -372,6 +368,8 @@ def _cmd_drivers(args: argparse.Namespace) -> int:
 def _cmd_sample_size(args: argparse.Namespace) -> int:
     if args.margin is None and args.change is None:
         raise KpiInputError("give --margin (NPS points) or --change (NPS points)", argument="margin")
+    import pandas as pd
+
     sections: list[tuple[str, pd.DataFrame]] = []
     if args.file is not None:
         if args.margin is None:
@@ -379,18 +377,18 @@ def _cmd_sample_size(args: argparse.Namespace) -> int:
         d, frame = _read(args, args.file, ["nps_score"], [args.by] if args.by else [])
         _need(d, frame, "nps_score", "the 0-10 score")
         segs = frame[args.by] if args.by else pd.Series(["all"] * len(frame))
-        table = nps_sample_size_by_segment(
+        table = metrics.nps_sample_size_by_segment(
             frame["nps_score"], segs, margin=args.margin, confidence=args.confidence
         )
         sections.append((f"responses needed for +/- {args.margin:g} NPS points", table))
     rows = []
     if args.margin is not None and args.file is None:
-        n = nps_sample_size(
+        n = metrics.nps_sample_size(
             args.margin, promoters=args.promoters, detractors=args.detractors, confidence=args.confidence
         )
         rows.append({"question": f"margin of error +/- {args.margin:g} points", "responses": n})
     if args.change is not None:
-        n = nps_change_sample_size(
+        n = metrics.nps_change_sample_size(
             args.change, promoters=args.promoters, detractors=args.detractors, confidence=args.confidence,
             power=args.power,
         )  # fmt: skip

@@ -12,39 +12,53 @@ or period), ``catalog`` (every metric once: its function, inputs, unit, period a
 ``comments`` (themes and sentiment of open comments), ``closed_loop`` (follow-up list, revenue at
 risk, advocates, feedback engagement), ``drivers`` (key driver analysis), ``planning`` (survey
 sample sizes).
+
+The families are imported when first used (``kpi_xl.metrics.nps`` imports ``survey`` and what it
+needs, not the CLV models), so that the command line and the Excel functions start fast; every
+name below is reachable as before (``from kpi_xl.metrics import nps``).
 """
 
-from . import (
-    advocacy,
-    catalog,
-    closed_loop,
-    clv,
-    comments,
-    drivers,
-    planning,
-    retention,
-    segments,
-    service,
-    survey,
-    value,
-)
-from ._errors import KpiInputError
-from ._result import SMALL_SAMPLE_N, MetricResult
-from .advocacy import *  # noqa: F403
-from .closed_loop import *  # noqa: F403
-from .clv import *  # noqa: F403
-from .comments import *  # noqa: F403
-from .drivers import *  # noqa: F403
-from .planning import *  # noqa: F403
-from .retention import *  # noqa: F403
-from .segments import *  # noqa: F403
-from .service import *  # noqa: F403
-from .survey import *  # noqa: F403
-from .value import *  # noqa: F403
+from __future__ import annotations
 
-__all__ = ["KpiInputError", "MetricResult", "SMALL_SAMPLE_N", "catalog"] + [
-    name
-    for module in (survey, retention, value, clv, service, advocacy, segments)
-    + (comments, closed_loop, drivers, planning)
-    for name in module.__all__
-]
+import importlib
+from types import ModuleType
+from typing import Any
+
+# Re-exported (the redundant aliases say so): light modules, imported at once.
+from ._errors import KpiInputError as KpiInputError
+from ._result import SMALL_SAMPLE_N as SMALL_SAMPLE_N
+from ._result import MetricResult as MetricResult
+
+# Looked up in this order, cheapest first: a name found early does not import the CLV models.
+_FAMILIES = (
+    "survey", "retention", "value", "service", "advocacy", "segments",
+    "comments", "closed_loop", "drivers", "planning", "clv",
+)  # fmt: skip
+_MODULES = frozenset(_FAMILIES) | {"catalog"}
+
+
+def _family(name: str) -> ModuleType:
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return _family(name)
+    if name == "__all__":
+        value: Any = ["KpiInputError", "MetricResult", "SMALL_SAMPLE_N", "catalog"] + [
+            n for f in _FAMILIES for n in _family(f).__all__
+        ]
+    else:
+        for f in _FAMILIES:
+            module = _family(f)
+            if name in module.__all__:
+                value = getattr(module, name)
+                break
+        else:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__getattr__("__all__")) | _MODULES)

@@ -12,7 +12,6 @@ import math
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
 
 from ._clean import (
     Cleaned,
@@ -24,7 +23,7 @@ from ._clean import (
     require_share,
 )
 from ._errors import KpiInputError
-from ._intervals import check_confidence, share_result
+from ._intervals import check_confidence, share_result, t_quantile
 from ._result import MetricResult, small_sample_warnings
 
 __all__ = [
@@ -266,7 +265,7 @@ def engagement_rate(
         se = float(rates.std(ddof=1)) / math.sqrt(n) if n > 1 else None
     low = high = None
     if se is not None:
-        tq = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1))
+        tq = t_quantile(confidence, n - 1)
         low, high = max(0.0, value - tq * se), value + tq * se
     return MetricResult(
         metric="engagement_rate",

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
 
 from ._clean import (
     OnInvalid,
@@ -28,7 +27,7 @@ from ._clean import (
     require_positive,
 )
 from ._errors import KpiInputError
-from ._intervals import check_confidence, share_result
+from ._intervals import check_confidence, share_result, t_quantile
 from ._result import MetricResult, small_sample_warnings
 
 __all__ = [
@@ -142,6 +141,8 @@ def _quantile_interval(
     alpha/2 in each tail, so the coverage is at least ``confidence``. Returns
     ``(low, high, coverage)``, or None when n is too small for both ranks to exist.
     """
+    from scipy import stats  # here, not at the top: importing it costs about 0.5 s of every start
+
     n = sorted_x.size
     alpha = 1.0 - confidence
     lo_rank = int(stats.binom.ppf(alpha / 2.0, n, q))
@@ -200,7 +201,7 @@ def _duration_result(
         value = mean
         if n > 1:
             se = float(x.std(ddof=1)) / math.sqrt(n)
-            tq = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1))
+            tq = t_quantile(confidence, n - 1)
             low, high, method = max(0.0, mean - tq * se), mean + tq * se, "t"
     else:
         q, value = (0.5, median) if statistic == "median" else (0.9, p90)
@@ -587,6 +588,8 @@ def complaint_rate(
         n_dropped = cleaned.n_dropped
     b = require_count(base, "base", allow_zero=False)
     scale = require_positive(per, "per")
+    from scipy import stats  # here, not at the top: importing it costs about 0.5 s of every start
+
     alpha = 1.0 - confidence
     low = 0.0 if k == 0 else float(stats.chi2.ppf(alpha / 2.0, 2.0 * k)) / 2.0
     high = float(stats.chi2.ppf(1.0 - alpha / 2.0, 2.0 * k + 2.0)) / 2.0
