@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..metrics import ClvPrediction, KpiInputError
+from ..metrics import KpiInputError
 from ._dataset import Dataset, ReadOptions, load_dataset
 from ._read import EXCEL_MAX_ROWS, _check_exists, file_format
 from ._validate import Problems
+
+if TYPE_CHECKING:  # the CLV models (scipy) are imported when a CLV is predicted, not by every command
+    from ..metrics import ClvPrediction
 
 __all__ = [
     "choose_engine",
