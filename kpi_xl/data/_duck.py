@@ -42,7 +42,15 @@ from ..metrics import KpiInputError, catalog
 from ._columns import ROLE_BY_NAME, map_columns
 from ._dataset import Dataset, ReadOptions, _as_text, default_decimal, find_header, parse_role
 from ._parse import BLANK_TEXT
-from ._read import _check_exists, _sample_lines, detect_delimiter, detect_encoding, file_format
+from ._read import (
+    SUMMARY_SEARCH_ROWS,
+    _check_exists,
+    _sample_lines,
+    detect_delimiter,
+    detect_encoding,
+    file_format,
+    trailing_summary,
+)
 from ._validate import Problems
 
 __all__ = ["DuckDataset", "load_duckdb", "clv_transactions_duckdb"]
@@ -56,6 +64,25 @@ def _literal(text: str) -> str:
 
 def _ident(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
+
+
+def _drop_summary_lines(con: Any, sql: str, ds: DuckDataset) -> list[str]:
+    """The pandas path's rule (:func:`kpi_xl.data._read.trailing_summary`) on the file's last records:
+    a totals or average line under the table is deleted from the rows and named in a note."""
+    tail = con.execute(
+        f"SELECT * FROM (SELECT row_number() OVER () AS _row, * FROM {sql}) t "
+        f"WHERE _row IN (SELECT _row FROM codes ORDER BY _row DESC LIMIT {SUMMARY_SEARCH_ROWS + 20})"
+        " ORDER BY _row"
+    ).df()
+    if tail.empty:
+        return []
+    records = tail.pop("_row").to_numpy(dtype=np.int64)
+    tail.index = pd.Index(ds.file_rows(records), name="row")
+    kept, notes = trailing_summary(tail.astype(object).where(tail.notna(), None))
+    gone = records[~tail.index.isin(kept.index)]
+    if gone.size:
+        con.execute(f"DELETE FROM codes WHERE _row IN ({', '.join(str(int(r)) for r in gone)})")
+    return notes
 
 
 def _transcode(path: Path, encoding: str, folder: str) -> Path:
@@ -338,12 +365,14 @@ def load_duckdb(
         )
     except duckdb.Error as exc:
         raise KpiInputError(f"{path.name}: DuckDB cannot read the file: {exc}; try --engine pandas") from exc
-    if read_path != path:
-        read_path.unlink()
     empty_rows = int(con.execute("SELECT count(*) FROM codes WHERE _empty").fetchall()[0][0])
     con.execute("DELETE FROM codes WHERE _empty")
-    ds.rows = int(con.execute("SELECT count(*) FROM codes").fetchall()[0][0])
     notes: list[str] = []
+    if fmt == "csv":
+        notes += _drop_summary_lines(con, sql, ds)
+    if read_path != path:
+        read_path.unlink()
+    ds.rows = int(con.execute("SELECT count(*) FROM codes").fetchall()[0][0])
     for role, header in cmap.columns.items():
         i = ds.column_index[role]
         if i in text_ids:

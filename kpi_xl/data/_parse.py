@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import KpiInputError
+from ..metrics._far import FAR_REASON, FIRST_YEAR, LAST_YEAR, far_dates, far_serial
 
 __all__ = ["ParsedNumbers", "ParsedDates", "parse_numbers", "parse_dates", "blank_text_mask", "BLANK_TEXT"]
 
@@ -220,11 +221,11 @@ _DIGITS = re.compile(r"^\d+(?:[.,]\d+)?$")
 def _serials_to_dates(serial: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Excel serials (or YYYYMMDD integers) -> datetime64[ns]; second array marks unusable values."""
     out = np.full(serial.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
-    ymd = (serial >= 10000101) & (serial <= 99991231) & (serial == np.floor(serial))
+    ymd = (serial >= 10000101) & (serial <= 99991231) & (serial == np.floor(serial)) & ~far_serial(serial)
     if ymd.any():
         as_text = pd.Series(serial[ymd].astype(np.int64).astype(str))
         out[ymd] = pd.to_datetime(as_text, format="%Y%m%d", errors="coerce").to_numpy(dtype="datetime64[ns]")
-    ser = ~ymd & np.isfinite(serial) & (serial >= 1) & (serial < _MAX_SERIAL)
+    ser = ~ymd & np.isfinite(serial) & (serial >= 1) & (serial < _MAX_SERIAL) & ~far_serial(serial)
     if ser.any():
         secs = np.round(serial[ser] * 86400.0).astype(np.int64)
         out[ser] = _EXCEL_EPOCH + secs.astype("timedelta64[s]").astype("timedelta64[ns]")
@@ -280,18 +281,21 @@ def parse_dates(values: pd.Series, *, order: str | None = None, source: str = "d
     n = len(values)
     kind = values.dtype.kind
     if kind == "M":
-        out = (
-            values.to_numpy(dtype="datetime64[ns]")
-            if values.dt.tz is None
-            else (values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]"))
-        )
-        return ParsedDates(out, np.isnat(out), np.zeros(n, bool), np.full(n, "", dtype=object))
+        naive = values if values.dt.tz is None else values.dt.tz_convert("UTC").dt.tz_localize(None)
+        # In the column's own unit first: a Parquet date of 9999-12-31 does not fit nanoseconds.
+        own = naive.to_numpy()
+        years = own.astype("datetime64[Y]").astype(np.int64) + 1970
+        far = ~np.isnat(own) & ((years < FIRST_YEAR) | (years > LAST_YEAR))
+        out = np.where(far, np.datetime64("NaT"), own).astype("datetime64[ns]")
+        reason = np.where(far, FAR_REASON, "").astype(object)
+        return ParsedDates(out, np.isnat(out) & ~far, far, reason)
     if kind in "iuf":
         serial = values.to_numpy(dtype=np.float64, na_value=np.nan)
         blank = np.isnan(serial)
         out, bad = _serials_to_dates(serial)
         invalid = bad & ~blank
         reason = np.where(invalid, "is not an Excel date serial or YYYYMMDD date", "").astype(object)
+        reason[invalid & far_serial(serial)] = FAR_REASON
         return ParsedDates(out, blank, invalid, reason)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     u = pd.Series(np.asarray(uniques, dtype=object))
@@ -300,12 +304,16 @@ def parse_dates(values: pd.Series, *, order: str | None = None, source: str = "d
     u_blank = np.zeros(m, bool)
     u_reason = np.full(m, "", dtype=object)
     formats: list[str] = []
-    is_dt = u.map(lambda v: isinstance(v, (dt.date, np.datetime64))).to_numpy(dtype=bool)
+    # Dates past 2261 (9999-12-31, a typo like 2925) are set apart before any conversion to
+    # nanoseconds, which would raise or wrap around.
+    far = far_dates(u.to_numpy())
+    u_reason[far] = FAR_REASON
+    is_dt = u.map(lambda v: isinstance(v, (dt.date, np.datetime64))).to_numpy(dtype=bool) & ~far
     if is_dt.any():
         u_out[is_dt] = pd.to_datetime(u[is_dt].map(pd.Timestamp)).to_numpy(dtype="datetime64[ns]")
         u_blank[is_dt] = np.isnat(u_out[is_dt])
         formats.append("date cells")
-    is_num = u.map(_is_number).to_numpy(dtype=bool)
+    is_num = u.map(_is_number).to_numpy(dtype=bool) & ~far
     if is_num.any():
         serial = u[is_num].astype(np.float64).to_numpy()
         conv, bad = _serials_to_dates(serial)
@@ -314,7 +322,7 @@ def parse_dates(values: pd.Series, *, order: str | None = None, source: str = "d
         u_blank[idx] = np.isnan(serial)
         u_reason[idx[bad & ~np.isnan(serial)]] = "is not an Excel date serial or YYYYMMDD date"
         formats.append("Excel serials")
-    is_str = u.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    is_str = u.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool) & ~far
     if is_str.any():
         idx_all = np.flatnonzero(is_str)
         text = u[is_str].astype(str).str.strip().reset_index(drop=True)
@@ -384,7 +392,7 @@ def parse_dates(values: pd.Series, *, order: str | None = None, source: str = "d
         u_reason[idx_all[bad & claimed]] = "is not a real calendar date"
         u_reason[idx_all[bad & is_digits]] = "is a plain number, not an Excel date serial or YYYYMMDD date"
         u_reason[idx_all[bad & ~claimed]] = "is not a date (use 2025-12-31, 31.12.2025 or a date cell)"
-    other = ~is_dt & ~is_num & ~is_str
+    other = ~is_dt & ~is_num & ~is_str & ~far
     u_reason[other] = "is not a date"
     safe = np.maximum(codes, 0)
     if m:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,17 @@ import pandas as pd
 
 from ..metrics import KpiInputError
 
-__all__ = ["RawTable", "read_table", "detect_encoding", "detect_delimiter", "file_format", "EXCEL_MAX_ROWS"]
+__all__ = [
+    "RawTable",
+    "read_table",
+    "detect_encoding",
+    "MIXED_ENCODING",
+    "SUMMARY_WORDS",
+    "trailing_summary",
+    "detect_delimiter",
+    "file_format",
+    "EXCEL_MAX_ROWS",
+]
 
 #: Rows in one Excel worksheet; files beyond it cannot be opened in Excel and go through DuckDB.
 EXCEL_MAX_ROWS = 1_048_576
@@ -104,13 +115,76 @@ def _check_exists(path: Path) -> None:
         raise KpiInputError(f"{path}: file not found", argument="file", value=str(path), kind="empty")
     if path.is_dir():
         raise KpiInputError(f"{path}: is a folder, not a file", argument="file", value=str(path))
+    if not path.is_file():
+        # A pipe or a device never ends, or ends when its writer decides: reading it could hang.
+        raise KpiInputError(
+            f"{path.name} is not a regular file (it is a pipe, socket or device, whose reading may never "
+            "end); save the export to a file first and give that file",
+            argument="file",
+            value=str(path),
+        )
+
+
+#: The encoding :func:`detect_encoding` reports for a file whose lines are partly UTF-8, partly cp1252
+#: (exports appended to by different programs). Each line is read in its own encoding: UTF-8 where the
+#: bytes are UTF-8, cp1252 for the bytes that are not.
+MIXED_ENCODING = "utf-8+cp1252"
+_MIXED_ERRORS = "kpi-xl-cp1252"
+
+
+def _cp1252_bytes(exc: UnicodeError) -> tuple[str, int]:
+    """Error handler: a byte that is not UTF-8 is read as cp1252 (its five unassigned bytes as Latin-1,
+    as Windows itself shows them)."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    b = exc.object[exc.start : exc.start + 1]
+    try:
+        return b.decode("cp1252"), exc.start + 1
+    except UnicodeDecodeError:
+        return b.decode("latin-1"), exc.start + 1
+
+
+def _mixed_codec(name: str) -> codecs.CodecInfo | None:
+    # Python hands search functions the name with every character but letters, digits and "."
+    # turned into "_".
+    if re.sub(r"[^a-z0-9.]", "_", name.lower()) != "utf_8_cp1252":
+        return None
+    utf8 = codecs.lookup("utf-8")
+
+    class Decoder(codecs.BufferedIncrementalDecoder):
+        def _buffer_decode(self, data, errors, final):  # noqa: ANN001 - the codecs protocol
+            return codecs.utf_8_decode(data, _MIXED_ERRORS, final)
+
+    class Reader(codecs.StreamReader):
+        def decode(self, data, errors="strict"):  # noqa: ANN001 - the codecs protocol
+            return codecs.utf_8_decode(data, _MIXED_ERRORS, False)
+
+    return codecs.CodecInfo(
+        name=MIXED_ENCODING,
+        encode=utf8.encode,
+        decode=lambda data, errors="strict": (bytes(data).decode("utf-8", _MIXED_ERRORS), len(data)),
+        incrementalencoder=utf8.incrementalencoder,
+        incrementaldecoder=Decoder,
+        streamreader=Reader,
+        streamwriter=utf8.streamwriter,
+    )
+
+
+codecs.register_error(_MIXED_ERRORS, _cp1252_bytes)
+codecs.register(_mixed_codec)
+
+# A valid UTF-8 sequence of two to four bytes; any other byte of 0x80 and above is not UTF-8.
+_UTF8_MULTI = re.compile(rb"[\xC2-\xDF][\x80-\xBF]|[\xE0-\xEF][\x80-\xBF]{2}|[\xF0-\xF4][\x80-\xBF]{3}")
+_HIGH = re.compile(rb"[\x80-\xFF]")
 
 
 def detect_encoding(path: str | Path) -> str:
-    """``"utf-8-sig"`` (BOM), ``"utf-16"`` (BOM), ``"utf-8"`` if the whole file decodes, else ``"cp1252"``.
+    """``"utf-8-sig"`` (BOM), ``"utf-16"`` (BOM), ``"utf-8"`` if the whole file decodes, ``"cp1252"`` if
+    no line is UTF-8, else :data:`MIXED_ENCODING` (some lines UTF-8, some cp1252: each read as written).
 
-    The whole file is checked (in chunks), because a cp1252 export is often plain ASCII until the
-    first umlaut or euro sign, thousands of rows in.
+    The whole file is checked in pieces of 4 MB (time and memory bounded by the file's size), because a
+    cp1252 export is often plain ASCII until the first umlaut or euro sign, thousands of rows in. A NUL
+    byte (binary data, not text) stops the check with an error naming its line.
     """
     path = Path(path)
     with path.open("rb") as fh:
@@ -120,13 +194,43 @@ def detect_encoding(path: str | Path) -> str:
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             return "utf-16"
         fh.seek(0)
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        try:
-            while chunk := fh.read(_CHUNK_BYTES):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "cp1252"
+        utf8 = other = False
+        lines = 0
+        carry = b""
+        while True:
+            chunk = fh.read(_CHUNK_BYTES)
+            data = carry + chunk
+            # Pieces end at a line break, so no character is cut in two (a line longer than a piece
+            # is checked in pieces; at worst its last character is judged twice).
+            cut = data.rfind(b"\n") + 1 if chunk else len(data)
+            if cut == 0 and len(data) > _CHUNK_BYTES:
+                cut = len(data) - 3
+            piece, carry = data[:cut], data[cut:]
+            nul = piece.find(b"\0")
+            if nul >= 0:
+                line = lines + piece.count(b"\n", 0, nul) + 1
+                raise KpiInputError(
+                    f"{path.name} is not a text (CSV) file: line {line:,} holds a NUL byte (binary data). "
+                    "If it is a UTF-16 export without a byte-order mark, give --encoding utf-16; otherwise "
+                    "export the data again as CSV",
+                    argument="file",
+                    value=str(path),
+                )
+            lines += piece.count(b"\n")
+            if _HIGH.search(piece):
+                try:
+                    piece.decode("utf-8")
+                    utf8 = True
+                except UnicodeDecodeError:
+                    other = True
+                    utf8 = utf8 or bool(_UTF8_MULTI.search(piece))
+                    if utf8 and _HIGH.search(_UTF8_MULTI.sub(b"", piece)):
+                        # Both kinds seen; the rest of the file cannot change the answer.
+                        return MIXED_ENCODING
+            if not chunk:
+                break
+    if other:
+        return MIXED_ENCODING if utf8 else "cp1252"
     return "utf-8"
 
 
@@ -218,7 +322,13 @@ def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> RawTab
     # Row numbers as Excel shows the file: the header is row 1.
     frame.index = pd.RangeIndex(2, 2 + len(frame), name="row")
     frame, empty = _drop_empty_rows(frame)
-    return RawTable(path, "csv", frame, encoding=enc, delimiter=delim, empty_rows=empty)
+    frame, notes = trailing_summary(frame)
+    if enc == MIXED_ENCODING:
+        notes.append(
+            "lines in two encodings (UTF-8 and cp1252, as when two programs wrote the file): each read in "
+            "its own"
+        )
+    return RawTable(path, "csv", frame, encoding=enc, delimiter=delim, empty_rows=empty, notes=notes)
 
 
 def _drop_empty_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -235,6 +345,54 @@ def _drop_empty_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
             filled |= s.notna().to_numpy()
     n = int((~filled).sum())
     return (frame.loc[filled] if n else frame), n
+
+
+#: First cells of the summary lines spreadsheets and reporting tools put under a table (English, German,
+#: French, Spanish, Chinese), compared casefolded, without a trailing ":".
+SUMMARY_WORDS = frozenset(
+    {
+        "total", "totals", "grand total", "sum", "subtotal", "sub-total", "average", "avg", "mean",
+        "median", "count", "min", "max", "minimum", "maximum",
+        "summe", "gesamt", "gesamtsumme", "zwischensumme", "endsumme", "insgesamt", "durchschnitt",
+        "mittelwert", "anzahl",
+        "totaux", "somme", "moyenne", "suma", "promedio", "totale", "media",
+        "合計", "合计", "總計", "总计", "小計", "小计", "平均", "總和", "总和",
+    }
+)  # fmt: skip
+SUMMARY_SEARCH_ROWS = 10
+
+
+def _summary_label(v: Any) -> str | None:
+    if not isinstance(v, str):
+        return None
+    word = " ".join(v.split()).rstrip(":").strip().casefold()
+    return word if word in SUMMARY_WORDS else None
+
+
+def trailing_summary(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Leave out the totals/average lines under a table ("Total;;;52879,43", "Average,,,5"): counted as
+    records they would be an order or a response of their own. A line counts as one when it is among
+    the last lines, its first filled cell (in any column) is a summary word, and it fills
+    fewer cells than the lines above it (a record with a segment named "Total" fills its row)."""
+    if len(frame) < 2 or frame.shape[1] < 2:
+        return frame, []
+    tail = frame.iloc[-SUMMARY_SEARCH_ROWS:]
+    filled = np.array([[_filled(v) for v in row] for row in tail.itertuples(index=False)], dtype=bool)
+    counts = filled.sum(axis=1)
+    dropped: list[tuple[int, str]] = []
+    for i in range(len(tail) - 1, -1, -1):
+        first = int(np.argmax(filled[i])) if counts[i] else -1
+        word = _summary_label(tail.iat[i, first]) if first >= 0 else None
+        above = counts[:i] if i else frame.iloc[: -len(tail)].notna().sum(axis=1).to_numpy()
+        if word is None or not len(above) or counts[i] >= np.median(above):
+            break
+        dropped.append((int(tail.index[i]), " ".join(str(tail.iat[i, first]).split())))
+    if not dropped:
+        return frame, []
+    rows = sorted(r for r, _ in dropped)
+    shown = ", ".join(f"row {r} ({label!r})" for r, label in sorted(dropped))
+    note = f"{shown}: a totals/summary line under the table, left out (not a record)"
+    return frame.drop(index=rows), [note]
 
 
 def _column_letter(i: int) -> str:
@@ -303,7 +461,8 @@ def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
     frame = pd.DataFrame(data[:, keep] if data.size else None, columns=names_out, dtype=object)
     frame.index = pd.RangeIndex(header_at + 2, header_at + 2 + len(frame), name="row")
     frame, empty = _drop_empty_rows(frame)
-    return RawTable(path, "xlsx", frame, sheet=chosen, empty_rows=empty, notes=notes)
+    frame, summary = trailing_summary(frame)
+    return RawTable(path, "xlsx", frame, sheet=chosen, empty_rows=empty, notes=notes + summary)
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -331,6 +331,16 @@ def read_column(
     ]
 
 
+def _column_name(i: int) -> str:
+    """Column letters of the i-th (0-based) column of a range: A, B, ..., Z, AA."""
+    name = ""
+    i += 1
+    while i:
+        i, rem = divmod(i - 1, 26)
+        name = chr(65 + rem) + name
+    return name
+
+
 def read_table(
     value: Any,
     argument: str,
@@ -365,6 +375,15 @@ def read_table(
             f"{argument}: column(s) {', '.join(map(repr, missing))} not found in the header row; it has: "
             f"{', '.join(map(repr, names))}",
             argument=argument,
+        )
+    twice = [u for u in dict.fromkeys(used) if names.count(u) > 1]
+    if twice:
+        cols = [_column_name(i) for i, n in enumerate(names) if n == twice[0]]
+        raise KpiInputError(
+            f"{argument}: the header row has {len(cols)} columns named {twice[0]!r} (columns "
+            f"{', '.join(cols)} of the range); rename all but one so it is clear which to use",
+            argument=argument,
+            value=twice[0],
         )
     c.cut(0, c.last_row())
     body = c.values[c.width :].reshape(-1, c.width)

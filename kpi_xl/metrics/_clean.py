@@ -23,6 +23,7 @@ import pandas as pd
 from pandas.api.types import infer_dtype
 
 from ._errors import KpiInputError
+from ._far import FAR_REASON, far_dates, far_serial, show_date
 
 __all__ = [
     "Cleaned",
@@ -375,13 +376,15 @@ def clean_dates(
     is_num = _is_number(arr) & ~blank
     if is_num.any():
         serial = s[is_num].astype(float).to_numpy()
-        ok = np.isfinite(serial) & (serial >= 1) & (serial < 2958466)
+        # Serials past 2261 would wrap around to the 1700s in nanoseconds: they stay NaT (far dates).
+        ok = np.isfinite(serial) & (serial >= 1) & ~far_serial(serial) & (serial < 2958466)
         idx = np.flatnonzero(is_num)
         days = np.round(serial[ok] * 86400.0).astype("int64")
         out[idx[ok]] = (_EXCEL_EPOCH + days.astype("timedelta64[s]")).astype("datetime64[ns]")
         # Whole numbers like 19970101 are far past any Excel serial (9999-12-31 is 2958465): read
         # them as YYYYMMDD, the compact form many exports (and the CDNOW data) use.
         ymd = np.isfinite(serial) & (serial >= 10000101) & (serial <= 99991231) & (serial == np.round(serial))
+        ymd &= ~far_serial(serial)
         if ymd.any():
             text = pd.Series(serial[ymd].astype(np.int64).astype(str))
             out[idx[ymd]] = pd.to_datetime(text, format="%Y%m%d", errors="coerce").to_numpy(
@@ -391,6 +394,16 @@ def clean_dates(
     if rest.any():
         out[np.flatnonzero(rest)] = _parse_date_objects(s[rest])
     bad = ~blank & np.isnat(out)
+    if bad.any() and on_invalid == "raise":
+        far = np.flatnonzero(bad)[far_dates(arr[bad])]
+        if far.size:
+            pos = int(far[0])
+            raise KpiInputError(
+                f"{argument}: value {show_date(arr[pos])} at position {pos + 1} {FAR_REASON}",
+                argument=argument,
+                position=pos + 1,
+                value=arr[pos],
+            )
     if bad.any():
         if on_invalid == "raise":
             pos = int(np.flatnonzero(bad)[0])

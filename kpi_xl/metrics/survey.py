@@ -44,11 +44,40 @@ def _nps_variance(p: float, d: float, n: float) -> float:
     return max(p + d - (p - d) ** 2, 0.0) / n
 
 
+#: Most score points a survey scale may have (0-100 is the widest in use; 1,001 leaves room).
+MAX_SCALE_POINTS = 1001
+
+
+def _shown(x: Any) -> str:
+    """A scale bound or threshold as a message shows it: 5, 4.5, 1e+20 (not a Python repr)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError, OverflowError):
+        return str(x)
+    return f"{v:.15g}"
+
+
 def _points(scale: tuple[int, int]) -> np.ndarray:
     """The whole-number score points of a scale, lowest first (one histogram bin each)."""
     lo, hi = scale
-    if not (np.isfinite(lo) and np.isfinite(hi)) or lo >= hi:
-        raise KpiInputError(f"scale must be (low, high) with low < high, got {scale!r}", argument="scale")
+    try:
+        # math, not numpy: a bound of 1E+20 arrives as a Python int too big for numpy's ufuncs.
+        ok = math.isfinite(lo) and math.isfinite(hi) and lo < hi
+    except (TypeError, OverflowError):
+        ok = False
+    if not ok:
+        raise KpiInputError(
+            f"scale must be two numbers, low < high (e.g. 1-5), got {_shown(lo)}-{_shown(hi)}",
+            argument="scale",
+            value=scale,
+        )
+    if math.floor(hi) - math.ceil(lo) + 1 > MAX_SCALE_POINTS:
+        raise KpiInputError(
+            f"the scale {_shown(lo)}-{_shown(hi)} has more than {MAX_SCALE_POINTS:,} score points; survey "
+            "scales are like 1-5, 1-7, 0-10 or 0-100",
+            argument="scale",
+            value=scale,
+        )
     return np.arange(math.ceil(lo), math.floor(hi) + 1, dtype=np.float64)
 
 
@@ -527,12 +556,17 @@ def csat_from_counts(
 
 
 def _csat_checks(scale: tuple[int, int], threshold: int | None, confidence: float) -> tuple[np.ndarray, int]:
+    points = _points(scale)
     lo, hi = scale
-    thr = hi - 1 if threshold is None else int(threshold)
+    thr = hi - 1 if threshold is None else threshold
     if not lo <= thr <= hi:
-        raise KpiInputError(f"threshold {threshold!r} is outside the scale {lo}-{hi}", argument="threshold")
+        raise KpiInputError(
+            f"threshold {_shown(thr)} is outside the scale {_shown(lo)}-{_shown(hi)}",
+            argument="threshold",
+            value=thr,
+        )
     z_value(confidence)
-    return _points(scale), thr
+    return points, int(thr)
 
 
 def _csat_result(
@@ -734,7 +768,8 @@ def _ces_checks(
         thr = math.ceil(mid) - 1 if agree_threshold is None else int(agree_threshold)
     if not lo <= thr <= hi:
         raise KpiInputError(
-            f"agree_threshold {thr} is outside the scale {lo}-{hi}", argument="agree_threshold"
+            f"agree_threshold {_shown(thr)} is outside the scale {_shown(lo)}-{_shown(hi)}",
+            argument="agree_threshold",
         )
     return points, thr
 

@@ -1,0 +1,248 @@
+"""Nothing silently wrong, no hang, no Python text: exports as users' tools write them.
+
+Totals lines under a table, files mixing two encodings, NUL bytes, inputs that never end, dates
+past 2262 (the "open end" 9999-12-31), and arguments that used to put a Python exception into a cell.
+Each expected figure is worked out by hand in the test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from openpyxl import Workbook
+
+from kpi_xl import cli, udfs
+from kpi_xl.data import read_table
+from kpi_xl.data._read import MIXED_ENCODING, detect_encoding
+from kpi_xl.metrics._far import far_dates
+
+ENGINES = ["pandas", "duckdb"]
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def _json(capsys, *argv: str) -> dict:
+    import json
+
+    code, out, _ = _run(capsys, *argv, "--format", "json")
+    assert code == 0
+    return json.loads(out)
+
+
+def _value(doc: dict, metric: str) -> dict:
+    rows = doc["results"] if "results" in doc else doc["metrics"]
+    return next(r for r in rows if r.get("metric", metric) == metric)
+
+
+# --- totals and summary lines ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_totals_line_under_a_csv_is_not_an_order(tmp_path, capsys, engine):
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "Bestellnr;Kunde;Datum;Betrag\n1;A;01.01.2025;100,50\n2;B;02.01.2025;111,84\nTotal;;;212,34\n",
+        encoding="utf-8",
+    )
+    code, out, err = _run(capsys, "metric", "aov", str(path), "--engine", engine)
+    assert code == 0
+    # (100.50 + 111.84) / 2 = 106.17; with the totals line as an order it would be 141.56.
+    assert "106.17" in out and "141.56" not in out
+    assert "row 4 ('Total'): a totals/summary line under the table, left out" in out + err
+
+
+def test_an_average_line_under_a_survey_is_not_a_response(tmp_path):
+    path = tmp_path / "survey.csv"
+    path.write_text("date,id,segment,nps\n2025-01-01,1,A,9\n2025-01-02,2,A,1\nAverage,,,5\n")
+    table = read_table(path)
+    assert list(table.frame.index) == [2, 3]
+    assert any("Average" in n for n in table.notes)
+
+
+def test_several_summary_lines_in_an_xlsx_are_all_left_out(tmp_path):
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["Kunde", "Datum", "Betrag"])
+    ws.append(["A", dt.datetime(2025, 1, 1), 10.0])
+    ws.append(["B", dt.datetime(2025, 1, 2), 30.0])
+    ws.append(["Summe", None, 40.0])
+    ws.append(["Durchschnitt:", None, 20.0])
+    wb.save(tmp_path / "o.xlsx")
+    table = read_table(tmp_path / "o.xlsx")
+    assert list(table.frame["Kunde"]) == ["A", "B"]
+    assert any("row 4 ('Summe'), row 5 ('Durchschnitt:')" in n for n in table.notes)
+
+
+def test_a_record_of_a_segment_named_total_is_kept(tmp_path):
+    path = tmp_path / "o.csv"
+    path.write_text("segment,id,date,amount\nA,1,2025-01-01,10\nTotal,2,2025-01-02,30\n")
+    assert list(read_table(path).frame["segment"]) == ["A", "Total"]
+
+
+# --- encodings, NUL bytes, inputs without an end ------------------------------------------------
+
+
+def _mixed(path: Path) -> Path:
+    path.write_bytes(
+        b"Segment;Betrag\n"
+        + "Bäcker;10\n".encode()
+        + "Bäcker;20\n".encode("cp1252")
+        + "Müller;30\n".encode()
+        + "Café €;40\n".encode("cp1252")
+    )
+    return path
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_csv_mixing_utf8_and_cp1252_lines_reads_each_line_right(tmp_path, capsys, engine):
+    path = _mixed(tmp_path / "mix.csv")
+    assert detect_encoding(path) == MIXED_ENCODING
+    code, out, err = _run(
+        capsys, "metric", "aov", str(path), "--map", "amount=Betrag", "--by", "Segment", "--engine", engine
+    )
+    assert code == 0
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    # Bäcker: (10 + 20) / 2 = 15 in one segment; no "BÃ¤cker".
+    assert "15.00" in lines["Bäcker"] and "Café" in lines
+    assert "Ã" not in out
+
+
+def test_pure_cp1252_and_pure_utf8_files_are_still_told_apart(tmp_path):
+    (tmp_path / "a.csv").write_bytes("x;y\nBäcker;1\n".encode("cp1252"))
+    (tmp_path / "b.csv").write_bytes("x;y\nBäcker;1\n".encode())
+    assert detect_encoding(tmp_path / "a.csv") == "cp1252"
+    assert detect_encoding(tmp_path / "b.csv") == "utf-8"
+
+
+def test_a_csv_full_of_nul_bytes_is_refused_naming_the_line(tmp_path, capsys):
+    path = tmp_path / "nul.csv"
+    with path.open("wb") as fh:
+        fh.write(b"date;id;nps\n2025-01-01;1;9\n")
+        fh.write(b"\0" * (9 << 20))
+    code, _, err = _run(capsys, "metric", "nps", str(path))
+    assert code == 2
+    assert "nul.csv is not a text (CSV) file: line 3 holds a NUL byte" in err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_pipe_under_a_csv_name_is_refused_without_waiting_for_it(tmp_path):
+    fifo = tmp_path / "export.csv"
+    os.mkfifo(fifo)
+    # Nobody writes to the pipe: a reader that opened it would wait forever (the timeout catches that).
+    done = subprocess.run(
+        [sys.executable, "-m", "kpi_xl.cli", "metric", "nps", str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
+    assert done.returncode == 2
+    assert "not a regular file" in done.stderr and "Traceback" not in done.stderr
+
+
+# --- dates past 2262 -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_open_end_and_typo_dates_are_reported_not_a_traceback(tmp_path, capsys, engine):
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "customer_id,signup_date,churn_date\nA,2024-01-01,9999-12-31\nB,2024-01-01,2925-05-01\n"
+        "C,2024-01-01,2025-05-01\nD,2024-01-01,\n"
+    )
+    code, out, err = _run(capsys, "report", str(path), "--engine", engine)
+    assert code == 0
+    text = out + err
+    assert "'9999-12-31' is a date outside the years 1678-2261" in text
+    assert "'2925-05-01' is a date outside the years 1678-2261" in text
+    assert "OutOfBounds" not in text
+
+
+def test_far_dates_in_a_parquet_date_column_are_reported(tmp_path, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    days = pa.array([dt.datetime(2025, 1, 1), dt.datetime(9999, 12, 31), dt.datetime(2025, 2, 1)],
+                    pa.timestamp("us"))  # fmt: skip
+    pq.write_table(
+        pa.table({"customer_id": ["A", "B", "C"], "date": days, "amount": [10.0, 20.0, 30.0]}),
+        tmp_path / "o.parquet",
+    )
+    code, out, err = _run(capsys, "metric", "aov", str(tmp_path / "o.parquet"))
+    assert code == 0
+    assert "outside the years 1678-2261" in out + err
+
+
+@pytest.mark.parametrize(
+    "far", [2958465.0, dt.datetime(9999, 12, 31), "9999-12-31", "31.12.2925", 99991231.0]
+)
+def test_excel_functions_report_far_dates_instead_of_wrapping_them_to_1755(far):
+    got = udfs.FRT([[45658.0], [far]], [[45659.0], [45660.0]])
+    assert isinstance(got, str) and got.startswith("#VALUE!")
+    assert "outside the years 1678-2261" in got and "row 2" in got
+    assert "datetime.date" not in got and "1755" not in got
+
+
+def test_far_dates_are_skipped_and_counted_when_asked():
+    got = udfs.FRT(
+        [[45658.0], [2958465.0], [45658.0]], [[45658.5], [45660.0], [45659.0]], "median", None, True
+    )
+    # Two tickets left: 12 h and 24 h -> median 18 h.
+    assert got == pytest.approx(18.0)
+
+
+def test_far_dates_helper_by_hand():
+    values = np.array([dt.date(2261, 12, 31), dt.date(2262, 1, 1), "1677-01-01", "2025-01-01", 45657], object)
+    assert far_dates(values).tolist() == [False, True, True, False, False]
+
+
+# --- no Python text in a cell --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: udfs.CSAT([[5], [4]], 4, 1, 1e20),
+        lambda: udfs.CSAT([[5], [4]], None, 1, 10**20),
+        lambda: udfs.CES([[5], [4]], "mean", 1, 1e20),
+        lambda: udfs.CES([[5], [4]], "net", 1e20, 7),
+        lambda: udfs.CSAT([[5], [4]], None, 1, 0),
+        lambda: udfs.KPI_BY_SEGMENT(
+            [["Region", "Score", "Score"], ["A", 9, 1], ["B", 1, 9]], "Region", "nps", "Score"
+        ),
+    ],
+)
+def test_bad_arguments_give_a_readable_error_not_python_text(call):
+    got = call()
+    assert isinstance(got, str) and got.startswith("#VALUE!")
+    for python in ("TypeError", "ValueError", "ufunc", "Grouper", "None", "could not compute"):
+        assert python not in got
+
+
+def test_two_columns_of_one_header_are_named_with_their_letters():
+    got = udfs.KPI_BY_SEGMENT([["Region", "Score", "Score"], ["A", 9, 1]], "Region", "nps", "Score")
+    assert "2 columns named 'Score' (columns B, C of the range)" in got
+
+
+def test_a_scale_with_the_bounds_reversed_says_so_without_none():
+    got = udfs.CSAT([[5], [4]], None, 1, 0)
+    assert "low < high" in got and "1-0" in got
+
+
+def test_far_date_frame_column_in_segment_tables_is_reported():
+    frame = pd.DataFrame({"seg": ["A", "A"], "created": [45658.0, 2958465.0], "resolved": [45659.0, 45660.0]})
+    table = [list(frame.columns)] + frame.values.tolist()
+    got = udfs.KPI_BY_SEGMENT(table, "seg", "resolution_time", ["created", "resolved"])
+    assert isinstance(got, str) and "outside the years 1678-2261" in got
