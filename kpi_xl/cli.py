@@ -683,16 +683,92 @@ def _datasets(
     problems: Problems,
     progress: _Progress,
     extra: Sequence[str] = (),
-) -> list[Any]:
-    from .data._open import open_dataset
+    *,
+    every_sheet: bool = False,
+) -> tuple[list[Any], list[str]]:
+    """Read the files (with ``every_sheet``, each sheet of a workbook that has recognisable columns),
+    and notes naming the sheets not read."""
+    from .data._read import sheet_names
 
     options = _read_options(args)
-    out = []
+    out: list[Any] = []
+    notes: list[str] = []
     for path in paths:
         progress.step(f"reading {path.name}")
-        out.append(open_dataset(path, roles, options, engine=args.engine, extra=extra, problems=problems))
+        sheets = sheet_names(path) if options.sheet is None else []
+        if len(sheets) > 1 and every_sheet:
+            found = []
+            for sheet in sheets:
+                try:
+                    d = _read_one(
+                        args,
+                        path,
+                        roles,
+                        dataclasses.replace(options, sheet=sheet, sheet_in_name=True),
+                        extra,
+                    )
+                except KpiInputError as exc:
+                    if exc.kind != "empty":
+                        raise
+                    notes.append(f"{path.name}: sheet {sheet!r} not read: it is empty")
+                    continue
+                if d[0].roles:
+                    found.append(d)
+                else:
+                    notes.append(f"{path.name}: sheet {sheet!r} not read: no column kpi-xl recognises")
+            for d, trial in found:
+                out.append(_kept(d, trial, problems))
+        else:
+            out.append(_kept(*_read_one(args, path, roles, options, extra), problems))
+            if len(sheets) > 1:
+                others = ", ".join(repr(s) for s in sheets[1:])
+                notes.append(
+                    f"{path.name}: read its first sheet {sheets[0]!r}; not read: {others} (--sheet NAME)"
+                )
         progress.done()
-    return out
+    return out, notes
+
+
+def _kept(d: Any, trial: Problems, problems: Problems) -> Any:
+    """A dataset read on trial joins the run: its problems, and those its metrics find later."""
+    problems.merge(trial)
+    d.problems = problems
+    return d
+
+
+def _read_one(
+    args: argparse.Namespace, path: Path, roles: Any, options: ReadOptions, extra: Sequence[str]
+) -> tuple[Any, Problems]:
+    """One file (or sheet), with the problems found in it. A lone score column under a generic
+    header ("Score", "Bewertung") that has fewer invalid values as 0-10 answers than on the
+    satisfaction scale is the NPS question: it is read as that, and the column report says why."""
+    from .data import Problems
+    from .data._columns import is_generic_score_header
+    from .data._open import open_dataset
+    from .data._validate import MAX_LISTED
+
+    trial = Problems(limit=None if args.problems is not None else MAX_LISTED)
+    d = open_dataset(path, roles, options, engine=args.engine, extra=extra, problems=trial)
+    scored = [r for r in ("nps_score", "csat_score", "ces_score") if r in d.columns]
+    if len(scored) != 1 or scored[0] == "nps_score" or not is_generic_score_header(d.columns[scored[0]]):
+        return d, trial
+    header = d.columns[scored[0]]
+    if not trial.count_for(d.name, header):
+        return d, trial
+    mapping = {**options.mapping, "nps_score": header}
+    alt_trial = Problems(limit=trial.limit)
+    alt = open_dataset(
+        path,
+        roles,
+        dataclasses.replace(options, mapping=mapping),
+        engine=args.engine,
+        extra=extra,
+        problems=alt_trial,
+    )
+    if alt_trial.count_for(alt.name, header) >= trial.count_for(d.name, header):
+        return d, trial
+    alt.columns.how["nps_score"] = "generic score header; its values are 0-10 answers: read as NPS"
+    return alt, alt_trial
 
 
 # ----------------------------------------------------------------------------------------------
@@ -861,11 +937,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     problems = _problems(args)
     with _Progress(_progress_wanted(args)) as progress:
         progress.start(len(args.files), "reading")
-        datasets = _datasets(args, args.files, METRIC_ROLES, problems, progress)
+        datasets, sheet_notes = _datasets(
+            args, args.files, METRIC_ROLES, problems, progress, every_sheet=True
+        )
         plans = [(d, *specs_for(d, run)) for d in datasets]
         progress.start(sum(len(specs) for _, specs, _ in plans), "computing")
         rows: list[ResultRow] = []
-        notes: list[str] = []
+        notes: list[str] = list(sheet_notes)
         for d, specs, why in plans:
             notes += why
             if not specs:
@@ -905,7 +983,7 @@ def _cmd_metric(args: argparse.Namespace) -> int:
     extra = [args.by] if args.by else []
     with _Progress(_progress_wanted(args)) as progress:
         progress.start(2, "reading")
-        (d,) = _datasets(args, [args.file], _metric_roles(args.name), problems, progress, extra=extra)
+        (d,), notes = _datasets(args, [args.file], _metric_roles(args.name), problems, progress, extra=extra)
         (spec,), _ = specs_for(d, run, args.name)
         progress.step(f"computing {spec.name}")
         if args.by is None and args.period is None:
@@ -916,14 +994,20 @@ def _cmd_metric(args: argparse.Namespace) -> int:
         progress.done()
     _finish_problems(args, problems)
     if table is None:
-        _emit_results(args, [d], rows, [], problems)
+        _emit_results(args, [d], rows, notes, problems)
         return EXIT_OK
-    _emit_segments(args, d, spec.name, table, problems, skipped)
+    _emit_segments(args, d, spec.name, table, problems, skipped, notes)
     return EXIT_OK
 
 
 def _emit_segments(
-    args: argparse.Namespace, d: Any, name: str, table: pd.DataFrame, problems: Problems, skipped_rows: int
+    args: argparse.Namespace,
+    d: Any,
+    name: str,
+    table: pd.DataFrame,
+    problems: Problems,
+    skipped_rows: int,
+    notes: Sequence[str] = (),
 ) -> None:
     records = [{k: _jsonable(v) for k, v in rec.items()} for rec in table.to_dict("records")]
     skipped = (
@@ -951,6 +1035,7 @@ def _emit_segments(
         "metric": name,
         "groups": records,
         **_problem_payload(problems),
+        "run_notes": list(notes),
     }
     _render(
         args,
@@ -960,7 +1045,7 @@ def _emit_segments(
             list(table.columns),
             text,
             _file_header(d),
-            [*skipped, *_problem_lines(problems)],
+            [*notes, *skipped, *_problem_lines(problems)],
             payload,
             _problem_sheets(problems, [d]),
         ),

@@ -487,3 +487,50 @@ def test_output_file_is_written_in_the_format_its_extension_names(tmp_path, caps
         code, _, err = run(["metric", "nps", path, *argv], capsys)
         assert code == 2 and message in err
     assert not (tmp_path / "nps.md").exists()
+
+
+def _survey_and_orders_workbook(path: Path) -> Path:
+    import datetime as dt
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Umfrage"
+    ws.append(["Datum", "Bewertung", "Segment"])
+    for i, score in enumerate([10, 9, 3, 7, 0, 8, 11]):  # row 8: 11 is off the 0-10 scale
+        ws.append([dt.datetime(2025, 3, i + 1), score, "Nord"])
+    orders = wb.create_sheet("Bestellungen")
+    orders.append(["Kunden-ID", "Datum", "Betrag"])
+    orders.append(["K1", dt.datetime(2025, 1, 1), 10.5])
+    orders.append(["K2", dt.datetime(2025, 1, 2), None])  # row 3: blank amount
+    notes = wb.create_sheet("Notizen")
+    notes.append(["Hallo", "Welt"])
+    notes.append(["a", "b"])
+    wb.save(path)
+    return path
+
+
+def test_report_reads_every_sheet_and_a_generic_score_header(tmp_path, capsys):
+    path = _survey_and_orders_workbook(tmp_path / "export.xlsx")
+    code, out, err = run(["report", path, "--format", "json"], capsys)
+    assert code == 0, err
+    payload = json.loads(out)
+    files = {f["file"]: f for f in payload["files"]}
+    assert set(files) == {"export.xlsx [Umfrage]", "export.xlsx [Bestellungen]"}
+    # "Bewertung" holds 0-10 answers: report reads it as the NPS question, as `metric nps` does.
+    assert files["export.xlsx [Umfrage]"]["columns"]["nps_score"] == "Bewertung"
+    assert "read as NPS" in files["export.xlsx [Umfrage]"]["how"]["nps_score"]
+    got = {(r["file"], r["metric"]): r for r in payload["results"]}
+    nps = got[("export.xlsx [Umfrage]", "nps")]
+    # 10, 9 promoters; 3, 0 detractors; 7, 8 passives: 0 of 6; the 11 skipped.
+    assert (nps["value"], nps["n"], nps["n_dropped"]) == (0.0, 6, 1)
+    _, out_metric, _ = run(["metric", "nps", path, "--format", "json"], capsys)
+    assert results(out_metric)["nps"]["value"] == nps["value"]
+    assert got[("export.xlsx [Bestellungen]", "aov")]["value"] == 10.5
+    assert "export.xlsx: sheet 'Notizen' not read: no column kpi-xl recognises" in payload["notes"]
+    assert {(p["file"], p["row"]) for p in payload["skipped"]["rows"]} == {("export.xlsx [Umfrage]", 8)}
+    assert {(p["file"], p["row"]) for p in payload["blank"]["rows"]} == {("export.xlsx [Bestellungen]", 3)}
+    # One metric reads the first sheet and names the others.
+    code, out, _ = run(["metric", "nps", path], capsys)
+    assert "not read: 'Bestellungen', 'Notizen' (--sheet NAME)" in out

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ..metrics import KpiInputError
 from ..metrics.catalog import ROLE_KINDS
 
-__all__ = ["Role", "ROLES", "ColumnMap", "map_columns", "normalise_header"]
+__all__ = ["Role", "ROLES", "ColumnMap", "map_columns", "normalise_header", "is_generic_score_header"]
 
 
 @dataclass(frozen=True)
@@ -382,8 +382,14 @@ def _find_header(headers: Sequence[str], wanted: str) -> str | None:
 
 _SCORE_ROLES = ("nps_score", "csat_score", "ces_score")
 _GENERIC_SCORE_HEADERS = frozenset(
-    normalise_header(h) for h in ("score", "rating", "answer", "Bewertung", "Punkte", "Punktzahl", "Antwort")
+    normalise_header(h)
+    for h in ("score", "rating", "answer", "Bewertung", "Punkte", "Punktzahl", "Antwort", "Note", "Wert")
 )
+
+
+def is_generic_score_header(header: object) -> bool:
+    """A header that names a score without saying which survey it answers ("Score", "Bewertung")."""
+    return normalise_header(header) in _GENERIC_SCORE_HEADERS
 
 
 def map_columns(

@@ -47,6 +47,8 @@ class ReadOptions:
     decimal: str | None = None
     date_order: str | None = None
     rules: ValueRules = field(default_factory=ValueRules)
+    #: Name the sheet with the file in messages (a run reading several sheets of one workbook).
+    sheet_in_name: bool = False
 
 
 @dataclass
@@ -307,8 +309,13 @@ def dataset_from_table(
             notes.append(f"column {header!r}: {parsed.note}")
         if bad.any():
             problems.add(table.name, header, rows[bad], raw.to_numpy(dtype=object)[bad], parsed.reasons[bad])
-    for header in extra:
-        data[header] = _as_text(table.frame[find_header(table.frame.columns, header, table.name)])
+    carried = [find_header(table.frame.columns, header, table.name) for header in extra]
+    for header, found in zip(extra, carried, strict=True):
+        data[header] = _as_text(table.frame[found])
+    used = {*cmap.columns.values(), *carried}
+    unused = [str(h) for h in table.frame.columns if h not in used]
+    if unused:
+        notes.append(f"columns not used: {', '.join(map(repr, unused))}")
     frame = pd.DataFrame(data, index=table.frame.index)
     bad_frame = pd.DataFrame(invalid, index=table.frame.index, dtype=bool)
     return FrameDataset(table.name, cmap, problems, notes, table.describe(), labels, frame, bad_frame, blanks)
@@ -345,5 +352,11 @@ def load_dataset(
     column was used for what.
     """
     options = options or ReadOptions()
-    table = read_table(path, sheet=options.sheet, encoding=options.encoding, delimiter=options.delimiter)
+    table = read_table(
+        path,
+        sheet=options.sheet,
+        encoding=options.encoding,
+        delimiter=options.delimiter,
+        sheet_in_name=options.sheet_in_name,
+    )
     return dataset_from_table(table, roles, options, extra=extra, problems=problems)

@@ -392,6 +392,9 @@ def load_duckdb(
     for h in extra:
         ds.parsed[h] = _as_text(raw_by_col[ds.column_index[h]]).reset_index(drop=True)
         ds.reasons[h] = np.full(len(ds.parsed[h]), "", dtype=object)
+    unused = [h for h in headers if h not in wanted]
+    if unused:
+        notes.append(f"columns not used: {', '.join(map(repr, unused))}")
     ds.notes = notes
     kind = fmt.upper()
     detail = f", encoding {encoding}, delimiter {delimiter!r}" if fmt == "csv" else ""

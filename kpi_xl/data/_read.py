@@ -27,6 +27,7 @@ from ..metrics import KpiInputError
 __all__ = [
     "RawTable",
     "read_table",
+    "sheet_names",
     "detect_encoding",
     "MIXED_ENCODING",
     "SUMMARY_WORDS",
@@ -73,10 +74,12 @@ class RawTable:
     sheet: str | None = None
     empty_rows: int = 0
     notes: list[str] = field(default_factory=list)
+    #: Name the sheet with the file (``orders.xlsx [Returns]``) when a run reads several sheets of it.
+    sheet_in_name: bool = False
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return f"{self.path.name} [{self.sheet}]" if self.sheet_in_name and self.sheet else self.path.name
 
     def describe(self) -> str:
         """One line saying what was read and how."""
@@ -404,6 +407,25 @@ def _column_letter(i: int) -> str:
     return name
 
 
+def sheet_names(path: str | Path) -> list[str]:
+    """The worksheets of an Excel file, in workbook order (``[]`` for other formats)."""
+    path = Path(path)
+    _check_exists(path)
+    if file_format(path) != "xlsx":
+        return []
+    from python_calamine import CalamineWorkbook
+
+    from ..safety import check_workbook_file
+
+    check_workbook_file(path)
+    try:
+        return list(CalamineWorkbook.from_path(str(path)).sheet_names)
+    except Exception as exc:  # calamine raises its own error types for corrupt or locked files
+        raise KpiInputError(
+            f"{path.name}: cannot open as a workbook: {exc}", argument="file", value=str(path)
+        )
+
+
 def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
     try:
         from python_calamine import CalamineWorkbook
@@ -506,6 +528,7 @@ def read_table(
     sheet: str | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
+    sheet_in_name: bool = False,
 ) -> RawTable:
     """Read one export into a :class:`RawTable`.
 
@@ -535,5 +558,7 @@ def read_table(
     if fmt == "csv":
         return _read_csv(path, encoding, delimiter)
     if fmt == "xlsx":
-        return _read_xlsx(path, sheet)
+        table = _read_xlsx(path, sheet)
+        table.sheet_in_name = sheet_in_name
+        return table
     return _read_parquet(path)

@@ -120,6 +120,17 @@ class Problems:
                     RowProblem(file, int(rows[i]), column, values[i], str(reasons[i]), verdict)
                 )
 
+    def merge(self, other: Problems) -> None:
+        """Take over what another collector found (a file read on trial, then kept)."""
+        for p in other.listed:
+            self.listed.append(p)
+        self.counts.update(other.counts)
+        self.blanks_noted |= other.blanks_noted
+
+    def count_for(self, file: str, column: str) -> int:
+        """Invalid values found in one column of one file."""
+        return sum(n for (f, c, _, v), n in self.counts.items() if (f, c, v) == (file, column, "invalid"))
+
     def _invalid(self) -> dict[tuple[str, str, str], int]:
         return {(f, c, r): n for (f, c, r, v), n in self.counts.items() if v == "invalid"}
 
