@@ -30,7 +30,7 @@ from kpi_xl import metrics as m
 from kpi_xl.excel import coerce, spill
 from kpi_xl.excel.errors import excel_function
 from kpi_xl.metrics import KpiInputError
-from kpi_xl.metrics._clean import clean_scores
+from kpi_xl.metrics.rules import clean_scores
 
 __all__ = [
     "NPS",

@@ -14,11 +14,11 @@
 No number is computed here: metrics come from :mod:`kpi_xl.metrics`.
 """
 
+from ..metrics.rules import ParsedDates, ParsedNumbers, parse_dates, parse_numbers
 from ._columns import ROLES, ColumnMap, Role, map_columns, normalise_header
 from ._dataset import Dataset, FrameDataset, ReadOptions, load_dataset
 from ._duck import DuckDataset, load_duckdb
 from ._open import choose_engine, clv_inputs, open_dataset, with_customer_ids
-from ._parse import ParsedDates, ParsedNumbers, parse_dates, parse_numbers
 from ._read import EXCEL_MAX_ROWS, RawTable, detect_delimiter, detect_encoding, read_table
 from ._validate import Problems, RowProblem, ValueRules
 

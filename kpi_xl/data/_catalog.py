@@ -17,8 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..metrics import KpiInputError, MetricResult, catalog, segments
-from ..metrics._result import SMALL_SAMPLE_N
+from ..metrics import SMALL_SAMPLE_N, KpiInputError, MetricResult, catalog, segments
 from ._dataset import Dataset
 
 __all__ = [

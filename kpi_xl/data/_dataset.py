@@ -1,7 +1,7 @@
 """One export, read, mapped and parsed: the values each role holds, ready for the engine.
 
 :func:`load_dataset` is the pandas path: the whole file is read, the role columns are parsed
-(:mod:`._parse`) and checked with the engine's rules (:mod:`._validate`). The DuckDB path
+(:mod:`kpi_xl.metrics.rules`) and checked with the engine's rules (:mod:`._validate`). The DuckDB path
 (:mod:`._duck`) produces the same :class:`Dataset` from aggregates.
 """
 
@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import KpiInputError
+from ..metrics.rules import parse_dates, parse_numbers
 from ._columns import ROLE_BY_NAME, ColumnMap, map_columns
-from ._parse import parse_dates, parse_numbers
 from ._read import RawTable, read_table
 from ._validate import Problems, ValueRules, check_ids, check_values
 

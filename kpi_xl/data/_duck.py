@@ -39,9 +39,9 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import KpiInputError, catalog
+from ..metrics.rules import BLANK_TEXT
 from ._columns import ROLE_BY_NAME, map_columns
 from ._dataset import Dataset, ReadOptions, _as_text, default_decimal, find_header, parse_role
-from ._parse import BLANK_TEXT
 from ._read import (
     SUMMARY_SEARCH_ROWS,
     _check_exists,
@@ -771,7 +771,7 @@ def _note_partial_rows(ds: DuckDataset, roles: list[str], source: str, where: st
 
 def _end_day(observation_end: Any) -> np.datetime64:
     """The observation end as the engine reads it (its own date parsing; NaT for a blank)."""
-    from ..metrics._clean import clean_dates
+    from ..metrics.rules import clean_dates
 
     end, _ = clean_dates([observation_end], argument="observation_end")
     return end.astype("datetime64[D]")[0]

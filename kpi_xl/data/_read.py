@@ -1,7 +1,7 @@
 """Reading exports: CSV (delimiter and encoding detected), XLSX (python-calamine) and Parquet.
 
 Every reader returns a :class:`RawTable`: the values as the file holds them (CSV cells stay text, so
-that locale-aware parsing happens once, in :mod:`kpi_xl.data._parse`), the original headers, and an
+that locale-aware parsing happens once, in :mod:`kpi_xl.metrics.rules`), the original headers, and an
 index of row numbers as the user sees them, so that a message can say "row 17".
 
 Row numbers: for CSV and XLSX the header is row 1 (XLSX: the sheet's own row numbers, so a table

@@ -3,7 +3,7 @@
 The data layer parses what is file-specific (locale numbers, date formats, header names); whether a
 value is acceptable to a metric (a score on the scale, an amount not negative, a yes/no flag) is the
 engine's rule, so it is checked here with the engine's own cleaners from
-:mod:`kpi_xl.metrics._clean`, run once per distinct value. A value the engine would reject becomes a
+:mod:`kpi_xl.metrics.rules`, run once per distinct value. A value the engine would reject becomes a
 :class:`RowProblem` naming the file, row, column, value and reason, and its row is skipped by the
 metrics that read that column (and only by those).
 """
@@ -20,8 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import KpiInputError
-from ..metrics._clean import clean_flags, clean_ids, clean_numbers, clean_scores
-from ._parse import BLANK_TEXT
+from ..metrics.rules import BLANK_TEXT, clean_flags, clean_ids, clean_numbers, clean_scores
 
 __all__ = [
     "RowProblem",
@@ -282,7 +281,7 @@ def _blank_like_engine(uniq: np.ndarray, kind: str) -> np.ndarray:
 
 
 def check_ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Customer ids by the engine's rule (:func:`kpi_xl.metrics._clean.clean_ids`): ``1001``,
+    """Customer ids by the engine's rule (:func:`kpi_xl.metrics.rules.clean_ids`): ``1001``,
     ``1001.0`` and ``" 1001"`` are one customer, ``"0012"`` is not 12, TRUE is not an id.
 
     Returns ``(codes, labels, reasons)``: a float code per position (NaN where blank or rejected),

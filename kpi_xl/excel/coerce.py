@@ -25,7 +25,7 @@ puts every Excel quirk in this one module and lets it work on whole arrays:
   0 is refused with a message, because blanks and real zeros cannot be told apart there.
 
 Everything else - text numbers, yes/no flags, date text, out-of-range values, and what is blank or
-invalid - is decided by the engine's own cleaners (:mod:`kpi_xl.metrics._clean`), never here.
+invalid - is decided by the engine's own cleaners (:mod:`kpi_xl.metrics.rules`), never here.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from kpi_xl.metrics import KpiInputError
-from kpi_xl.metrics._clean import clean_dates, clean_flags, clean_numbers
+from kpi_xl.metrics import KpiInputError, rules
+from kpi_xl.metrics.rules import SET_LOCALE, clean_dates, clean_flags, clean_numbers
 
 from .errors import EXCEL_ERRORS, OFFICE_JS, ExcelCellError, Layout, register_layout
 
@@ -446,10 +446,22 @@ def number(value: Any, argument: str, default: Any = _REQUIRED, *, office_js: bo
         if default is _REQUIRED:
             raise KpiInputError(f"{argument} is blank; enter a number", argument=argument, kind="empty")
         return default
-    try:
-        return float(clean_numbers([v], argument=argument).values[0])
-    except KpiInputError:
-        raise KpiInputError(f"{argument} must be a number, got {v!r}", argument=argument, value=v)
+    read = rules.read_numbers([v])
+    verdict = read.verdict[0]
+    if verdict == "valid":
+        return float(read.values[0])
+    if verdict == "placeholder":
+        # "n/a" typed where a number belongs says "no value", as a blank cell does.
+        if default is _REQUIRED:
+            raise KpiInputError(
+                argument=argument, value=v, kind="empty", reason="means no value; enter a number"
+            )
+        return default
+    if read.ambiguous[0]:
+        raise KpiInputError(
+            argument=argument, value=v, kind="ambiguous", reason=read.reason[0], hint=SET_LOCALE
+        )
+    raise KpiInputError(f"{argument} must be a number, got {v!r}", argument=argument, value=v)
 
 
 def whole(value: Any, argument: str, default: Any = _REQUIRED, *, office_js: bool = OFFICE_JS) -> Any:
@@ -473,10 +485,10 @@ def flag(value: Any, argument: str, default: bool, *, office_js: bool = OFFICE_J
     v = scalar(value, argument, office_js=office_js)
     if v is None:
         return default
-    try:
-        return bool(clean_flags([v], argument=argument).values[0])
-    except KpiInputError:
+    cleaned = clean_flags([v], argument=argument, on_invalid="drop")
+    if not cleaned.values.size:
         raise KpiInputError(f"{argument} must be TRUE or FALSE, got {v!r}", argument=argument, value=v)
+    return bool(cleaned.values[0])
 
 
 def choice(

@@ -11,7 +11,8 @@ referrals, refunds and returns, loyalty, advocacy index), ``segments`` (any metr
 or period), ``catalog`` (every metric once: its function, inputs, unit, period and summary entry),
 ``comments`` (themes and sentiment of open comments), ``closed_loop`` (follow-up list, revenue at
 risk, advocates, feedback engagement), ``drivers`` (key driver analysis), ``planning`` (survey
-sample sizes).
+sample sizes). ``rules`` holds the value rules every face applies (kinds, verdicts, placeholders,
+locale-aware number text, the label policy) and :class:`Problem`, the record of a value left out.
 
 The families are imported when first used (``kpi_xl.metrics.nps`` imports ``survey`` and what it
 needs, not the CLV models), so that the command line and the Excel functions start fast; every
@@ -25,6 +26,7 @@ from types import ModuleType
 from typing import Any
 
 # Re-exported (the redundant aliases say so): light modules, imported at once.
+from ._errors import Hint as Hint
 from ._errors import KpiInputError as KpiInputError
 from ._result import SMALL_SAMPLE_N as SMALL_SAMPLE_N
 from ._result import MetricResult as MetricResult
@@ -34,7 +36,9 @@ _FAMILIES = (
     "survey", "retention", "value", "service", "advocacy", "segments",
     "comments", "closed_loop", "drivers", "planning", "clv",
 )  # fmt: skip
-_MODULES = frozenset(_FAMILIES) | {"catalog"}
+_MODULES = frozenset(_FAMILIES) | {"catalog", "rules"}
+# Names of modules that are not families (their other names stay in the module).
+_ELSEWHERE = {"Problem": "rules"}
 
 
 def _family(name: str) -> ModuleType:
@@ -44,10 +48,20 @@ def _family(name: str) -> ModuleType:
 def __getattr__(name: str) -> Any:
     if name in _MODULES:
         return _family(name)
+    if name in _ELSEWHERE:
+        value = getattr(_family(_ELSEWHERE[name]), name)
+        globals()[name] = value
+        return value
     if name == "__all__":
-        value: Any = ["KpiInputError", "MetricResult", "SMALL_SAMPLE_N", "catalog"] + [
-            n for f in _FAMILIES for n in _family(f).__all__
-        ]
+        value: Any = [
+            "KpiInputError",
+            "Hint",
+            "Problem",
+            "MetricResult",
+            "SMALL_SAMPLE_N",
+            "catalog",
+            "rules",
+        ] + [n for f in _FAMILIES for n in _family(f).__all__]
     else:
         for f in _FAMILIES:
             module = _family(f)

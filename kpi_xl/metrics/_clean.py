@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-from ._errors import KpiInputError
+from ._errors import SET_LOCALE, SKIP_INVALID, KpiInputError
 from ._far import FAR_REASON, far_dates, far_serial, show_date
+from ._text import PLACEHOLDERS, current_locale, placeholder_key, read_number_text
 
 __all__ = [
     "Cleaned",
@@ -36,6 +37,10 @@ __all__ = [
     "require_count",
     "clean_ids",
     "require_share",
+    "read_scalar",
+    "Verdicts",
+    "read_numbers",
+    "verdicts",
 ]
 
 OnInvalid = Literal["raise", "drop"]
@@ -53,6 +58,8 @@ class Cleaned:
     mask: np.ndarray
     n_blank: int
     n_invalid: int
+    #: Of ``n_blank``, how many were placeholders for "no answer" (``n/a``, ``k.A.``, ``-`` ...).
+    n_placeholder: int = 0
 
     @property
     def n_dropped(self) -> int:
@@ -146,33 +153,66 @@ def _blank_mask(arr: np.ndarray) -> np.ndarray:
     return blank
 
 
-def _to_float(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Float values (NaN where not convertible) and a mask of entries that were not numbers."""
+def _placeholder_mask(arr: np.ndarray) -> np.ndarray:
+    """Text meaning "no answer" (:data:`kpi_xl.metrics.rules.PLACEHOLDERS`), decided per distinct text."""
+    if arr.dtype.kind in "fciub" or arr.dtype.kind == "M" or not arr.size:
+        return np.zeros(arr.shape, dtype=bool)
+    is_str = _is_text(arr) if arr.dtype.kind == "O" else np.ones(arr.shape, dtype=bool)
+    out = np.zeros(arr.shape, dtype=bool)
+    if is_str.any():
+        idx = np.flatnonzero(is_str)
+        codes, distinct = pd.factorize(arr[idx].astype(object))
+        hit = np.array([placeholder_key(str(v)) in PLACEHOLDERS for v in distinct] + [False], dtype=bool)
+        out[idx] = hit[codes]
+    return out
+
+
+def _to_float(
+    arr: np.ndarray, locale: str | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(floats, not_number, ambiguous, reason)``: float values (NaN where not convertible), a mask
+    of entries that were not numbers, of number text that reads two ways, and the reason per
+    position for text that is no number ("" elsewhere). Text is read by the locale rules of
+    :func:`kpi_xl.metrics.rules.read_numbers`, once per distinct text."""
+    none = np.zeros(arr.shape, dtype=bool)
+    reasons = np.full(arr.shape, "", dtype=object)
     if arr.dtype.kind == "f":
-        return arr.astype(np.float64, copy=False), np.zeros(arr.shape, dtype=bool)
+        return arr.astype(np.float64, copy=False), none, none, reasons
     if arr.dtype.kind in "iu":
-        return arr.astype(np.float64), np.zeros(arr.shape, dtype=bool)
+        return arr.astype(np.float64), none, none, reasons
     if arr.dtype.kind == "b":
-        return np.full(arr.shape, np.nan), np.ones(arr.shape, dtype=bool)
+        return np.full(arr.shape, np.nan), ~none, none, reasons
     arr = arr.astype(object, copy=False)
     is_bool = _is_bool(arr)
     is_str = _is_text(arr)
+    ambiguous = none.copy()
+    text_ok = np.zeros(arr.shape, dtype=bool)
+    text_val = np.full(arr.shape, np.nan)
     if is_bool.any() or is_str.any():
         arr = arr.copy()
         arr[is_bool] = None
         idx = np.flatnonzero(is_str)
-        arr[idx] = [v.strip() for v in arr[idx]]
+        stripped = np.array([v.strip() for v in arr[idx]], dtype=object)
+        filled = stripped != ""
+        idx = idx[filled]
+        if idx.size:
+            codes, distinct = pd.factorize(stripped[filled])
+            vals, ok, amb, why = read_number_text(pd.Series(np.asarray(distinct, dtype=object)), locale)
+            text_val[idx], text_ok[idx], ambiguous[idx], reasons[idx] = (
+                vals[codes],
+                ok[codes],
+                amb[codes],
+                why[codes],
+            )
+        arr[np.flatnonzero(is_str)] = None
     out = pd.to_numeric(pd.Series(arr, dtype=object), errors="coerce").to_numpy(
-        dtype=np.float64, na_value=np.nan
+        dtype=np.float64, na_value=np.nan, copy=True
     )
-    bad = is_bool | (np.isnan(out) & ~pd.isna(arr))
-    return out, bad
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, np.generic):
-        value = value.item()
-    return f"{value:g}" if isinstance(value, float) else repr(value)
+    out[text_ok] = text_val[text_ok]
+    blank_text = is_str & ~text_ok & (reasons == "")
+    bad = is_bool | (np.isnan(out) & ~pd.isna(arr) & ~is_str) | (is_str & ~text_ok & ~blank_text)
+    reasons[is_bool] = ""
+    return out, bad, ambiguous, reasons
 
 
 def clean_numbers(
@@ -185,6 +225,7 @@ def clean_numbers(
     allow_negative: bool = True,
     on_invalid: OnInvalid = "raise",
     expected: str | None = None,
+    locale: str | None = None,
 ) -> Cleaned:
     """Clean a 1-D input of numbers.
 
@@ -205,6 +246,9 @@ def clean_numbers(
         ``"drop"`` skips and counts invalid values.
     expected:
         Phrase for the error message, e.g. ``"an integer score from 0 to 10"``.
+    locale:
+        ``"de"`` or ``"en"``: how number text is read (:mod:`kpi_xl.metrics.rules`); ``None``
+        (default) reads text that has one reading only and rejects ``"1.000"`` as ambiguous.
     """
     check_on_invalid(on_invalid)
     arr = _as_1d(values, argument)
@@ -213,43 +257,73 @@ def clean_numbers(
         view = arr.view()
         view.flags.writeable = False
         return Cleaned(values=view, mask=np.ones(arr.size, dtype=bool), n_blank=0, n_invalid=0)
-    blank = _blank_mask(arr)
-    nums, not_number = _to_float(arr)
-    invalid = not_number & ~blank
-    with np.errstate(invalid="ignore"):
-        invalid |= ~blank & ~np.isfinite(nums) & ~not_number
-        if lo is not None:
-            invalid |= ~blank & (nums < lo)
-        if hi is not None:
-            invalid |= ~blank & (nums > hi)
-        if integer:
-            invalid |= ~blank & np.isfinite(nums) & (nums != np.round(nums))
-        if not allow_negative:
-            invalid |= ~blank & (nums < 0)
+    if expected is None:
+        expected = _expected(lo, hi, integer, allow_negative)
+    checked = _number_verdicts(arr, lo, hi, integer, allow_negative, expected, locale or current_locale())
+    nums, blank, placeholder, invalid, ambiguous, reasons = checked
     n_invalid = int(invalid.sum())
     if n_invalid and on_invalid == "raise":
         pos = int(np.flatnonzero(invalid)[0])
-        if expected is None:
-            parts = []
-            if integer:
-                parts.append("a whole number")
-            else:
-                parts.append("a finite number")
-            if lo is not None and hi is not None:
-                parts.append(f"from {lo:g} to {hi:g}")
-            elif not allow_negative or (lo is not None and lo >= 0):
-                parts.append("that is not negative")
-            expected = " ".join(parts)
-        more = f" ({n_invalid - 1} more invalid value(s) follow)" if n_invalid > 1 else ""
         raise KpiInputError(
-            f"{argument}: value {_describe(arr[pos])} at position {pos + 1} is not {expected}{more}; "
-            "fix it, or pass on_invalid='drop' to skip and count invalid values",
             argument=argument,
             position=pos + 1,
             value=arr[pos],
+            kind="ambiguous" if ambiguous[pos] else "invalid",
+            reason=reasons[pos],
+            hint=SET_LOCALE if ambiguous[pos] else SKIP_INVALID,
+            n_more=n_invalid - 1,
         )
-    keep = ~blank & ~invalid
-    return Cleaned(values=nums[keep], mask=keep, n_blank=int(blank.sum()), n_invalid=n_invalid)
+    keep = ~blank & ~placeholder & ~invalid
+    return Cleaned(
+        values=nums[keep],
+        mask=keep,
+        n_blank=int(blank.sum() + placeholder.sum()),
+        n_invalid=n_invalid,
+        n_placeholder=int(placeholder.sum()),
+    )
+
+
+def _expected(lo: float | None, hi: float | None, integer: bool, allow_negative: bool) -> str:
+    parts = ["a whole number" if integer else "a finite number"]
+    if lo is not None and hi is not None:
+        parts.append(f"from {lo:g} to {hi:g}")
+    elif not allow_negative or (lo is not None and lo >= 0):
+        parts.append("that is not negative")
+    return " ".join(parts)
+
+
+def _number_verdicts(
+    arr: np.ndarray,
+    lo: float | None,
+    hi: float | None,
+    integer: bool,
+    allow_negative: bool,
+    expected: str,
+    locale: str | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(numbers, blank, placeholder, invalid, ambiguous, reason)`` per position of a column of numbers."""
+    blank = _blank_mask(arr)
+    placeholder = _placeholder_mask(arr) & ~blank
+    nums, not_number, ambiguous, reasons = _to_float(arr, locale)
+    filled = ~blank & ~placeholder
+    # Text the reader could not take says why (ambiguous, the other decimal mark); anything
+    # else that is no number, or out of range, is "not <expected>".
+    text_reason = filled & not_number & (reasons != "") & (ambiguous | (reasons != "is not a number"))
+    invalid = not_number & filled
+    with np.errstate(invalid="ignore"):
+        invalid |= filled & ~np.isfinite(nums) & ~not_number
+        if lo is not None:
+            invalid |= filled & (nums < lo)
+        if hi is not None:
+            invalid |= filled & (nums > hi)
+        if integer:
+            invalid |= filled & np.isfinite(nums) & (nums != np.round(nums))
+        if not allow_negative:
+            invalid |= filled & (nums < 0)
+    out_reasons = np.full(arr.shape, "", dtype=object)
+    out_reasons[invalid] = f"is not {expected}"
+    out_reasons[text_reason] = reasons[text_reason]
+    return nums, blank, placeholder, invalid, ambiguous & invalid, out_reasons
 
 
 _CHUNK = 65536
@@ -287,6 +361,7 @@ def clean_scores(
     scale: tuple[int, int],
     argument: str = "scores",
     on_invalid: OnInvalid = "raise",
+    locale: str | None = None,
 ) -> Cleaned:
     """Survey scores: whole numbers inside ``scale`` (inclusive)."""
     lo, hi = scale
@@ -300,8 +375,13 @@ def clean_scores(
         integer=True,
         on_invalid=on_invalid,
         expected=f"a whole-number score from {lo:g} to {hi:g}",
+        locale=locale,
     )
 
+
+FLAG_EXPECTED = "a yes/no flag (TRUE/FALSE, 1/0, yes/no)"
+DATE_EXPECTED = "a date (use a date cell, ISO text like 2025-12-31, or 31.12.2025)"
+ID_EXPECTED = "a customer id (use text or a whole number)"
 
 _TRUE_TEXT = {"1", "true", "yes", "y", "x", "ja", "wahr", "t"}
 _FALSE_TEXT = {"0", "false", "no", "n", "nein", "falsch", "f"}
@@ -317,6 +397,8 @@ def clean_flags(values: Any, *, argument: str = "flags", on_invalid: OnInvalid =
     if arr.dtype.kind == "b":
         return Cleaned(arr.astype(float), np.ones(arr.shape, bool), 0, 0)
     blank = _blank_mask(arr)
+    placeholder = _placeholder_mask(arr) & ~blank
+    blank |= placeholder
     out = np.full(arr.shape, np.nan)
     if arr.dtype.kind in "iuf":
         nums = arr.astype(float)
@@ -341,14 +423,15 @@ def clean_flags(values: Any, *, argument: str = "flags", on_invalid: OnInvalid =
     if n_invalid and on_invalid == "raise":
         pos = int(np.flatnonzero(invalid)[0])
         raise KpiInputError(
-            f"{argument}: value {_describe(arr[pos])} at position {pos + 1} is not a yes/no flag "
-            "(TRUE/FALSE, 1/0, yes/no)",
             argument=argument,
             position=pos + 1,
             value=arr[pos],
+            reason=f"is not {FLAG_EXPECTED}",
+            hint=SKIP_INVALID,
+            n_more=n_invalid - 1,
         )
     keep = ~blank & ~invalid
-    return Cleaned(out[keep], keep, int(blank.sum()), n_invalid)
+    return Cleaned(out[keep], keep, int(blank.sum()), n_invalid, int(placeholder.sum()))
 
 
 # Excel's day zero: serial 1 is 1900-01-01 but Excel counts a fictitious 1900-02-29, so for every
@@ -371,6 +454,7 @@ def clean_dates(
         out = arr.astype("datetime64[ns]")
         return out, np.isnat(out)
     blank = _blank_mask(arr)
+    blank |= _placeholder_mask(arr)
     out = np.full(arr.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
     s = pd.Series(arr, dtype=object)
     is_num = _is_number(arr) & ~blank
@@ -399,28 +483,30 @@ def clean_dates(
         if far.size:
             pos = int(far[0])
             raise KpiInputError(
-                f"{argument}: value {show_date(arr[pos])} at position {pos + 1} {FAR_REASON}",
                 argument=argument,
                 position=pos + 1,
-                value=arr[pos],
+                value=show_date(arr[pos]),
+                reason=FAR_REASON,
+                n_more=int(far.size) - 1,
             )
     if bad.any():
         if on_invalid == "raise":
             pos = int(np.flatnonzero(bad)[0])
             raise KpiInputError(
-                f"{argument}: value {_describe(arr[pos])} at position {pos + 1} is not a date "
-                "(use a date cell, ISO text like 2025-12-31, or 31.12.2025)",
                 argument=argument,
                 position=pos + 1,
                 value=arr[pos],
+                reason=f"is not {DATE_EXPECTED}",
+                n_more=int(bad.sum()) - 1,
             )
         blank = blank | bad
     if not allow_blank and blank.any():
         pos = int(np.flatnonzero(blank)[0])
         raise KpiInputError(
-            f"{argument}: the date at position {pos + 1} is blank, but this date is required",
             argument=argument,
             position=pos + 1,
+            value=arr[pos] if _placeholder_mask(arr[pos : pos + 1])[0] else None,
+            reason="is blank, but this date is required",
         )
     return out, blank
 
@@ -489,13 +575,28 @@ def _reject_bool(x: Any, argument: str) -> None:
         raise KpiInputError(f"{argument} must be a number, got {x!r}", argument=argument, value=x)
 
 
-def require_positive(x: float, argument: str, *, allow_zero: bool = False) -> float:
-    """A scalar that must be a finite number > 0 (or >= 0)."""
+def read_scalar(x: Any, argument: str) -> float:
+    """A scalar argument as a float; number text is read by the locale rules (``"1.000"`` with no
+    locale is ambiguous, never a silent 1)."""
     _reject_bool(x, argument)
+    if isinstance(x, str):
+        read = read_numbers(np.array([x], dtype=object))
+        if read.ambiguous[0]:
+            raise KpiInputError(
+                argument=argument, value=x, kind="ambiguous", reason=read.reason[0], hint=SET_LOCALE
+            )
+        if read.verdict[0] != "valid":
+            raise KpiInputError(f"{argument} must be a number, got {x!r}", argument=argument, value=x)
+        return float(read.values[0])
     try:
-        v = float(x)
+        return float(x)
     except (TypeError, ValueError):
         raise KpiInputError(f"{argument} must be a number, got {x!r}", argument=argument, value=x)
+
+
+def require_positive(x: float, argument: str, *, allow_zero: bool = False) -> float:
+    """A scalar that must be a finite number > 0 (or >= 0)."""
+    v = read_scalar(x, argument)
     if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         need = "0 or more" if allow_zero else "more than 0"
         kind = "zero-base" if v == 0 else "invalid"
@@ -515,11 +616,7 @@ def require_count(x: Any, argument: str, *, allow_zero: bool = True) -> float:
 
 def require_share(x: float, argument: str, *, allow_one: bool = True) -> float:
     """A scalar rate in [0, 1] (or [0, 1))."""
-    _reject_bool(x, argument)
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise KpiInputError(f"{argument} must be a number, got {x!r}", argument=argument, value=x)
+    v = read_scalar(x, argument)
     if not np.isfinite(v) or v < 0 or v > 1 or (v == 1 and not allow_one):
         rng = "from 0 to 1" if allow_one else "from 0 up to (not including) 1"
         raise KpiInputError(
@@ -557,6 +654,7 @@ def clean_ids(
     check_on_invalid(on_invalid)
     arr = _as_1d(values, argument)
     blank = _blank_mask(arr)
+    blank |= _placeholder_mask(arr)
     if arr.dtype.kind in "iu":
         codes, uniques = pd.factorize(arr)
         return codes.astype(np.int64), np.asarray(uniques), 0, 0
@@ -580,11 +678,12 @@ def clean_ids(
     if n_invalid and on_invalid == "raise":
         pos = int(np.flatnonzero(invalid)[0])
         raise KpiInputError(
-            f"{argument}: value {arr[pos]!r} at position {pos + 1} is not a customer id (use text or a "
-            "whole number); fix it, or pass on_invalid='drop' to skip and count invalid values",
             argument=argument,
             position=pos + 1,
             value=arr[pos],
+            reason=f"is not {ID_EXPECTED}",
+            hint=SKIP_INVALID,
+            n_more=n_invalid - 1,
         )
     # Distinct raw values can share an id (1001, "1001", 1001.0). pandas lists distinct values in
     # order of first appearance, so the ids are numbered in that order too.
@@ -594,3 +693,85 @@ def clean_ids(
     codes = np.full(arr.shape, -1, dtype=np.int64)
     codes[present] = key_codes[raw_codes]
     return codes, np.asarray(uniques, dtype=object), int(blank.sum()), n_invalid
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """The verdict on each value of a column: ``values`` (floats for number kinds and flags, NaN
+    where not valid; datetime64 for dates; integer codes for ids, -1 where not valid; the text
+    for text and labels), ``verdict`` and ``reason`` per value (reason "" unless invalid), and
+    ``ambiguous`` marking number text that reads two ways (``1.000`` with no locale)."""
+
+    values: np.ndarray
+    verdict: np.ndarray
+    reason: np.ndarray
+    ambiguous: np.ndarray
+
+    @property
+    def valid(self) -> np.ndarray:
+        return self.verdict == "valid"
+
+    def counts(self) -> dict[str, int]:
+        """How many values got each verdict."""
+        return {v: int((self.verdict == v).sum()) for v in ("valid", "blank", "placeholder", "invalid")}
+
+
+def _verdict_array(blank: np.ndarray, placeholder: np.ndarray, invalid: np.ndarray) -> np.ndarray:
+    out = np.full(blank.shape, "valid", dtype=object)
+    out[invalid] = "invalid"
+    out[blank] = "blank"
+    out[placeholder] = "placeholder"
+    return out
+
+
+def read_numbers(arr: np.ndarray, *, locale: str | None = None) -> Verdicts:
+    """Numbers and number text with a verdict each; no range rule (see :func:`verdicts`)."""
+    return verdicts(arr, "number", locale=locale)
+
+
+def verdicts(
+    arr: np.ndarray, kind: str, *, scale: tuple[float, float] | None = None, locale: str | None = None
+) -> Verdicts:
+    """The verdict on each value for a column of ``kind`` (:data:`kpi_xl.metrics.rules.KINDS`, or
+    ``"number"``: any finite number), by the same rules the cleaners apply."""
+    arr = _as_1d(arr, "values")
+    locale = locale or current_locale()
+    none = np.zeros(arr.shape, dtype=bool)
+    if kind in ("number", "score", "amount", "count"):
+        lo, hi = scale if kind == "score" and scale is not None else (None, None)
+        if kind == "score" and scale is None:
+            raise KpiInputError("a score column needs its scale", argument="scale")
+        expected = {
+            "number": "a finite number",
+            "score": f"a whole-number score from {lo:g} to {hi:g}" if lo is not None else "",
+            "amount": "a finite number that is not negative",
+            "count": "a whole number that is not negative",
+        }[kind]
+        nums, blank, placeholder, invalid, ambiguous, reasons = _number_verdicts(
+            arr, lo, hi, kind in ("score", "count"), kind == "number", expected, locale
+        )
+        values = np.where(invalid | blank | placeholder, np.nan, nums)
+        return Verdicts(values, _verdict_array(blank, placeholder, invalid), reasons, ambiguous)
+    blank = _blank_mask(arr)
+    placeholder = _placeholder_mask(arr) & ~blank
+    reasons = np.full(arr.shape, "", dtype=object)
+    if kind == "flag":
+        cleaned = clean_flags(arr, on_invalid="drop")
+        values = np.full(arr.shape, np.nan)
+        values[cleaned.mask] = cleaned.values
+        invalid = ~cleaned.mask & ~blank & ~placeholder
+        reasons[invalid] = f"is not {FLAG_EXPECTED}"
+    elif kind == "date":
+        values, missing = clean_dates(arr, on_invalid="drop")
+        invalid = missing & ~blank & ~placeholder
+        reasons[invalid] = f"is not {DATE_EXPECTED}"
+    elif kind == "id":
+        values, _, _, _ = clean_ids(arr, on_invalid="drop")
+        invalid = (values < 0) & ~blank & ~placeholder
+        reasons[invalid] = f"is not {ID_EXPECTED}"
+    elif kind in ("text", "label"):
+        values = arr
+        invalid = none
+    else:
+        raise KpiInputError(f"unknown kind {kind!r}", argument="kind", value=kind)
+    return Verdicts(values, _verdict_array(blank, placeholder, invalid), reasons, none)

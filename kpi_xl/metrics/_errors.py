@@ -1,14 +1,64 @@
-"""The one exception type the engine raises for bad input."""
+"""The one exception type the engine raises for bad input, with its facts as fields."""
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
 
-__all__ = ["KpiInputError"]
+__all__ = ["KpiInputError", "Hint", "SKIP_INVALID", "SET_LOCALE", "ErrorKind", "ERROR_KINDS", "show_value"]
+
+#: What went wrong, for the faces to map (Excel: ``invalid`` and ``ambiguous`` -> #VALUE!,
+#: ``empty`` -> #N/A, ``zero-base`` -> #DIV/0!).
+ErrorKind = Literal["invalid", "empty", "zero-base", "ambiguous"]
+ERROR_KINDS: tuple[str, ...] = ("invalid", "empty", "zero-base", "ambiguous")
+
+
+@dataclass(frozen=True)
+class Hint:
+    """An option of the call that lets it go through: pass ``argument=value`` to ``effect``.
+
+    Faces say it in their own words: Python ``pass on_invalid='drop'``, Excel "set skip_invalid to
+    TRUE", the command line ``--skip-invalid``.
+    """
+
+    argument: str
+    value: Any
+    effect: str
+    #: The Python wording when the option is not an argument of the call (e.g. a context manager).
+    python: str | None = None
+
+    def __str__(self) -> str:
+        return self.python or f"pass {self.argument}={self.value!r} to {self.effect}"
+
+
+#: The hint every column cleaner gives: invalid values can be skipped and counted instead.
+SKIP_INVALID = Hint("on_invalid", "drop", "skip and count invalid values")
+#: The hint for number text that reads two ways: say which convention it is written in.
+SET_LOCALE = Hint(
+    "locale",
+    "de",
+    "read it as 1.234,56 (or 'en' for 1,234.56)",
+    python="compute inside rules.use_locale('de') for 1.234,56 (or 'en' for 1,234.56)",
+)
+
+
+def show_value(value: Any) -> str:
+    """A value as messages quote it: numbers plainly (``9``, ``1.5``), text in quotes."""
+    # A numpy scalar as the Python value it holds (numpy is not imported here: the command line
+    # imports this module before it needs numpy).
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float):
+        return f"{value:g}" if math.isfinite(value) else str(value)
+    return repr(value)
 
 
 class KpiInputError(ValueError):
-    """Bad input to a metric: says what was wrong and where.
+    """Bad input to a metric: what was wrong and where, as fields; ``str()`` is built from them.
+
+    Construct it as before with a message (``KpiInputError("scale must be ...", argument="scale")``;
+    the message is then the ``reason``), or give the fields and leave the message out.
 
     Attributes
     ----------
@@ -17,24 +67,113 @@ class KpiInputError(ValueError):
     position:
         1-based position of the bad value inside that argument, if it is a sequence.
     value:
-        The offending value itself (``None`` when the problem is not one value, e.g. empty input).
+        The offending value itself (``None`` when the problem is not one value, or the value is blank).
     kind:
-        A short machine-readable reason the faces map to Excel errors:
-        ``"invalid"`` (bad value -> #VALUE!), ``"empty"`` (no data -> #N/A),
-        ``"zero-base"`` (denominator 0 -> #DIV/0!).
+        ``"invalid"`` (a bad value), ``"empty"`` (no data), ``"zero-base"`` (a denominator of 0),
+        ``"ambiguous"`` (text such as ``"1.000"`` that reads as 1 or 1000 depending on the locale,
+        with no locale known). See :data:`ERROR_KINDS`.
+    reason:
+        Why, without where: for a value at a position, the predicate that follows it ("is not a
+        whole-number score from 0 to 10"); otherwise the whole sentence.
+    hint:
+        The option that lets the call go through (:class:`Hint`), or ``None``.
+    n_more:
+        How many further values of the argument are bad the same way.
+    index:
+        Row label of the table row the value came from, when the engine was given a table
+        (``segment_table``); faces that built the table with their own row numbers show it.
+    group:
+        Segment (group) the value belongs to, when the error comes from one group of a table.
+
+    Examples
+    --------
+    >>> e = KpiInputError(argument="scores", position=2, value="ten", reason="is not a number")
+    >>> str(e)
+    "scores: value 'ten' at position 2 is not a number"
+    >>> e.message(where="in row 3 of the range")
+    "scores: value 'ten' in row 3 of the range is not a number"
     """
 
     def __init__(
         self,
-        message: str,
+        message: str | None = None,
         *,
         argument: str | None = None,
         position: int | None = None,
         value: Any = None,
         kind: str = "invalid",
+        reason: str | None = None,
+        hint: Hint | None = None,
+        n_more: int = 0,
+        index: Any = None,
+        group: str | None = None,
     ) -> None:
-        super().__init__(message)
+        if kind not in ERROR_KINDS:
+            raise ValueError(f"KpiInputError kind must be one of {ERROR_KINDS}, got {kind!r}")
         self.argument = argument
         self.position = position
         self.value = value
         self.kind = kind
+        # A message given without a reason is the reason, and says where itself.
+        self._says_where = reason is None and message is not None
+        self.reason = reason if reason is not None else (message or "")
+        self.hint = hint
+        self.n_more = int(n_more)
+        self.index = index
+        self.group = group
+        super().__init__(self.message())
+
+    def __str__(self) -> str:
+        return self.message()
+
+    def subject(self, where: str | None = None) -> str:
+        """``argument: value X at position N`` (``where`` replaces ``at position N``)."""
+        head = f"{self.argument}:" if self.argument else ""
+        place = (
+            where if where is not None else ("" if self.position is None else f"at position {self.position}")
+        )
+        if _blank(self.value) and not place:
+            return head
+        what = "the value" if _blank(self.value) else f"value {show_value(self.value)}"
+        return " ".join(p for p in (head, what, place) if p)
+
+    def message(self, *, where: str | None = None, hint: str | None = None, show_hint: bool = True) -> str:
+        """The message from the fields, with a face's words for the place and the hint.
+
+        ``where`` replaces ``at position N`` (e.g. ``"in row 3 of the range"``; ``""`` to name no
+        place, when the face puts it in front); ``hint`` replaces ``pass on_invalid='drop' to ...``
+        (e.g. ``"set skip_invalid to TRUE to skip and count invalid values"``); ``show_hint=False``
+        leaves the hint out (a face whose user cannot set that option).
+        """
+        subject = "" if self._says_where else self.subject(where)
+        text = f"{subject} {self.reason}" if subject else self.reason
+        if self.group is not None:
+            text = f"segment {self.group!r}: {text}"
+        if self.n_more:
+            text += f" ({self.n_more} more invalid value(s) follow)"
+        if show_hint and (hint or self.hint):
+            text += f"; fix it, or {hint or self.hint}"
+        return text
+
+    def with_fields(self, **fields: Any) -> KpiInputError:
+        """A copy with some fields replaced (e.g. the position inside a whole table, the group)."""
+        current = {
+            "argument": self.argument,
+            "position": self.position,
+            "value": self.value,
+            "kind": self.kind,
+            "reason": self.reason,
+            "hint": self.hint,
+            "n_more": self.n_more,
+            "index": self.index,
+            "group": self.group,
+        }
+        current.update(fields)
+        copy = KpiInputError(**current)
+        copy._says_where = self._says_where and "reason" not in fields
+        copy.args = (copy.message(),)
+        return copy
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))

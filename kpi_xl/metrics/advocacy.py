@@ -18,6 +18,7 @@ from ._clean import (
     OnInvalid,
     clean_flags,
     clean_numbers,
+    read_scalar,
     require_count,
     require_positive,
     require_share,
@@ -837,8 +838,10 @@ def advocacy_index(
     55.0
     """
     try:
-        nps_v = float(nps)
-    except (TypeError, ValueError):
+        nps_v = read_scalar(nps, "nps")
+    except KpiInputError as exc:
+        if exc.kind == "ambiguous":
+            raise
         raise KpiInputError(f"nps must be a number of points, got {nps!r}", argument="nps", value=nps)
     if not -100.0 <= nps_v <= 100.0:
         raise KpiInputError(f"nps must be from -100 to 100 points, got {nps!r}", argument="nps", value=nps)

@@ -20,7 +20,15 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._clean import OnInvalid, clean_dates, clean_ids, clean_numbers, require_count, require_share
+from ._clean import (
+    OnInvalid,
+    clean_dates,
+    clean_ids,
+    clean_numbers,
+    read_scalar,
+    require_count,
+    require_share,
+)
 from ._errors import KpiInputError
 from ._intervals import share_result
 from ._result import MetricResult, small_sample_warnings
@@ -69,10 +77,7 @@ def _count(x: Any, argument: str) -> int:
         raise KpiInputError(
             f"{argument} must be a whole number of customers, got {x!r}", argument=argument, value=x
         )
-    try:
-        v = float(x.strip() if isinstance(x, str) else x)
-    except (TypeError, ValueError):
-        raise KpiInputError(f"{argument} must be a number, got {x!r}", argument=argument, value=x)
+    v = read_scalar(x, argument)
     if not math.isfinite(v) or v < 0 or v != round(v):
         raise KpiInputError(
             f"{argument} must be a whole number of customers, 0 or more, got {x!r}",
@@ -601,11 +606,11 @@ def retention_from_records(
 
 
 def _periods_per_year(x: Any, argument: str) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise KpiInputError(f"{argument} must be a number, got {x!r}", argument=argument, value=x)
-    if isinstance(x, (bool, np.bool_)) or not math.isfinite(v) or v <= 0:
+    if isinstance(x, (bool, np.bool_)):
+        v = math.nan
+    else:
+        v = read_scalar(x, argument)
+    if not math.isfinite(v) or v <= 0:
         raise KpiInputError(
             f"{argument} must be a number of periods per year above 0 (12 for monthly), got {x!r}",
             argument=argument,

@@ -31,7 +31,7 @@ import pandas as pd
 
 from .. import metrics as m
 from ..metrics import KpiInputError, MetricResult
-from ..metrics._clean import clean_dates, clean_numbers, clean_scores
+from ..metrics.rules import clean_dates, clean_numbers, clean_scores
 from .benchmarks import BENCHMARKS, INDUSTRIES
 from .errors import WorkbookError
 from .layout import (

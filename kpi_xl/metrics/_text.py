@@ -20,20 +20,140 @@ for "no value" (``NA``, ``N/A``, ``#N/A``, ``NULL``, ``-``), are blanks, never e
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ..metrics import KpiInputError
-from ..metrics._far import FAR_REASON, FIRST_YEAR, LAST_YEAR, far_dates, far_serial
+from ._errors import KpiInputError
+from ._far import FAR_REASON, FIRST_YEAR, LAST_YEAR, far_dates, far_serial
 
-__all__ = ["ParsedNumbers", "ParsedDates", "parse_numbers", "parse_dates", "blank_text_mask", "BLANK_TEXT"]
+__all__ = [
+    "ParsedNumbers",
+    "ParsedDates",
+    "parse_numbers",
+    "parse_dates",
+    "read_number_text",
+    "blank_text_mask",
+    "placeholder_key",
+    "locale_of",
+    "date_order_of",
+    "BLANK_TEXT",
+    "PLACEHOLDERS",
+    "current_locale",
+    "current_date_order",
+    "use_locale",
+]
 
-#: Text that means "no value" in exports (compared in lower case after stripping).
-BLANK_TEXT = frozenset({"", "na", "n/a", "#n/a", "null", "none", "nan", "nat", "-", "--", "–", "—"})
+#: Text that means "no answer" (compared by :func:`placeholder_key`: trimmed, inner spaces
+#: collapsed, case-folded): what exports and survey tools write in English, German and Chinese,
+#: dashes, and what programs write for a missing value.
+PLACEHOLDERS = frozenset(
+    {
+        # English, and programs
+        "na", "n/a", "n.a.", "n. a.", "#n/a", "null", "none", "nan", "nat", "unknown", "not available",
+        "not applicable", "no answer",
+        # German
+        "k.a.", "k. a.", "k.a", "keine angabe", "keine angaben", "unbekannt", "entfällt", "n.v.",
+        # Chinese (traditional and simplified)
+        "無", "无", "不適用", "不适用", "未知", "不詳", "不详",
+        # dashes
+        "-", "--", "–", "—", "?",
+    }
+)  # fmt: skip
+
+#: Placeholders and the empty text: what the file readers treat as no value.
+BLANK_TEXT = PLACEHOLDERS | {""}
+
+
+def placeholder_key(text: str) -> str:
+    """Text as placeholders are compared: trimmed, inner runs of spaces as one, case-folded."""
+    return " ".join(text.split()).casefold()
+
+
+# Languages that write a decimal comma (1.234,56), and regions of them that write a decimal point.
+_COMMA_LANGUAGES = frozenset(
+    {
+        "de", "fr", "es", "it", "nl", "pt", "ru", "pl", "cs", "sk", "sv", "da", "nb", "nn", "no", "fi", "tr",
+        "el", "hu", "ro", "bg", "hr", "sl", "sr", "uk", "lt", "lv", "et", "id", "vi", "ca", "eu", "gl", "is",
+    }
+)  # fmt: skip
+_POINT_LANGUAGES = frozenset(
+    {"en", "zh", "ja", "ko", "he", "iw", "th", "hi", "ms", "ta", "te", "bn", "ur", "ar", "fa", "sw", "tl"}
+)
+_POINT_REGIONS = frozenset({"de-ch", "de-li", "fr-ch", "it-ch", "rm-ch", "es-mx", "es-us", "es-pr"})
+# Cultures that write slash dates month first.
+_MONTH_FIRST = frozenset({"en-us", "en-ph", "es-us", "en-as", "en-gu", "en-mh", "en-pr", "en-um", "en-vi"})
+
+
+def _culture(name: str) -> tuple[str, str]:
+    full = name.strip().replace("_", "-").lower().split(".")[0]
+    return full, full.split("-")[0]
+
+
+def locale_of(name: str | None) -> str | None:
+    """``"de"`` (decimal comma) or ``"en"`` (decimal point) for a locale or culture name."""
+    if not name or not str(name).strip():
+        return None
+    full, language = _culture(str(name))
+    if full in _POINT_REGIONS:
+        return "en"
+    if language in _COMMA_LANGUAGES:
+        return "de"
+    if language in _POINT_LANGUAGES:
+        return "en"
+    return None
+
+
+# The locale of the calculation in progress, set by a face around its call (the Excel functions:
+# from the user's setting or the workbook's culture). A context variable, so concurrent calls
+# (threads, Office.js' event loop) each see their own.
+_LOCALE: contextvars.ContextVar[str | None] = contextvars.ContextVar("kpi_xl_locale", default=None)
+
+
+def current_locale() -> str | None:
+    """The number convention in effect (``"de"``, ``"en"`` or ``None``), see :func:`use_locale`."""
+    return locale_of(_LOCALE.get())
+
+
+def current_date_order() -> str | None:
+    """How ``a/b/yyyy`` text is read in the locale in effect (``"dmy"``, ``"mdy"`` or ``None``)."""
+    return date_order_of(_LOCALE.get())
+
+
+@contextlib.contextmanager
+def use_locale(name: str | None) -> Iterator[None]:
+    """Read number and date text by ``name`` (``"de"``, ``"en-US"`` ...) inside the block."""
+    if name is not None and str(name).strip() and locale_of(name) is None:
+        raise KpiInputError(
+            argument="locale",
+            value=name,
+            reason="is not a locale (use de, en, or a culture name such as de-DE or en-US)",
+        )
+    token = _LOCALE.set(name)
+    try:
+        yield
+    finally:
+        _LOCALE.reset(token)
+
+
+def date_order_of(name: str | None) -> str | None:
+    """``"mdy"`` or ``"dmy"``: how a culture writes ``a/b/yyyy``; ``None`` when not known (bare
+    ``"en"``, which is written both ways)."""
+    if not name or not str(name).strip():
+        return None
+    full, language = _culture(str(name))
+    if full in _MONTH_FIRST:
+        return "mdy"
+    if full == "en":
+        return None
+    return "dmy" if locale_of(name) is not None else None
+
 
 _CURRENCY_LEAD = re.compile(r"^([+-]?)\s*(?:[€$£¥]|eur|usd|gbp|chf)\s*", re.IGNORECASE)
 _CURRENCY_TAIL = re.compile(r"\s*(?:[€$£¥]|eur|usd|gbp|chf)$", re.IGNORECASE)
@@ -56,8 +176,8 @@ _EXAMPLE = {",": "1.234,56", ".": "1,234.56"}
 
 
 def blank_text_mask(text: pd.Series) -> np.ndarray:
-    """True where a text value means "no value"."""
-    return text.str.strip().str.lower().isin(BLANK_TEXT).to_numpy(dtype=bool)
+    """True where a text value means "no value" (empty, or a placeholder)."""
+    return text.map(placeholder_key).isin(BLANK_TEXT).to_numpy(dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -193,6 +313,70 @@ def parse_numbers(
     reason = np.where(codes < 0, "", reason)
     invalid = reason != ""
     return ParsedNumbers(full_val, blank, invalid.astype(bool), reason.astype(object), mark, note)
+
+
+# One mark followed by exactly three digits after one to three digits not starting with 0: a
+# thousands separator in one convention, a decimal mark in the other (1.000 is 1 or 1000).
+_AMBIGUOUS = re.compile(r"^[+-]?[1-9]\d{0,2}[.,]\d{3}$")
+_PERCENT = re.compile(r"\s*%$")
+
+
+def _plain_number(cleaned: pd.Series, mark: str) -> np.ndarray:
+    thousands = "." if mark == "," else ","
+    plain = cleaned.str.replace(thousands, "", regex=False).str.replace(mark, ".", regex=False)
+    return pd.to_numeric(plain, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def read_number_text(
+    text: pd.Series, locale: str | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Number text (no blanks, no placeholders) value by value: ``(values, ok, ambiguous, reason)``.
+
+    ``locale`` ``"de"`` or ``"en"`` fixes the decimal mark and a value in the other convention is
+    invalid; with ``None`` each value is read when only one reading exists and is ambiguous when
+    it reads two ways (``1.000``). ``45%`` is 0.45. See :mod:`kpi_xl.metrics.rules`.
+    """
+    n = len(text)
+    reason = np.full(n, "", dtype=object)
+    cleaned = _clean_number_text(text.astype(str))
+    percent = cleaned.str.contains(_PERCENT, regex=True).to_numpy(dtype=bool)
+    if percent.any():
+        cleaned = cleaned.str.replace(_PERCENT, "", regex=True).str.strip()
+    has_digit = cleaned.str.contains(r"\d", regex=True).to_numpy(dtype=bool)
+    comma_ok = cleaned.str.match(_VALID[","]).to_numpy(dtype=bool) & has_digit
+    dot_ok = cleaned.str.match(_VALID["."]).to_numpy(dtype=bool) & has_digit
+    ambiguous = np.zeros(n, dtype=bool)
+    values = np.full(n, np.nan)
+    if locale in ("de", "en"):
+        mark = "," if locale == "de" else "."
+        ok = comma_ok if mark == "," else dot_ok
+        other = (dot_ok if mark == "," else comma_ok) & ~ok
+        values[ok] = _plain_number(cleaned[ok], mark)
+        reason[other] = (
+            f"is written with the other decimal mark; the locale ({locale}) reads {_EXAMPLE[mark]}"
+        )
+    else:
+        ambiguous = cleaned.str.match(_AMBIGUOUS).to_numpy(dtype=bool)
+        # Where both readings are valid and the text has a mark, the mark is the decimal one
+        # (0,125 or 0.125: a thousands group never follows a lone 0).
+        comma = (
+            comma_ok & ~ambiguous & (~dot_ok | cleaned.str.contains(",", regex=False).to_numpy(dtype=bool))
+        )
+        dot = dot_ok & ~ambiguous & ~comma
+        values[comma] = _plain_number(cleaned[comma], ",")
+        values[dot] = _plain_number(cleaned[dot], ".")
+        ok = comma | dot
+        if ambiguous.any():
+            a, b = _plain_number(cleaned[ambiguous], "."), _plain_number(cleaned[ambiguous], ",")
+            reason[ambiguous] = [
+                f"reads as {min(x, y):g} or as {max(x, y):g} depending on the locale"
+                for x, y in zip(a, b, strict=True)
+            ]
+    ok = ok & np.isfinite(values)
+    reason[~ok & (reason == "")] = "is not a number"
+    values[percent] = values[percent] / 100.0
+    values[~ok] = np.nan
+    return values, ok, ambiguous, reason
 
 
 # Excel's day zero: serial 1 is 1900-01-01 but Excel counts a fictitious 1900-02-29, so for every date
