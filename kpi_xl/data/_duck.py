@@ -563,7 +563,7 @@ def _lookup(ds: DuckDataset, column: str, period_unit: str | None = None) -> str
     Dates give ``v`` as a day number, ``month`` as the ``YYYY-MM`` label segment tables use
     ("(no date)" for a blank) and, for predictive CLV, ``period`` as :func:`rfm_summary` numbers
     periods (its own function does it, so the two cannot drift apart)."""
-    from ..metrics.clv.summary import _period_index
+    from ..metrics.clv.summary import period_index
 
     i = ds.column_index[column]
     name = f"p{i}" + (f"_{period_unit}" if period_unit else "")
@@ -579,7 +579,7 @@ def _lookup(ds: DuckDataset, column: str, period_unit: str | None = None) -> str
         frame["v"] = day
         frame["month"] = np.where(blank, "(no date)", pd.DatetimeIndex(when).strftime("%Y-%m"))
         if period_unit:
-            period = pd.array(_period_index(np.where(blank, np.datetime64(0, "ns"), when), period_unit))
+            period = pd.array(period_index(np.where(blank, np.datetime64(0, "ns"), when), period_unit))
             period[blank] = pd.NA
             frame["period"] = period
     elif column in ds.columns:
@@ -687,10 +687,10 @@ def rfm_summary_duckdb(ds: DuckDataset, *, time_unit: str, observation_end: Any 
     with a query that fetches only those rows, and the engine itself is run on them, so the message
     is its own, with the file row.
     """
-    from ..metrics.clv._inputs import _check_time_unit
-    from ..metrics.clv.summary import _period_index
+    from ..metrics.clv import check_time_unit
+    from ..metrics.clv.summary import period_index
 
-    unit = _check_time_unit(time_unit)
+    unit = check_time_unit(time_unit)
     roles = ["customer_id", "date", "amount"]
     source, where = _joined(ds, roles, roles, period_unit=unit)
     nulls = [f"j{n}.v IS NULL" for n in range(3)]
@@ -718,7 +718,7 @@ def rfm_summary_duckdb(ds: DuckDataset, *, time_unit: str, observation_end: Any 
     ).fetchnumpy()
     ds.fetched_rows += len(got["customer"])
     dropped = int(ds.con.execute(f"SELECT count(*) {source}{where} AND {all_blank}").fetchall()[0][0])
-    end_period = int(_period_index(np.array([end_day]), unit)[0])
+    end_period = int(period_index(np.array([end_day]), unit)[0])
     frequency = np.asarray(got["frequency"], dtype=np.float64)
     first = np.asarray(got["first"], dtype=np.float64)
     repeat_total = np.asarray(got["total"], dtype=np.float64) - np.asarray(

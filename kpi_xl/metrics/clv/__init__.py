@@ -37,6 +37,7 @@ Davidson-Pilon, C. lifetimes 0.11.3 (MIT), the Python implementation these resul
 against.
 """
 
+from ._inputs import check_time_unit as check_time_unit
 from .bgnbd import BetaGeoFitter
 from .gamma_gamma import GammaGammaFitter
 from .predict import ClvPrediction, ClvSettings, predict_clv, predict_clv_from_summary

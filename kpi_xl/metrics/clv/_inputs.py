@@ -14,7 +14,7 @@ from .._errors import KpiInputError
 DAYS_PER_UNIT: dict[str, float] = {"day": 1.0, "week": 7.0, "month": 30.4375}
 
 
-def _check_time_unit(time_unit: Any) -> str:
+def check_time_unit(time_unit: Any) -> str:
     if time_unit is None:
         raise KpiInputError(
             "time_unit is required: say whether frequency, recency and T are counted in 'day', "

@@ -16,13 +16,13 @@ from .._result import small_sample_warnings
 from ._fit import _dot, _Fitter, _maximise
 from ._inputs import (
     _as_output,
-    _check_time_unit,
     _compress,
     _customers,
     _distinct_rows,
     _rfm_arrays,
     _scalar_if,
     _weights,
+    check_time_unit,
 )
 
 
@@ -210,7 +210,7 @@ class BetaGeoFitter(_Fitter):
             recency without a repeat purchase); no customers, no repeat purchaser, or every
             customer observed for zero time (kind ``"empty"``).
         """
-        self.time_unit = _check_time_unit(time_unit)
+        self.time_unit = check_time_unit(time_unit)
         if not 0 < confidence < 1:
             raise KpiInputError(
                 f"confidence must be between 0 and 1, got {confidence!r}", argument="confidence"
@@ -416,6 +416,6 @@ class BetaGeoFitter(_Fitter):
         """A model with known parameters (from an earlier fit, a workbook or a what-if), ready to
         predict; it has no standard errors or log-likelihood."""
         model = cls()
-        model.time_unit = _check_time_unit(time_unit)
+        model.time_unit = check_time_unit(time_unit)
         model._given((r, alpha, a, b))
         return model

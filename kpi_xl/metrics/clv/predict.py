@@ -13,7 +13,7 @@ from .._clean import require_positive, require_share
 from .._errors import KpiInputError
 from ._discount import _discounted_purchases, _steps
 from ._inputs import (
-    _check_time_unit,
+    check_time_unit,
 )
 from .bgnbd import BetaGeoFitter
 from .gamma_gamma import GammaGammaFitter
@@ -145,7 +145,7 @@ def predict_clv(
     >>> out.customers.loc[1, ["frequency", "recency", "T", "expected_purchases", "clv"]].round(2).tolist()
     [2.0, 30.0, 39.0, 1.54, 35.87]
     """
-    unit = _check_time_unit(time_unit)
+    unit = check_time_unit(time_unit)
     n_steps, step_len = _steps(horizon, step, unit)
     d = require_positive(discount_rate, "discount_rate", allow_zero=True)
     mult = require_share(margin, "margin")
@@ -214,7 +214,7 @@ def predict_clv_from_summary(
     >>> out.customers.equals(direct.customers)
     True
     """
-    unit = _check_time_unit(time_unit)
+    unit = check_time_unit(time_unit)
     n_steps, step_len = _steps(horizon, step, unit)
     d = require_positive(discount_rate, "discount_rate", allow_zero=True)
     mult = require_share(margin, "margin")

@@ -10,11 +10,11 @@ import pandas as pd
 from .._clean import _as_1d, _blank_mask, clean_dates, clean_numbers
 from .._errors import KpiInputError
 from ._inputs import (
-    _check_time_unit,
+    check_time_unit,
 )
 
 
-def _period_index(dates: np.ndarray, unit: str) -> np.ndarray:
+def period_index(dates: np.ndarray, unit: str) -> np.ndarray:
     """Integer period number of each date: days, Monday-based weeks, or calendar months."""
     if unit == "month":
         return dates.astype("datetime64[M]").astype(np.int64)
@@ -99,7 +99,7 @@ def rfm_summary(
     ...             time_unit="week", observation_end="2025-02-03").loc["A"].tolist()
     [1.0, 2.0, 4.0, 20.0]
     """
-    unit = _check_time_unit(time_unit)
+    unit = check_time_unit(time_unit)
     ids = _as_1d(customer_ids, "customer_ids")
     when, date_blank = clean_dates(dates, argument="dates")
     id_blank = _blank_mask(ids)
@@ -170,8 +170,8 @@ def rfm_summary(
     except TypeError:
         # Mixed id types (numbers and text) cannot be ordered; keep first-seen order instead.
         codes, uniques = pd.factorize(ids, sort=False)
-    period = _period_index(day, unit)
-    end_period = int(_period_index(np.array([end_day]), unit)[0])
+    period = period_index(day, unit)
+    end_period = int(period_index(np.array([end_day]), unit)[0])
 
     order = np.lexsort((period, codes))
     c, p, a = codes[order], period[order], amt[order]
