@@ -46,6 +46,10 @@ def _family(name: str) -> ModuleType:
 
 
 def __getattr__(name: str) -> Any:
+    if name.startswith("_"):
+        # A private module asked for before it is imported (``from . import _clean``): the import
+        # system loads it once this says it is not there; no family holds private names.
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     if name in _MODULES:
         return _family(name)
     if name in _ELSEWHERE:
