@@ -46,7 +46,7 @@ def _family(name: str) -> ModuleType:
 
 
 def __getattr__(name: str) -> Any:
-    if name.startswith("_"):
+    if name.startswith("_") and name != "__all__":
         # A private module asked for before it is imported (``from . import _clean``): the import
         # system loads it once this says it is not there; no family holds private names.
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
