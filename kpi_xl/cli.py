@@ -434,8 +434,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--time-unit",
         required=True,
-        choices=("day", "week", "month"),
-        help="unit of recency, T, horizon and step (required; weeks suit most retail data)",
+        choices=("day", "week", "month", "year", "calendar-week", "calendar-month"),
+        help="unit of recency, T, horizon and step (required): week = elapsed days / 7 (month 30.4375, "
+        "year 365.25) with purchases counted on distinct days, as Fader-Hardie-Lee; calendar-week and "
+        "calendar-month count Monday-Sunday weeks or calendar months",
     )
     p.add_argument("--horizon", required=True, type=_positive, help="projection length in time units")
     p.add_argument(
@@ -1134,7 +1136,9 @@ def _model_rows(name: str, info: dict[str, Any], params: Sequence[str]) -> list[
             "parameter": p,
             "estimate": info[p],
             "se": info.get(f"se_{p}"),
+            "unit": info[f"unit_{p}"],
             "log_likelihood": info["log_likelihood"],
+            "log_likelihood_unit": info["log_likelihood_unit"],
             "customers": info["n_customers"],
             "converged": info["converged"],
         }
@@ -1198,17 +1202,19 @@ def _emit_clv(
             p["parameter"],
             f"{p['estimate']:.4g}",
             "-" if p["se"] is None or not math.isfinite(p["se"]) else f"{p['se']:.3g}",
+            p["unit"],
         ]
         for p in params
     ]
-    print(_text_table(["model", "parameter", "estimate", "std. error"], rows, {2, 3}), file=fh)
+    print(_text_table(["model", "parameter", "estimate", "std. error", "unit"], rows, {2, 3}), file=fh)
     print(
-        f"\nBG/NBD log-likelihood {bg['log_likelihood']:.2f} on {int(bg['n_customers']):,} customers "
+        f"\nBG/NBD log-likelihood {bg['log_likelihood']:.2f} ({bg['log_likelihood_unit']}) "
+        f"on {int(bg['n_customers']):,} customers "
         f"({'converged' if bg['converged'] else 'NOT converged: ' + str(bg['message'])})",
         file=fh,
     )
     print(
-        f"Gamma-Gamma log-likelihood {gg['log_likelihood']:.2f} "
+        f"Gamma-Gamma log-likelihood {gg['log_likelihood']:.2f} ({gg['log_likelihood_unit']}) "
         f"on {int(gg['n_customers']):,} repeat customers "
         f"({int(gg.get('n_excluded', 0)):,} without a repeat purchase excluded; "
         f"{'converged' if gg['converged'] else 'NOT converged: ' + str(gg['message'])})",

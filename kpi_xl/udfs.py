@@ -447,7 +447,10 @@ def CLV_RETENTION(margin, retention, discount_rate, convention="gupta-lehmann"):
     ).value
 
 
-TIME_UNIT_DOC = "Required. 'day', 'week' or 'month': the model's time unit; horizon is counted in it."
+TIME_UNIT_DOC = (
+    "Required. 'day', 'week', 'month' or 'year' (elapsed days / 1, 7, 30.4375, 365.25), or "
+    "'calendar-week', 'calendar-month': the model's time unit; horizon is counted in it."
+)
 OBS_END_DOC = "Optional. Last day of the observation window; default the latest order date."
 
 

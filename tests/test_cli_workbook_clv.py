@@ -44,7 +44,13 @@ def test_clv_prints_parameters_with_standard_errors_and_log_likelihood(cdnow, ca
     bg = direct.purchase_model.as_dict()
     line = next(x for x in out.splitlines() if x.startswith("BG/NBD") and " r " in x)
     assert f"{bg['r']:.4g}" in line and f"{bg['se_r']:.3g}" in line
-    assert f"BG/NBD log-likelihood {bg['log_likelihood']:.2f} on 2,357 customers (converged)" in out
+    assert (
+        f"BG/NBD log-likelihood {bg['log_likelihood']:.2f} (natural log, recency and T in weeks) "
+        "on 2,357 customers (converged)"
+    ) in out
+    # Each parameter says its unit: alpha is a time scale, r a shape.
+    alpha_line = next(x for x in out.splitlines() if x.startswith("BG/NBD") and " alpha " in x)
+    assert alpha_line.rstrip().endswith("weeks") and line.rstrip().endswith("none (shape)")
     gg = direct.spend_model.as_dict()
     assert f"Gamma-Gamma log-likelihood {gg['log_likelihood']:.2f}" in out
     assert f"Per-customer predictions written to {target}" in out

@@ -104,7 +104,7 @@ def test_standard_errors_match_lifetimes(bg, gg, lt_bg, lt_gg):
     np.testing.assert_allclose(bg.standard_errors_.to_numpy(), lt_bg.standard_errors_.to_numpy(), rtol=1e-3)
     np.testing.assert_allclose(gg.standard_errors_.to_numpy(), lt_gg.standard_errors_.to_numpy(), rtol=1e-3)
     table = bg.summary
-    assert list(table.columns) == ["estimate", "se", "ci_low", "ci_high"]
+    assert list(table.columns) == ["estimate", "se", "ci_low", "ci_high", "unit"]
     assert (table["ci_low"] < table["estimate"]).all() and (table["estimate"] < table["ci_high"]).all()
     # Log-scale interval: estimate * exp(+-1.96 se / estimate); for r: 0.2426 * exp(+-1.96*0.01256/0.2426).
     r, se_r = table.loc["r", "estimate"], table.loc["r", "se"]
@@ -186,7 +186,13 @@ def test_predict_clv_from_transactions_matches_lifetimes_pipeline():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         summary = summary_data_from_transaction_data(
-            tx, "customer_id", "date", "amount", observation_period_end=CALIBRATION_END, freq="W"
+            tx,
+            "customer_id",
+            "date",
+            "amount",
+            observation_period_end=CALIBRATION_END,
+            freq="D",
+            freq_multiplier=7,
         ).sort_index()
         f, r, T, m = (summary[c] for c in ("frequency", "recency", "T", "monetary_value"))
         lbg = lifetimes.BetaGeoFitter().fit(f, r, T)
@@ -386,19 +392,37 @@ def test_fitter_recovers_simulated_parameters():
 # ---------------------------------------------------------------------------------------------
 
 
-def test_rfm_summary_weekly_by_hand():
-    # Mon 6 Jan ($10) and Wed 8 Jan ($5) share a week; Mon 20 Jan ($20) is two weeks later.
-    # B buys once on Sun 2 Feb, the last day of the week before observation_end (Mon 3 Feb).
-    out = rfm_summary(
-        ["A", "A", "A", "B"],
-        ["2025-01-06", "2025-01-08", "2025-01-20", "2025-02-02"],
-        [10, 5, 20, 7],
-        time_unit="week",
-        observation_end="2025-02-03",
+WEEK_LOG = (
+    ["A", "A", "A", "B"],
+    ["2025-01-06", "2025-01-08", "2025-01-20", "2025-02-02"],
+    [10, 5, 20, 7],
+)
+
+
+def test_rfm_summary_weekly_is_elapsed_days_over_7_by_hand():
+    # FHL 2005: purchases counted on distinct days, times in days / 7. A buys on days 0, 2 and 14 of
+    # a window ending on day 28: frequency 2, recency 14/7 = 2, T 28/7 = 4, mean repeat spend (5+20)/2.
+    # B buys once on day 27: T = 1/7 week.
+    out = rfm_summary(*WEEK_LOG, time_unit="week", observation_end="2025-02-03")
+    assert out.loc["A"].tolist() == [2.0, 2.0, 4.0, 12.5]
+    assert out.loc["B"].tolist() == pytest.approx([0.0, 0.0, 1 / 7, 0.0])
+    assert out.attrs["time_unit"] == "week" and out.attrs["n_transactions"] == 4
+    # The same days in years and months: 14 / 365.25 and 28 / 30.4375.
+    assert rfm_summary(*WEEK_LOG, time_unit="year", observation_end="2025-02-03").loc["A", "recency"] == (
+        pytest.approx(14 / 365.25)
     )
+    assert rfm_summary(*WEEK_LOG, time_unit="month", observation_end="2025-02-03").loc["A", "T"] == (
+        pytest.approx(28 / 30.4375)
+    )
+
+
+def test_rfm_summary_calendar_weeks_by_hand():
+    # Mon 6 Jan ($10) and Wed 8 Jan ($5) share a Monday-Sunday week; Mon 20 Jan ($20) is two weeks
+    # later. B buys once on Sun 2 Feb, the last day of the week before observation_end (Mon 3 Feb).
+    out = rfm_summary(*WEEK_LOG, time_unit="calendar-week", observation_end="2025-02-03")
     assert out.loc["A"].tolist() == [1.0, 2.0, 4.0, 20.0]
     assert out.loc["B"].tolist() == [0.0, 0.0, 1.0, 0.0]
-    assert out.attrs["time_unit"] == "week" and out.attrs["n_transactions"] == 4
+    assert out.attrs["time_unit"] == "calendar-week"
 
 
 def test_rfm_summary_daily_and_monthly_by_hand():
@@ -409,7 +433,7 @@ def test_rfm_summary_daily_and_monthly_by_hand():
     # Days: Jan 31 (10 in total) then Feb 1 (30): one repeat day, recency 1, T = Jan 31 -> Mar 31 = 59.
     assert daily.loc[1].tolist() == [1.0, 1.0, 59.0, 30.0]
     assert daily.loc[2].tolist() == [0.0, 0.0, 16.0, 0.0]
-    monthly = rfm_summary(ids, dates, amounts, time_unit="month", observation_end="2025-03-31")
+    monthly = rfm_summary(ids, dates, amounts, time_unit="calendar-month", observation_end="2025-03-31")
     # Calendar months: January then February: recency 1 month, T = January -> March = 2 months.
     assert monthly.loc[1].tolist() == [1.0, 1.0, 2.0, 30.0]
     assert monthly.loc[2].tolist() == [0.0, 0.0, 0.0, 0.0]
@@ -426,8 +450,10 @@ def test_rfm_summary_without_amounts_and_with_blank_rows():
 
 @pytest.mark.parametrize("sample", [True, False])
 @pytest.mark.parametrize("end", [None, CALIBRATION_END])
-@pytest.mark.parametrize(("unit", "freq"), [("day", "D"), ("week", "W")])
-def test_rfm_summary_equals_lifetimes(sample, end, unit, freq):
+@pytest.mark.parametrize(
+    ("unit", "freq", "multiplier"), [("day", "D", 1), ("week", "D", 7), ("calendar-week", "W", 1)]
+)
+def test_rfm_summary_equals_lifetimes(sample, end, unit, freq, multiplier):
     tx = load_cdnow_transactions(sample=sample)
     if end is not None:
         tx = tx[tx["date"] <= end]
@@ -435,7 +461,13 @@ def test_rfm_summary_equals_lifetimes(sample, end, unit, freq):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         theirs = summary_data_from_transaction_data(
-            tx, "customer_id", "date", "amount", observation_period_end=end, freq=freq
+            tx,
+            "customer_id",
+            "date",
+            "amount",
+            observation_period_end=end,
+            freq=freq,
+            freq_multiplier=multiplier,
         ).sort_index()
     pd.testing.assert_frame_equal(ours, theirs, check_names=False, rtol=1e-12)
 
@@ -444,14 +476,34 @@ def test_rfm_summary_reproduces_the_published_weekly_summary():
     # The FHL summary counts days and divides by 7 (2 decimals); x is the number of repeat days.
     tx = load_cdnow_transactions()
     tx = tx[tx["date"] <= CALIBRATION_END]
-    daily = rfm_summary(
-        tx["customer_id"], tx["date"], tx["amount"], time_unit="day", observation_end=CALIBRATION_END
+    weekly = rfm_summary(
+        tx["customer_id"], tx["date"], tx["amount"], time_unit="week", observation_end=CALIBRATION_END
     )
     published = load_cdnow_summary_with_transactions()
-    assert (daily["frequency"] == published["frequency"]).all()
-    np.testing.assert_allclose(daily["recency"] / 7, published["recency"], atol=0.005 + 1e-9)
-    np.testing.assert_allclose(daily["T"] / 7, published["T"], atol=0.005 + 1e-9)
-    np.testing.assert_allclose(daily["monetary_value"], published["monetary_value"], atol=0.005 + 1e-9)
+    assert (weekly["frequency"] == published["frequency"]).all()
+    np.testing.assert_allclose(weekly["recency"], published["recency"], atol=0.005 + 1e-9)
+    np.testing.assert_allclose(weekly["T"], published["T"], atol=0.005 + 1e-9)
+    np.testing.assert_allclose(weekly["monetary_value"], published["monetary_value"], atol=0.005 + 1e-9)
+
+
+def test_bgnbd_from_raw_cdnow_transactions_weekly_matches_the_paper():
+    # Issue 11: from the raw transactions, weekly, 39-week calibration ending 1997-09-30, the fit
+    # is FHL 2005's r=0.243, alpha=4.414, a=0.793, b=2.426, LL -9582.4 (CLVTools: -9582.429).
+    tx = load_cdnow_transactions()
+    tx = tx[tx["date"] <= CALIBRATION_END]
+    s = rfm_summary(tx["customer_id"], tx["date"], time_unit="week", observation_end=CALIBRATION_END)
+    fit = BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"], time_unit="week")
+    assert [sig3(v) for v in fit.params_] == [0.243, 4.41, 0.793, 2.43]
+    np.testing.assert_allclose(fit.params_, [0.2425945, 4.4136019, 0.7929199, 2.4258881], rtol=2e-5)
+    assert fit.log_likelihood_ == pytest.approx(-9582.429, abs=0.01)
+    assert fit.summary["unit"].tolist() == ["none (shape)", "weeks", "none (shape)", "none (shape)"]
+    assert fit.log_likelihood_unit == "natural log, recency and T in weeks"
+    # In days alpha scales by 7 and the log-likelihood by -x log 7 per customer: a different number.
+    daily = BetaGeoFitter().fit(s["frequency"], s["recency"] * 7, s["T"] * 7, time_unit="day")
+    assert daily.params_["alpha"] == pytest.approx(7 * fit.params_["alpha"], rel=1e-4)
+    expected = fit.log_likelihood_ - s["frequency"].sum() * math.log(7)
+    assert daily.log_likelihood_ == pytest.approx(expected, abs=0.01)
+    assert daily.log_likelihood_unit == "natural log, recency and T in days"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -472,7 +524,7 @@ def test_time_unit_is_required_everywhere(cdnow):
         predict_clv([1], ["2025-01-01"], None, time_unit="week", horizon=52)
     with pytest.raises(KpiInputError, match="time_unit is required"):
         BetaGeoFitter.from_params(1, 1, 1, 1)
-    with pytest.raises(KpiInputError, match="'day', 'week' or 'month', got 'weeks'"):
+    with pytest.raises(KpiInputError, match="'year', 'calendar-week' or 'calendar-month', got 'weeks'"):
         BetaGeoFitter().fit(f, r, T, time_unit="weeks")
 
 
@@ -550,7 +602,9 @@ def test_prediction_settings_are_checked(bg, gg):
         gg.customer_lifetime_value(bg, 1, 1, 2, 10, horizon=12, margin=1.5)
     with pytest.raises(KpiInputError, match="discount_rate must be 0 or more"):
         gg.customer_lifetime_value(bg, 1, 1, 2, 10, horizon=12, discount_rate=-0.1)
-    with pytest.raises(KpiInputError, match="step must be a number of weeks or 'day', 'week' or 'month'"):
+    with pytest.raises(
+        KpiInputError, match="step must be a number of weeks or 'day', 'week', 'month' or 'year'"
+    ):
         gg.customer_lifetime_value(bg, 1, 1, 2, 10, horizon=12, step="fortnight")
     with pytest.raises(KpiInputError, match="t must be a finite time of 0 or more"):
         bg.conditional_expected_purchases(-1, 1, 1, 2)

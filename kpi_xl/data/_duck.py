@@ -678,7 +678,8 @@ def rejected_counts(
 def rfm_summary_duckdb(ds: DuckDataset, *, time_unit: str, observation_end: Any = None) -> pd.DataFrame:
     """The per-customer RFM summary of :func:`kpi_xl.metrics.rfm_summary`, computed in DuckDB:
     purchases grouped into periods per customer (amounts summed), then per customer frequency
-    (periods - 1), recency (last - first period), T (period of the observation end - first) and
+    (periods - 1), recency (last - first period) and T (period of the observation end - first), both
+    in the model's time unit (:func:`~kpi_xl.metrics.clv.summary.period_length`), and
     monetary value (mean total of the repeat periods; 0 without one). Indexed by customer code.
 
     Rows with an unusable value were reported and are left out; so are rows with some but not all
@@ -687,8 +688,8 @@ def rfm_summary_duckdb(ds: DuckDataset, *, time_unit: str, observation_end: Any 
     with a query that fetches only those rows, and the engine itself is run on them, so the message
     is its own, with the file row.
     """
-    from ..metrics.clv import check_time_unit
-    from ..metrics.clv.summary import period_index
+    from ..metrics.clv._inputs import check_time_unit
+    from ..metrics.clv.summary import period_index, period_length
 
     unit = check_time_unit(time_unit)
     roles = ["customer_id", "date", "amount"]
@@ -719,6 +720,7 @@ def rfm_summary_duckdb(ds: DuckDataset, *, time_unit: str, observation_end: Any 
     ds.fetched_rows += len(got["customer"])
     dropped = int(ds.con.execute(f"SELECT count(*) {source}{where} AND {all_blank}").fetchall()[0][0])
     end_period = int(period_index(np.array([end_day]), unit)[0])
+    length = period_length(unit)
     frequency = np.asarray(got["frequency"], dtype=np.float64)
     first = np.asarray(got["first"], dtype=np.float64)
     repeat_total = np.asarray(got["total"], dtype=np.float64) - np.asarray(
@@ -727,8 +729,8 @@ def rfm_summary_duckdb(ds: DuckDataset, *, time_unit: str, observation_end: Any 
     out = pd.DataFrame(
         {
             "frequency": frequency,
-            "recency": np.asarray(got["recency"], dtype=np.float64),
-            "T": end_period - first,
+            "recency": np.asarray(got["recency"], dtype=np.float64) / length,
+            "T": (end_period - first) / length,
             "monetary_value": np.where(frequency > 0, repeat_total / np.maximum(frequency, 1.0), 0.0),
         },
         index=pd.Index(np.asarray(got["customer"], dtype=np.float64), name="customer_id"),

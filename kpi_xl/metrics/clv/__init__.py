@@ -11,13 +11,16 @@ The pipeline is the one of Fader, Hardie & Lee (2005a, 2005b):
    customers and predicts each customer's expected spend per purchase.
 4. :func:`predict_clv` does all of it in one call and discounts the predicted cash flows.
 
-**The time unit is always explicit.** ``frequency`` counts *distinct periods* with a purchase, and
-``recency``, ``T``, prediction horizons and the BG/NBD rate parameter ``alpha`` are all measured in
-the model's time unit: ``"day"``, ``"week"`` (Monday to Sunday, as pandas' ``"W"`` periods) or
-``"month"`` (calendar month). Where a month has to be converted to days or weeks (a discount step
-of ``"month"`` on a weekly model) a month is 30.4375 days (365.25 / 12). There is no default unit:
-mixing units silently is the best-known way to get CLV wrong by a factor of 4 or 30 (lifetimes
-issues #137 and #194: 360 *weeks* projected where 12 months were meant).
+**The time unit is always explicit.** ``frequency`` counts *distinct days* with a purchase, and
+``recency``, ``T``, prediction horizons and the rate parameters (BG/NBD's ``alpha``) are measured
+in the model's time unit as the literature measures them: elapsed days divided by 7 for
+``"week"`` (Fader, Hardie & Lee 2005; CLVTools), 30.4375 for ``"month"``, 365.25 for ``"year"``,
+or 1 for ``"day"``. Calendar buckets stay available by name: ``"calendar-week"`` (Monday to
+Sunday) and ``"calendar-month"`` count purchases once per bucket and times in whole buckets.
+There is no default unit: mixing units silently is the best-known way to get CLV wrong by a
+factor of 4 or 30 (lifetimes issues #137 and #194: 360 *weeks* projected where 12 months were
+meant). Every fitted parameter and log-likelihood says its unit (``summary["unit"]``,
+``log_likelihood_unit``).
 
 Fitting works on distinct (frequency, recency, T) patterns with a count as weight, so its cost
 grows with the number of distinct patterns, not the number of customers (Fader & Hardie fit the
@@ -38,15 +41,23 @@ against.
 """
 
 from ._inputs import check_time_unit as check_time_unit
+from .bgbb import BetaGeoBetaBinomFitter
 from .bgnbd import BetaGeoFitter
 from .gamma_gamma import GammaGammaFitter
+from .mbgnbd import ModifiedBetaGeoFitter
+from .pareto_nbd import ParetoNBDFitter
 from .predict import ClvPrediction, ClvSettings, predict_clv, predict_clv_from_summary
+from .sbg import ShiftedBetaGeoFitter
 from .summary import rfm_summary
 
 __all__ = [
     "rfm_summary",
     "BetaGeoFitter",
     "GammaGammaFitter",
+    "ParetoNBDFitter",
+    "ModifiedBetaGeoFitter",
+    "BetaGeoBetaBinomFitter",
+    "ShiftedBetaGeoFitter",
     "predict_clv",
     "predict_clv_from_summary",
     "ClvPrediction",

@@ -10,9 +10,13 @@ from .._clean import require_positive
 from .._errors import KpiInputError
 from ._inputs import (
     DAYS_PER_UNIT,
+    UNIT_PLURAL,
     _distinct_rows,
 )
 from .bgnbd import BetaGeoFitter
+
+#: Step lengths that can be named instead of given as a number of model time units.
+STEP_NAMES = ("day", "week", "month", "year")
 
 
 def _steps(horizon: Any, step: Any, time_unit: str) -> tuple[int, float]:
@@ -20,9 +24,10 @@ def _steps(horizon: Any, step: Any, time_unit: str) -> tuple[int, float]:
     h = require_positive(horizon, "horizon")
     if isinstance(step, str):
         unit = step.strip().lower()
-        if unit not in DAYS_PER_UNIT:
+        if unit not in STEP_NAMES:
             raise KpiInputError(
-                f"step must be a number of {time_unit}s or 'day', 'week' or 'month', got {step!r}",
+                f"step must be a number of {UNIT_PLURAL[time_unit]} or 'day', 'week', 'month' or 'year', "
+                f"got {step!r}",
                 argument="step",
                 value=step,
             )
@@ -33,7 +38,8 @@ def _steps(horizon: Any, step: Any, time_unit: str) -> tuple[int, float]:
     n_round = round(n)
     if n_round < 1 or abs(n - n_round) > 1e-9 * max(1.0, n):
         raise KpiInputError(
-            f"horizon {h:g} is not a whole number of steps of {s:g} {time_unit}s; use a horizon of "
+            f"horizon {h:g} is not a whole number of steps of {s:g} {UNIT_PLURAL[time_unit]}; use a "
+            "horizon of "
             f"{max(n_round, 1) * s:g} or another step",
             argument="horizon",
             value=horizon,

@@ -12,6 +12,7 @@ from scipy import optimize, stats
 
 from .._clean import require_positive
 from .._errors import KpiInputError
+from ._inputs import UNIT_PLURAL
 
 # Log-parameters are kept inside +-_LOG_BOUND (about 1e-13 .. 3e13): wide enough for any real data
 # set, narrow enough that exp() never overflows while the optimiser explores. A fit that ends on
@@ -137,20 +138,48 @@ def _log_hessian(grad: Callable[[np.ndarray], np.ndarray], logp: np.ndarray) -> 
     return (hess + hess.T) / 2
 
 
+def _log_hessian_values(total_ll: Callable[[np.ndarray], float], logp: np.ndarray) -> np.ndarray:
+    """Hessian of the total log-likelihood in log-parameters from values alone (for models without
+    an analytic gradient): second central differences with step 1e-4, whose rounding (~1e-16 |LL|
+    / 1e-8) and truncation (~1e-8 times the fourth derivative) errors are far below what standard
+    errors need."""
+    k = logp.size
+    h = 1e-4
+    hess = np.empty((k, k))
+    f0 = total_ll(logp)
+    eye = np.eye(k) * h
+    for i in range(k):
+        hess[i, i] = (total_ll(logp + eye[i]) - 2 * f0 + total_ll(logp - eye[i])) / h**2
+        for j in range(i):
+            hess[i, j] = hess[j, i] = (
+                total_ll(logp + eye[i] + eye[j])
+                - total_ll(logp + eye[i] - eye[j])
+                - total_ll(logp - eye[i] + eye[j])
+                + total_ll(logp - eye[i] - eye[j])
+            ) / (4 * h**2)
+    return hess
+
+
+def _numeric_gradient(total_ll: Callable[[np.ndarray], float], logp: np.ndarray) -> np.ndarray:
+    """Central-difference gradient in log-parameters, step 1e-6: error ~1e-16 |LL| / 1e-6, far below
+    the optimiser's tolerance on the mean log-likelihood."""
+    h = 1e-6
+    return np.array([(total_ll(logp + e) - total_ll(logp - e)) / (2 * h) for e in np.eye(logp.size) * h])
+
+
 def _covariance(
-    grad_total_ll: Callable[[np.ndarray], np.ndarray],
-    logp: np.ndarray,
+    hessian: np.ndarray,
     theta: np.ndarray,
     names: tuple[str, ...],
 ) -> tuple[pd.DataFrame, bool]:
     """Covariance of the natural parameters from the observed information (delta method).
 
     With phi = log(theta), Cov(theta) = D Cov(phi) D where D = diag(theta) and Cov(phi) is the
-    inverse of minus the Hessian of the log-likelihood in phi (``grad_total_ll`` at ``logp``; a
-    rescaled problem has the same Hessian in phi). Returns the matrix and whether the information
-    was positive definite (if not, the estimates are not identified and the SEs are NaN).
+    inverse of minus the Hessian of the log-likelihood in phi (a rescaled problem has the same
+    Hessian in phi). Returns the matrix and whether the information was positive definite (if
+    not, the estimates are not identified and the SEs are NaN).
     """
-    info = -_log_hessian(grad_total_ll, logp)
+    info = -hessian
     try:
         ok = bool(np.all(np.isfinite(info)))
         if ok:
@@ -179,6 +208,12 @@ class _Fitter:
 
     param_names: tuple[str, ...] = ()
     model_name = ""
+    #: Parameters measured in the model's time unit (the scale of a rate), and in spend's currency;
+    #: the others are shapes without a unit.
+    time_params: tuple[str, ...] = ()
+    money_params: tuple[str, ...] = ()
+    #: The unit recency, T and the time parameters are in (None for models without time).
+    time_unit: str | None = None
 
     def __init__(self) -> None:
         self.params_: pd.Series | None = None
@@ -192,18 +227,26 @@ class _Fitter:
         fit: _Fit,
         logp: np.ndarray,
         log_likelihood: float,
-        grad_fit: Callable[[np.ndarray], np.ndarray],
+        grad_fit: Callable[[np.ndarray], np.ndarray] | None = None,
         *,
+        value_fit: Callable[[np.ndarray], float] | None = None,
         confidence: float,
         n_customers: float,
         n_patterns: int,
         n_dropped: int,
     ) -> None:
-        """Keep a fit: ``logp`` are the natural-scale log-parameters, ``grad_fit`` the gradient of
-        the (possibly rescaled) problem the optimiser solved, at ``fit.logp``."""
+        """Keep a fit: ``logp`` are the natural-scale log-parameters; ``grad_fit`` the gradient, or
+        (models without one) ``value_fit`` the total log-likelihood, of the (possibly rescaled)
+        problem the optimiser solved, at ``fit.logp``."""
         self.params_ = pd.Series(np.exp(logp), index=list(self.param_names))
         self.log_likelihood_ = log_likelihood
-        self.covariance_, self.identified = _covariance(grad_fit, fit.logp, np.exp(logp), self.param_names)
+        if grad_fit is not None:
+            hessian = _log_hessian(grad_fit, fit.logp)
+        else:
+            assert value_fit is not None
+            with np.errstate(all="ignore"):
+                hessian = _log_hessian_values(value_fit, fit.logp)
+        self.covariance_, self.identified = _covariance(hessian, np.exp(logp), self.param_names)
         self.standard_errors_ = pd.Series(
             np.sqrt(np.diag(self.covariance_.to_numpy())), index=self.params_.index
         )
@@ -233,7 +276,31 @@ class _Fitter:
         so it stays positive). Available even when the fit failed, to see where it went."""
         if self.params_ is None:
             raise KpiInputError(f"fit the model first ({type(self).__name__}().fit(...))")
-        return _summary_table(self.params_, self.covariance_, self.confidence)
+        table = _summary_table(self.params_, self.covariance_, self.confidence)
+        table["unit"] = [self.param_units[name] for name in table.index]
+        return table
+
+    @property
+    def param_units(self) -> dict[str, str]:
+        """Unit of each parameter: the time unit's plural (``"weeks"``) for a rate's scale,
+        ``"currency"`` for a spend scale, ``"none (shape)"`` for the rest."""
+        plural = UNIT_PLURAL.get(self.time_unit or "", "")
+        return {
+            name: plural
+            if name in self.time_params
+            else "currency"
+            if name in self.money_params
+            else "none (shape)"
+            for name in self.param_names
+        }
+
+    @property
+    def log_likelihood_unit(self) -> str:
+        """What the log-likelihood is measured on: it changes with the time unit (a density of
+        times in weeks is 7x one in days), so two values compare only when this text is equal."""
+        if self.time_unit is None:
+            return "natural log"
+        return f"natural log, recency and T in {UNIT_PLURAL[self.time_unit]}"
 
     def as_dict(self) -> dict[str, Any]:
         """Parameters, their standard errors (``se_<name>``), log-likelihood, customers fitted and
@@ -242,8 +309,10 @@ class _Fitter:
             raise KpiInputError(f"fit the model first ({type(self).__name__}().fit(...))")
         out: dict[str, Any] = {name: float(val) for name, val in self.params_.items()}
         out.update({f"se_{name}": float(val) for name, val in self.standard_errors_.items()})
+        out.update({f"unit_{name}": unit for name, unit in self.param_units.items()})
         out.update(
             log_likelihood=self.log_likelihood_,
+            log_likelihood_unit=self.log_likelihood_unit,
             n_customers=self.n_customers_,
             converged=self.converged,
             identified=self.identified,

@@ -10,21 +10,43 @@ import pandas as pd
 from .._clean import clean_numbers
 from .._errors import KpiInputError
 
-#: Length of each model time unit in days. A month is the average calendar month, 365.25 / 12.
-DAYS_PER_UNIT: dict[str, float] = {"day": 1.0, "week": 7.0, "month": 30.4375}
+#: Length of each model time unit in days, as the literature measures time: elapsed days / 7 for
+#: weeks (Fader, Hardie & Lee 2005; CLVTools), a month the average calendar month (365.25 / 12), a
+#: year 365.25 days. The calendar units bucket dates (Monday-Sunday weeks, calendar months) and
+#: count whole buckets; their model time is still measured in weeks or months of these lengths.
+DAYS_PER_UNIT: dict[str, float] = {
+    "day": 1.0,
+    "week": 7.0,
+    "month": 30.4375,
+    "year": 365.25,
+    "calendar-week": 7.0,
+    "calendar-month": 30.4375,
+}
+
+#: What each time unit is called in outputs (the unit of alpha, of a horizon, of recency and T).
+UNIT_PLURAL: dict[str, str] = {
+    "day": "days",
+    "week": "weeks",
+    "month": "months",
+    "year": "years",
+    "calendar-week": "calendar weeks",
+    "calendar-month": "calendar months",
+}
+
+_UNIT_CHOICES = "'day', 'week', 'month', 'year', 'calendar-week' or 'calendar-month'"
 
 
 def check_time_unit(time_unit: Any) -> str:
     if time_unit is None:
         raise KpiInputError(
-            "time_unit is required: say whether frequency, recency and T are counted in 'day', "
-            "'week' or 'month' periods (a model fitted in weeks and read in months is off by 4x)",
+            f"time_unit is required: say whether recency and T are measured in {_UNIT_CHOICES} "
+            "(a model fitted in weeks and read in months is off by 4x)",
             argument="time_unit",
         )
-    unit = time_unit.strip().lower() if isinstance(time_unit, str) else None
+    unit = time_unit.strip().lower().replace("_", "-") if isinstance(time_unit, str) else None
     if unit not in DAYS_PER_UNIT:
         raise KpiInputError(
-            f"time_unit must be 'day', 'week' or 'month', got {time_unit!r}",
+            f"time_unit must be {_UNIT_CHOICES}, got {time_unit!r}",
             argument="time_unit",
             value=time_unit,
         )

@@ -172,6 +172,7 @@ class BetaGeoFitter(_Fitter):
 
     param_names = ("r", "alpha", "a", "b")
     model_name = "BG/NBD"
+    time_params = ("alpha",)
 
     def fit(
         self,
@@ -192,7 +193,8 @@ class BetaGeoFitter(_Fitter):
             number), time from first to last purchase, time from first purchase to the end of
             observation, in ``time_unit``. Blank rows are skipped and counted.
         time_unit:
-            Required: ``"day"``, ``"week"`` or ``"month"`` - the unit recency and T are in.
+            Required: the unit recency and T are in: ``"day"``, ``"week"``, ``"month"``, ``"year"``,
+            ``"calendar-week"`` or ``"calendar-month"`` (see :func:`rfm_summary`).
         weights:
             Optional number of customers per row (Fader and Hardie's compressed form).
         confidence:

@@ -125,6 +125,12 @@ class GammaGammaFitter(_Fitter):
 
     param_names = ("p", "q", "v")
     model_name = "Gamma-Gamma"
+    money_params = ("v",)
+
+    @property
+    def log_likelihood_unit(self) -> str:
+        """The density of mean spend: measured in the currency of ``monetary_value``."""
+        return "natural log, spend in currency units"
 
     def __init__(self) -> None:
         super().__init__()

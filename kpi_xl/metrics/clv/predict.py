@@ -94,7 +94,8 @@ def predict_clv(
     customer_ids, dates, amounts:
         The transaction log, one row per order (see :func:`rfm_summary`).
     time_unit:
-        Required: ``"day"``, ``"week"`` or ``"month"``. The unit of recency, T, ``horizon`` and a
+        Required: ``"day"``, ``"week"``, ``"month"``, ``"year"`` (elapsed days), ``"calendar-week"``
+        or ``"calendar-month"`` (see :func:`rfm_summary`). The unit of recency, T, ``horizon`` and a
         numeric ``step``. Weekly periods suit most retail data.
     horizon:
         Projection length in ``time_unit``, e.g. 52 (weeks) for a year.
@@ -143,7 +144,7 @@ def predict_clv(
     >>> len(out.customers)
     2357
     >>> out.customers.loc[1, ["frequency", "recency", "T", "expected_purchases", "clv"]].round(2).tolist()
-    [2.0, 30.0, 39.0, 1.54, 35.87]
+    [2.0, 30.43, 38.86, 1.56, 36.19]
     """
     unit = check_time_unit(time_unit)
     n_steps, step_len = _steps(horizon, step, unit)
@@ -181,7 +182,7 @@ def predict_clv_from_summary(
         ``monetary_value``, as :func:`rfm_summary` defines them. Its ``attrs`` (``observation_end``,
         ``n_transactions``, ``n_dropped``) are carried into the settings when present.
     time_unit:
-        Required: ``"day"``, ``"week"`` or ``"month"``, the unit the summary is in.
+        Required: the unit the summary is in (see :func:`rfm_summary`).
     horizon, discount_rate, margin, step:
         As in :func:`predict_clv`.
 

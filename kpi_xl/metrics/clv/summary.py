@@ -10,20 +10,29 @@ import pandas as pd
 from .._clean import _as_1d, _blank_mask, clean_dates, clean_numbers
 from .._errors import KpiInputError
 from ._inputs import (
+    DAYS_PER_UNIT,
     check_time_unit,
 )
 
 
 def period_index(dates: np.ndarray, unit: str) -> np.ndarray:
-    """Integer period number of each date: days, Monday-based weeks, or calendar months."""
-    if unit == "month":
+    """Integer number of the period each date falls in: its day for the elapsed-time units, its
+    Monday-based week for ``"calendar-week"``, its month for ``"calendar-month"``. Purchases in one
+    period count once; :func:`period_length` turns period differences into model time."""
+    if unit == "calendar-month":
         return dates.astype("datetime64[M]").astype(np.int64)
     days = dates.astype("datetime64[D]").astype(np.int64)
-    if unit == "week":
+    if unit == "calendar-week":
         # Day 0 (1970-01-01) is a Thursday; shifting by 3 makes every week start on a Monday,
-        # the same Monday-Sunday weeks as pandas' "W" periods that lifetimes uses.
+        # the same Monday-Sunday weeks as pandas' "W" periods.
         return (days + 3) // 7
     return days
+
+
+def period_length(unit: str) -> float:
+    """Periods of :func:`period_index` per model time unit: 7 days a week, 30.4375 a month, 365.25
+    a year for elapsed time; 1 for calendar buckets (whole weeks or months)."""
+    return 1.0 if unit.startswith("calendar-") else DAYS_PER_UNIT[unit]
 
 
 def rfm_summary(
@@ -36,22 +45,25 @@ def rfm_summary(
 ) -> pd.DataFrame:
     r"""Per-customer frequency, recency, age and mean repeat spend from a transaction log.
 
-    Purchases are first grouped into periods of ``time_unit`` (several orders on one day, in one
-    week or one month count once, their amounts summed). Then, per customer, with periods numbered
-    in that unit:
+    Time is measured as the literature measures it (Fader, Hardie & Lee 2005a; CLVTools): purchases
+    are grouped by day (several orders on one day count once, their amounts summed) and times are
+    elapsed days divided by the length of ``time_unit`` (7 for ``"week"``, 30.4375 for ``"month"``,
+    365.25 for ``"year"``). Per customer, with d the day of a purchase and L that length:
 
     .. math::
 
-        \text{frequency} &= \#\{\text{periods with a purchase}\} - 1 \\
-        \text{recency} &= \text{last purchase period} - \text{first purchase period} \\
-        T &= \text{period of observation\_end} - \text{first purchase period} \\
-        \text{monetary\_value} &= \text{mean over repeat periods of the period's total spend}
+        \text{frequency} &= \#\{\text{days with a purchase}\} - 1 \\
+        \text{recency} &= (d_\text{last} - d_\text{first}) / L \\
+        T &= (d_\text{observation\_end} - d_\text{first}) / L \\
+        \text{monetary\_value} &= \text{mean over repeat days of the day's total spend}
 
-    ``monetary_value`` is 0 for customers without a repeat period. The first purchase is left out
+    With ``"calendar-week"`` (Monday-Sunday) or ``"calendar-month"`` purchases are instead grouped
+    into those buckets (orders in one bucket count once) and recency and T are whole buckets.
+
+    ``monetary_value`` is 0 for customers without a repeat purchase. The first purchase is left out
     of frequency and monetary value because the BG/NBD and Gamma-Gamma models describe *repeat*
-    behaviour. This is exactly lifetimes' ``summary_data_from_transaction_data(..., freq=...)``
-    with ``freq`` ``"D"`` or ``"W"``; for ``"month"``, periods are calendar months and recency and T
-    are whole months.
+    behaviour. This is lifetimes' ``summary_data_from_transaction_data(..., freq="D",
+    freq_multiplier=7)`` for ``"week"``, and its ``freq="W"`` for ``"calendar-week"``.
 
     Parameters
     ----------
@@ -64,7 +76,8 @@ def rfm_summary(
         Optional spend of each transaction (0 or more; net refunds into the order first). Without
         it, there is no ``monetary_value`` column.
     time_unit:
-        Required: ``"day"``, ``"week"`` (Monday-Sunday) or ``"month"`` (calendar month).
+        Required: ``"day"``, ``"week"``, ``"month"``, ``"year"`` (elapsed days / 1, 7, 30.4375,
+        365.25), or ``"calendar-week"`` (Monday-Sunday buckets), ``"calendar-month"``.
     observation_end:
         Last day of the observation window; default the latest transaction date. A transaction
         after it is an error (filter the log first), not silently dropped.
@@ -90,13 +103,19 @@ def rfm_summary(
 
     Examples
     --------
-    Customer A buys on Monday 6 Jan 2025 ($10) and Wednesday 8 Jan ($5), the same week, then on
-    Monday 20 Jan ($20); observation ends Monday 3 Feb. In weeks: purchase periods 0 and 2 -> one
-    repeat period, frequency 1, recency 2, T 4, monetary value $20 (the first week's $15 is left
-    out).
+    Customer A buys on Monday 6 Jan 2025 ($10) and Wednesday 8 Jan ($5), then on Monday 20 Jan
+    ($20); observation ends Monday 3 Feb. In weeks: two repeat days, frequency 2, recency 14/7 = 2,
+    T 28/7 = 4, monetary value (5 + 20) / 2 = $12.50 (the first day's $10 is left out).
 
     >>> rfm_summary(["A", "A", "A"], ["2025-01-06", "2025-01-08", "2025-01-20"], [10, 5, 20],
     ...             time_unit="week", observation_end="2025-02-03").loc["A"].tolist()
+    [2.0, 2.0, 4.0, 12.5]
+
+    In calendar weeks, 6 and 8 Jan are one purchase week: periods 0 and 2, frequency 1, recency 2,
+    T 4, monetary value $20 (the first week's $15 is left out).
+
+    >>> rfm_summary(["A", "A", "A"], ["2025-01-06", "2025-01-08", "2025-01-20"], [10, 5, 20],
+    ...             time_unit="calendar-week", observation_end="2025-02-03").loc["A"].tolist()
     [1.0, 2.0, 4.0, 20.0]
     """
     unit = check_time_unit(time_unit)
@@ -173,6 +192,7 @@ def rfm_summary(
     period = period_index(day, unit)
     end_period = int(period_index(np.array([end_day]), unit)[0])
 
+    length = period_length(unit)
     order = np.lexsort((period, codes))
     c, p, a = codes[order], period[order], amt[order]
     new_pair = np.ones(c.size, dtype=bool)
@@ -189,8 +209,8 @@ def rfm_summary(
     out = pd.DataFrame(
         {
             "frequency": frequency,
-            "recency": (pair_p[cust_end] - first_p).astype(float),
-            "T": (end_period - first_p).astype(float),
+            "recency": (pair_p[cust_end] - first_p) / length,
+            "T": (end_period - first_p) / length,
         },
         index=pd.Index(np.asarray(uniques)[pair_c[cust_start]], name="customer_id"),
     )
