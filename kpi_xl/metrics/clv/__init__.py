@@ -44,6 +44,7 @@ from ._inputs import check_time_unit as check_time_unit
 from .bgbb import BetaGeoBetaBinomFitter
 from .bgnbd import BetaGeoFitter
 from .gamma_gamma import GammaGammaFitter
+from .holdout import HoldoutReport, calibration_holdout_summary, clv_holdout, compare_purchase_models
 from .mbgnbd import ModifiedBetaGeoFitter
 from .pareto_nbd import ParetoNBDFitter
 from .predict import ClvPrediction, ClvSettings, predict_clv, predict_clv_from_summary
@@ -58,6 +59,10 @@ __all__ = [
     "ModifiedBetaGeoFitter",
     "BetaGeoBetaBinomFitter",
     "ShiftedBetaGeoFitter",
+    "calibration_holdout_summary",
+    "clv_holdout",
+    "compare_purchase_models",
+    "HoldoutReport",
     "predict_clv",
     "predict_clv_from_summary",
     "ClvPrediction",

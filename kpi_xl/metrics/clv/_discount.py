@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -47,8 +48,37 @@ def _steps(horizon: Any, step: Any, time_unit: str) -> tuple[int, float]:
     return int(n_round), s
 
 
+def _cumulative_purchases(model: Any, x: np.ndarray, tx: np.ndarray, age: np.ndarray) -> Any:
+    """Expected repeat purchases of each customer up to ``t`` (any of the repeat-purchase models), as
+    a function of t evaluated on distinct histories and returned per customer.
+
+    BG/NBD's equation (10) is head(t) / (1 + odds of having dropped out) with only the head
+    depending on t and on (frequency, T) alone, so it is evaluated on distinct (frequency, T)
+    pairs; the other models on distinct (frequency, recency, T) rows.
+    """
+    if isinstance(model, BetaGeoFitter):
+        (ux, uage), inverse = _distinct_rows(x, age)
+        scale = 1.0 / (1.0 + model._odds_dropped(x, tx, age))
+        return lambda t: model._purchases_head(t, ux, uage)[inverse] * scale
+    (ux, utx, uage), inverse = _distinct_rows(x, tx, age)
+    return lambda t: np.asarray(model.conditional_expected_purchases(t, ux, utx, uage), dtype=float)[inverse]
+
+
+def _step_purchases(
+    model: Any, x: np.ndarray, tx: np.ndarray, age: np.ndarray, n_steps: int, step_len: float
+) -> Iterator[np.ndarray]:
+    """Per step k = 1 .. n_steps, each customer's expected purchases within the step. A loop over
+    steps (12 for a monthly year), never over customers."""
+    cumulative = _cumulative_purchases(model, x, tx, age)
+    previous = np.zeros(x.size)
+    for k in range(1, n_steps + 1):
+        current = cumulative(k * step_len)
+        yield current - previous
+        previous = current
+
+
 def _discounted_purchases(
-    bgnbd: BetaGeoFitter,
+    model: Any,
     x: np.ndarray,
     tx: np.ndarray,
     age: np.ndarray,
@@ -56,18 +86,9 @@ def _discounted_purchases(
     step_len: float,
     discount_rate: float,
 ) -> np.ndarray:
-    """Sum over steps of the purchases expected in each step, discounted per step.
-
-    Equation (10) is head(t) / (1 + odds of having dropped out) with only the head depending on
-    t, so the discounted sum of step differences is taken over the heads, on distinct
-    (frequency, T) pairs, and divided by (1 + odds) once per customer.
-    """
-    (ux, uage), inverse = _distinct_rows(x, age)
-    total = np.zeros(ux.size)
-    previous = np.zeros(ux.size)
-    # A loop over steps (12 for a monthly year), never over customers.
-    for k in range(1, n_steps + 1):
-        cumulative = bgnbd._purchases_head(k * step_len, ux, uage)
-        total += (cumulative - previous) / (1.0 + discount_rate) ** k
-        previous = cumulative
-    return total[inverse] / (1.0 + bgnbd._odds_dropped(x, tx, age))
+    """Sum over steps of the purchases expected in each step, discounted per step (booked at the
+    end of the step): sum_k (E[X(ks)] - E[X((k-1)s)]) / (1 + d)^k."""
+    total = np.zeros(x.size)
+    for k, step in enumerate(_step_purchases(model, x, tx, age, n_steps, step_len), start=1):
+        total += step / (1.0 + discount_rate) ** k
+    return total
