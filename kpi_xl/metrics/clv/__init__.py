@@ -43,11 +43,12 @@ against.
 from ._inputs import check_time_unit as check_time_unit
 from .bgbb import BetaGeoBetaBinomFitter
 from .bgnbd import BetaGeoFitter
+from .by_segment import SegmentClv, predict_clv_by_segment
 from .gamma_gamma import GammaGammaFitter
 from .holdout import HoldoutReport, calibration_holdout_summary, clv_holdout, compare_purchase_models
 from .mbgnbd import ModifiedBetaGeoFitter
 from .pareto_nbd import ParetoNBDFitter
-from .predict import ClvPrediction, ClvSettings, predict_clv, predict_clv_from_summary
+from .predict import INTERVAL_METHOD, ClvPrediction, ClvSettings, predict_clv, predict_clv_from_summary
 from .sbg import ShiftedBetaGeoFitter
 from .summary import rfm_summary
 
@@ -63,8 +64,11 @@ __all__ = [
     "clv_holdout",
     "compare_purchase_models",
     "HoldoutReport",
+    "predict_clv_by_segment",
+    "SegmentClv",
     "predict_clv",
     "predict_clv_from_summary",
     "ClvPrediction",
     "ClvSettings",
+    "INTERVAL_METHOD",
 ]

@@ -11,11 +11,11 @@ import pandas as pd
 
 from .._clean import require_positive, require_share
 from .._errors import KpiInputError
-from ._discount import _discounted_purchases, _steps
+from ._discount import _discounted_purchases, _step_purchases, _steps
 from ._inputs import (
     check_time_unit,
 )
-from .bgnbd import BetaGeoFitter
+from ._registry import PURCHASE_MODELS, _check_model_name
 from .gamma_gamma import GammaGammaFitter
 from .summary import rfm_summary
 
@@ -32,6 +32,10 @@ class ClvSettings:
     observation_end: pd.Timestamp | None
     n_transactions: int | None
     n_dropped: int | None
+    #: The repeat-purchase model ("bg/nbd", "mbg/nbd", "pareto/nbd").
+    model: str = "bg/nbd"
+    #: Level of the CLV intervals (None: no intervals were computed).
+    interval: float | None = None
 
 
 @dataclass(frozen=True)
@@ -43,25 +47,103 @@ class ClvPrediction:
     customers : DataFrame
         One row per customer: ``frequency``, ``recency``, ``T``, ``monetary_value``,
         ``expected_purchases``, ``probability_alive``, ``expected_average_value``, ``clv``.
-    purchase_model : BetaGeoFitter
-        The fitted BG/NBD model (parameters, standard errors, log-likelihood, convergence).
+    purchase_model : BetaGeoFitter, ModifiedBetaGeoFitter or ParetoNBDFitter
+        The fitted repeat-purchase model (parameters, standard errors, log-likelihood, convergence).
     spend_model : GammaGammaFitter
         The fitted Gamma-Gamma model.
     settings : ClvSettings
         Time unit, horizon, step, discount rate, margin and the observation window.
     warnings : tuple of str
         Caveats of either fit, each prefixed with its model's name.
+    total_interval : tuple of float or None
+        Interval for the sum of all customers' CLV (with ``interval``), from the same parameter
+        draws as the per-customer ``clv_low`` / ``clv_high`` columns.
+    interval_method : str or None
+        How the intervals were made (see :func:`predict_clv`).
     """
 
     customers: pd.DataFrame
-    purchase_model: BetaGeoFitter
+    purchase_model: Any
     spend_model: GammaGammaFitter
     settings: ClvSettings
     warnings: tuple[str, ...]
+    total_interval: tuple[float, float] | None = None
+    interval_method: str | None = None
 
     def with_customers(self, customers: pd.DataFrame) -> ClvPrediction:
         """The same prediction with the customer table replaced (e.g. re-indexed by real ids)."""
         return dataclasses.replace(self, customers=customers)
+
+    def schedule(self, customers: Any = None) -> pd.DataFrame:
+        r"""Period-by-period value of the customers' predicted purchases, discounted: the CLV of
+        :func:`predict_clv` spread over its steps (a customer, a segment or everyone).
+
+        Step k (of length s, ending at k s) holds the purchases expected in it times expected
+        spend and margin; its discounted value divides by :math:`(1+d)^k`, so the discounted
+        values add up to the customers' ``clv``.
+
+        Parameters
+        ----------
+        customers:
+            None (everyone), one customer id, a list of ids, or a boolean mask over ``customers``.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by ``step`` 1..n: ``end`` (time at the end of the step, in the time unit),
+            ``expected_purchases``, ``value`` (undiscounted), ``discount_factor``,
+            ``discounted_value`` and ``cumulative_discounted_value``.
+
+        Examples
+        --------
+        >>> from kpi_xl.datasets import load_cdnow_transactions
+        >>> tx = load_cdnow_transactions()
+        >>> pred = predict_clv(tx["customer_id"], tx["date"], tx["amount"], time_unit="month",
+        ...                    horizon=12, discount_rate=0.01)
+        >>> sched = pred.schedule(1)
+        >>> total = float(sched["discounted_value"].sum())
+        >>> len(sched), bool(abs(total - pred.customers.loc[1, "clv"]) < 1e-9)
+        (12, True)
+        """
+        table = self.customers
+        if customers is None:
+            chosen = table
+        elif isinstance(customers, (pd.Series, np.ndarray)) and np.asarray(customers).dtype == bool:
+            chosen = table[np.asarray(customers)]
+        else:
+            wanted = list(customers) if isinstance(customers, (list, tuple, pd.Index)) else [customers]
+            missing = [c for c in wanted if c not in table.index]
+            if missing:
+                raise KpiInputError(
+                    f"customer {missing[0]!r} is not in the prediction",
+                    argument="customers",
+                    value=missing[0],
+                )
+            chosen = table.loc[wanted]
+        st = self.settings
+        n_steps = int(round(st.horizon / st.step))
+        x, tx, age = (chosen[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+        spend = chosen["expected_average_value"].to_numpy(dtype=float) * st.margin
+        purchases = np.array(
+            [
+                (step.sum(), float(step @ spend))
+                for step in _step_purchases(self.purchase_model, x, tx, age, n_steps, st.step)
+            ]
+        ).reshape(n_steps, 2)
+        k = np.arange(1, n_steps + 1)
+        factor = (1.0 + st.discount_rate) ** -k.astype(float)
+        out = pd.DataFrame(
+            {
+                "end": k * st.step,
+                "expected_purchases": purchases[:, 0],
+                "value": purchases[:, 1],
+                "discount_factor": factor,
+                "discounted_value": purchases[:, 1] * factor,
+            },
+            index=pd.Index(k, name="step"),
+        )
+        out["cumulative_discounted_value"] = out["discounted_value"].cumsum()
+        return out
 
 
 def predict_clv(
@@ -75,6 +157,8 @@ def predict_clv(
     observation_end: Any = None,
     margin: float = 1.0,
     step: float | str = 1.0,
+    model: str = "bg/nbd",
+    interval: float | None = None,
 ) -> ClvPrediction:
     r"""Predicted customer lifetime value from a transaction log: RFM, BG/NBD and Gamma-Gamma.
 
@@ -110,6 +194,16 @@ def predict_clv(
         ``"month"`` (30.4375 days). ``horizon`` must be a whole number of steps. To reproduce
         lifetimes' ``customer_lifetime_value(time=12, discount_rate=0.01, freq="W")`` use
         ``time_unit="week", horizon=12 * 4.345, step=4.345, discount_rate=0.01``.
+    model:
+        The repeat-purchase model: ``"bg/nbd"`` (default), ``"mbg/nbd"`` or ``"pareto/nbd"``
+        (:func:`clv_holdout` compares them).
+    interval:
+        Optional level (e.g. 0.9) of an interval for each customer's CLV and for the total:
+        columns ``clv_low`` and ``clv_high`` and :attr:`ClvPrediction.total_interval`. Parameter
+        uncertainty only, by simulation from the estimates' asymptotic normal distribution given
+        by the information matrix (Krinsky & Robb 1986): 200 draws of the log-parameters of both
+        models (fixed seed, reproducible), CLV recomputed for each, the interval their
+        percentiles. It does not cover the randomness of each customer's own future purchases.
 
     Returns
     -------
@@ -156,7 +250,14 @@ def predict_clv(
         )
     summary = rfm_summary(customer_ids, dates, amounts, time_unit=unit, observation_end=observation_end)
     return predict_clv_from_summary(
-        summary, time_unit=unit, horizon=horizon, discount_rate=d, margin=mult, step=step
+        summary,
+        time_unit=unit,
+        horizon=horizon,
+        discount_rate=d,
+        margin=mult,
+        step=step,
+        model=model,
+        interval=interval,
     )
 
 
@@ -168,6 +269,8 @@ def predict_clv_from_summary(
     discount_rate: float = 0.0,
     margin: float = 1.0,
     step: float | str = 1.0,
+    model: str = "bg/nbd",
+    interval: float | None = None,
 ) -> ClvPrediction:
     r"""Predicted customer lifetime value from a per-customer RFM summary: BG/NBD and Gamma-Gamma.
 
@@ -183,7 +286,7 @@ def predict_clv_from_summary(
         ``n_transactions``, ``n_dropped``) are carried into the settings when present.
     time_unit:
         Required: the unit the summary is in (see :func:`rfm_summary`).
-    horizon, discount_rate, margin, step:
+    horizon, discount_rate, margin, step, model, interval:
         As in :func:`predict_clv`.
 
     Returns
@@ -219,6 +322,13 @@ def predict_clv_from_summary(
     n_steps, step_len = _steps(horizon, step, unit)
     d = require_positive(discount_rate, "discount_rate", allow_zero=True)
     mult = require_share(margin, "margin")
+    name = _check_model_name(model)
+    if interval is not None and not 0 < interval < 1:
+        raise KpiInputError(
+            f"interval must be a level between 0 and 1 (e.g. 0.9), got {interval!r}",
+            argument="interval",
+            value=interval,
+        )
     missing = [c for c in ("frequency", "recency", "T", "monetary_value") if c not in summary.columns]
     if missing:
         raise KpiInputError(
@@ -239,7 +349,7 @@ def predict_clv_from_summary(
     # Gamma-Gamma first: it is the one that most often lacks data (repeat customers), and says so.
     gg = GammaGammaFitter().fit(x, m)
     gg._check_fitted()
-    bg = BetaGeoFitter().fit(x, tx, age, time_unit=unit)
+    bg = PURCHASE_MODELS[name]().fit(x, tx, age, time_unit=unit)
     bg._check_fitted()
     out = summary.copy()
     out["expected_purchases"] = bg.conditional_expected_purchases(n_steps * step_len, x, tx, age)
@@ -247,6 +357,12 @@ def predict_clv_from_summary(
     spend = gg.conditional_expected_average_profit(x, m)
     out["expected_average_value"] = spend
     out["clv"] = spend * mult * _discounted_purchases(bg, x, tx, age, n_steps, step_len, d)
+    total_interval = None
+    if interval is not None:
+        low, high, total_interval = _clv_intervals(
+            bg, gg, x, tx, age, m, n_steps, step_len, d, mult, interval
+        )
+        out["clv_low"], out["clv_high"] = low, high
     return ClvPrediction(
         customers=out,
         purchase_model=bg,
@@ -260,7 +376,80 @@ def predict_clv_from_summary(
             observation_end=summary.attrs.get("observation_end"),
             n_transactions=summary.attrs.get("n_transactions"),
             n_dropped=summary.attrs.get("n_dropped"),
+            model=name,
+            interval=interval,
         ),
-        warnings=tuple(f"BG/NBD: {w}" for w in bg.warnings_)
+        warnings=tuple(f"{bg.model_name}: {w}" for w in bg.warnings_)
         + tuple(f"Gamma-Gamma: {w}" for w in gg.warnings_),
+        total_interval=total_interval,
+        interval_method=None if interval is None else INTERVAL_METHOD,
     )
+
+
+#: How CLV intervals are made (shown next to them in every face).
+INTERVAL_METHOD = (
+    "parameter uncertainty: 200 draws from the asymptotic normal distribution of the fitted "
+    "log-parameters (observed information matrix; Krinsky & Robb 1986), CLV recomputed per draw"
+)
+_N_DRAWS = 200
+# Customers per block of the draws x customers matrix: bounds memory (200 x 20,000 floats) for
+# any number of customers.
+_BLOCK = 20_000
+
+
+def _draw_models(fitter: Any, n: int, rng: np.random.Generator) -> list[Any]:
+    """Copies of ``fitter`` with parameters drawn from N(log theta, Cov(log theta))."""
+    theta = fitter.params_.to_numpy()
+    cov_log = fitter.covariance_.to_numpy() / np.outer(theta, theta)
+    draws = np.exp(rng.multivariate_normal(np.log(theta), cov_log, size=n, method="cholesky"))
+    out = []
+    for values in draws:
+        model = type(fitter)()
+        model.time_unit = fitter.time_unit
+        model._given(tuple(values))
+        out.append(model)
+    return out
+
+
+def _clv_intervals(
+    purchases: Any,
+    spend: GammaGammaFitter,
+    x: np.ndarray,
+    tx: np.ndarray,
+    age: np.ndarray,
+    m: np.ndarray,
+    n_steps: int,
+    step_len: float,
+    discount_rate: float,
+    margin: float,
+    level: float,
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """Per-customer and total CLV intervals from parameter draws (see :data:`INTERVAL_METHOD`).
+    Draws whose Gamma-Gamma q is 1 or less (mean spend undefined) are left out."""
+    rng = np.random.default_rng(20260101)
+    pm = _draw_models(purchases, _N_DRAWS, rng)
+    sm = _draw_models(spend, _N_DRAWS, rng)
+    usable = [i for i, g in enumerate(sm) if g.params_["q"] > 1]
+    if len(usable) < _N_DRAWS // 2:
+        raise KpiInputError(
+            "the Gamma-Gamma estimate of q is too close to 1 for a CLV interval (mean spend undefined "
+            "in many draws); predict without an interval",
+            argument="interval",
+        )
+    qs = [(1 - level) / 2, (1 + level) / 2]
+    low, high = np.empty(x.size), np.empty(x.size)
+    totals = np.zeros(len(usable))
+    for start in range(0, x.size, _BLOCK):
+        part = slice(start, start + _BLOCK)
+        block = np.empty((len(usable), x[part].size))
+        for row, i in enumerate(usable):
+            value = np.asarray(sm[i].conditional_expected_average_profit(x[part], m[part]), dtype=float)
+            block[row] = (
+                value
+                * margin
+                * _discounted_purchases(pm[i], x[part], tx[part], age[part], n_steps, step_len, discount_rate)
+            )
+        low[part], high[part] = np.quantile(block, qs, axis=0)
+        totals += block.sum(axis=1)
+    t_low, t_high = np.quantile(totals, qs)
+    return low, high, (float(t_low), float(t_high))

@@ -1,0 +1,149 @@
+"""Predicted CLV fitted per segment, in one call.
+
+Each segment gets its own repeat-purchase and spend models (segments differ in how often and how
+much their customers buy, which one pooled fit would average away). A customer belongs to the
+segment of their first transaction (the acquisition segment), so a customer is counted once. A
+segment too small to fit is listed with the reason instead of a number; a segment below the
+usual small-sample size is fitted but flagged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._clean import _as_1d, clean_dates, require_positive, require_share
+from .._errors import KpiInputError
+from .._labels import group_labels
+from .._result import SMALL_SAMPLE_N
+from ._discount import _steps
+from ._inputs import check_time_unit
+from ._registry import _check_model_name
+from .predict import ClvPrediction, predict_clv
+from .summary import rfm_summary
+
+
+@dataclass(frozen=True)
+class SegmentClv:
+    """What :func:`predict_clv_by_segment` returns.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per segment (largest first): ``customers``, ``clv_total``, ``clv_mean``,
+        ``clv_total_low`` / ``clv_total_high`` (with ``interval``), the purchase and spend
+        model parameters, ``small`` (fewer than ``min_customers`` customers: the estimate is
+        shown but uncertain) and ``status`` ("fitted", or why it is not).
+    predictions : dict
+        Segment -> :class:`ClvPrediction` of the segments that could be fitted.
+    """
+
+    table: pd.DataFrame
+    predictions: dict[str, ClvPrediction]
+
+
+def predict_clv_by_segment(
+    customer_ids: Any,
+    dates: Any,
+    amounts: Any,
+    segments: Any,
+    *,
+    time_unit: str | None = None,
+    horizon: float,
+    discount_rate: float = 0.0,
+    observation_end: Any = None,
+    margin: float = 1.0,
+    step: float | str = 1.0,
+    model: str = "bg/nbd",
+    interval: float | None = None,
+    min_customers: int = SMALL_SAMPLE_N,
+) -> SegmentClv:
+    """Fit and predict CLV separately for each segment; the settings are :func:`predict_clv`'s, and
+    ``min_customers`` the size below which a segment is flagged ``small``.
+
+    Segment labels follow the one label policy (trimmed, case-insensitive, shown in their most
+    frequent spelling; blanks are the segment "(blank)"); a customer's segment is the label of
+    their earliest transaction.
+
+    Raises
+    ------
+    KpiInputError
+        ``segments`` of another length than the log; anything :func:`predict_clv` rejects for the
+        whole log (a bad time unit, horizon ...). A segment's own fit failing (too few repeat
+        customers) is not an error: its row says why.
+
+    Examples
+    --------
+    >>> from kpi_xl.datasets import load_cdnow_transactions
+    >>> tx = load_cdnow_transactions()
+    >>> seg = (tx["customer_id"] % 2).map({0: "even", 1: "odd"})
+    >>> out = predict_clv_by_segment(tx["customer_id"], tx["date"], tx["amount"], seg,
+    ...                              time_unit="week", horizon=12)
+    >>> out.table.index.tolist(), int(out.table["customers"].sum())
+    (['odd', 'even'], 2357)
+    """
+    ids = _as_1d(customer_ids, "customer_ids")
+    labels = _as_1d(segments, "segments")
+    when, _ = clean_dates(dates, argument="dates")
+    if labels.size != ids.size or when.size != ids.size:
+        raise KpiInputError(
+            f"give one segment per transaction: customer_ids has {ids.size} values, dates {when.size}, "
+            f"segments {labels.size}",
+            argument="segments",
+        )
+    amt = np.asarray(amounts, dtype=object) if not isinstance(amounts, pd.Series) else amounts.to_numpy()
+    # Every input error is the whole log's, raised with its position, before any segment is fitted.
+    unit = check_time_unit(time_unit)
+    _steps(horizon, step, unit)
+    require_positive(discount_rate, "discount_rate", allow_zero=True)
+    require_share(margin, "margin")
+    _check_model_name(model)
+    rfm_summary(ids, when, amt, time_unit=unit, observation_end=observation_end)
+    settings = {
+        "time_unit": unit,
+        "horizon": horizon,
+        "discount_rate": discount_rate,
+        "observation_end": observation_end,
+        "margin": margin,
+        "step": step,
+        "model": model,
+        "interval": interval,
+    }
+    codes, names = group_labels(labels)
+    # The acquisition segment: the label of each customer's earliest (dated) transaction.
+    order = pd.DataFrame({"id": ids, "when": when, "code": codes}).sort_values("when", kind="stable")
+    first = order.drop_duplicates("id").set_index("id")["code"]
+    customer_code = first.reindex(ids).to_numpy()
+    predictions: dict[str, ClvPrediction] = {}
+    rows = []
+    for code, name in enumerate(names):
+        rows_in = customer_code == code
+        n_customers = int(pd.unique(ids[rows_in]).size)
+        if n_customers == 0:
+            continue
+        row: dict[str, Any] = {
+            "segment": name,
+            "customers": n_customers,
+            "small": n_customers < min_customers,
+        }
+        try:
+            pred = predict_clv(ids[rows_in], when[rows_in], amt[rows_in], **settings)
+        except KpiInputError as exc:
+            # The log and the settings passed as a whole above: what fails here is this segment's
+            # fit (too few repeat customers, no convergence), which the row reports.
+            row.update(status=f"not fitted: {exc}", clv_total=np.nan, clv_mean=np.nan)
+            rows.append(row)
+            continue
+        predictions[name] = pred
+        clv = pred.customers["clv"]
+        row.update(status="fitted", clv_total=float(clv.sum()), clv_mean=float(clv.mean()))
+        if pred.total_interval is not None:
+            row["clv_total_low"], row["clv_total_high"] = pred.total_interval
+        row.update(pred.purchase_model.params_.to_dict())
+        row.update({f"spend_{k}": v for k, v in pred.spend_model.params_.items()})
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("segment").sort_values("customers", ascending=False, kind="stable")
+    return SegmentClv(table=table, predictions=predictions)
