@@ -688,7 +688,7 @@ def rfm_summary_duckdb(ds: DuckDataset, *, time_unit: str, observation_end: Any 
     with a query that fetches only those rows, and the engine itself is run on them, so the message
     is its own, with the file row.
     """
-    from ..metrics.clv._inputs import check_time_unit
+    from ..metrics.clv import check_time_unit
     from ..metrics.clv.summary import period_index, period_length
 
     unit = check_time_unit(time_unit)
