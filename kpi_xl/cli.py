@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 from .cli_actions import add_action_commands
+from .cli_clv import add_clv_options, add_retention_command, run_holdout
 from .metrics import KpiInputError
 
 # pandas, the engine and the file readers are imported by the commands that use them, so that
@@ -464,7 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="table",
         help="how to print the fitted parameters and summary: table (default), json or csv",
     )
+    add_clv_options(p)
     p.set_defaults(run=_cmd_clv)
+    add_retention_command(sub, output)
 
     p = sub.add_parser(
         "template",
@@ -1077,6 +1080,10 @@ def _cmd_clv(args: argparse.Namespace) -> int:
     target = args.output
     if target is not None and target.suffix.lower() not in (".csv", ".xlsx"):
         raise KpiInputError(f"predictions go to a .csv or .xlsx file, not {target.name!r}", argument="output")
+    if args.holdout_start is not None:
+        code = run_holdout(args, _read_options(args), problems)
+        _finish_problems(args, problems)
+        return code
     with _Progress(_progress_wanted(args)) as progress:
         progress.start(2 if target else 1, "clv")
         progress.step(f"reading {args.file.name}, fitting BG/NBD and Gamma-Gamma, predicting")
@@ -1092,6 +1099,8 @@ def _cmd_clv(args: argparse.Namespace) -> int:
                 discount_rate=args.discount_rate,
                 observation_end=args.observation_end,
                 margin=args.margin,
+                model=args.model,
+                interval=args.interval,
             )
         except KpiInputError:
             # The cells left out so far are part of the answer: one run names them all.
@@ -1154,7 +1163,8 @@ def _emit_clv(
     out = pred.customers
     bg, gg = pred.purchase_model.as_dict(), pred.spend_model.as_dict()
     settings = dataclasses.asdict(pred.settings)
-    params = _model_rows("BG/NBD", bg, ("r", "alpha", "a", "b")) + _model_rows(
+    purchase = pred.purchase_model
+    params = _model_rows(purchase.model_name, bg, purchase.param_names) + _model_rows(
         "Gamma-Gamma", gg, ("p", "q", "v")
     )
     clv = out["clv"]
@@ -1166,6 +1176,10 @@ def _emit_clv(
         "clv_max": float(clv.max()),
         "expected_purchases_total": float(out["expected_purchases"].sum()),
     }
+    if pred.total_interval is not None:
+        summary["clv_total_interval"] = list(pred.total_interval)
+        summary["interval_level"] = pred.settings.interval
+        summary["interval_method"] = pred.interval_method
     warnings = list(pred.warnings)
     fh = sys.stdout
     if args.format == "json":
@@ -1208,7 +1222,7 @@ def _emit_clv(
     ]
     print(_text_table(["model", "parameter", "estimate", "std. error", "unit"], rows, {2, 3}), file=fh)
     print(
-        f"\nBG/NBD log-likelihood {bg['log_likelihood']:.2f} ({bg['log_likelihood_unit']}) "
+        f"\n{purchase.model_name} log-likelihood {bg['log_likelihood']:.2f} ({bg['log_likelihood_unit']}) "
         f"on {int(bg['n_customers']):,} customers "
         f"({'converged' if bg['converged'] else 'NOT converged: ' + str(bg['message'])})",
         file=fh,
@@ -1226,6 +1240,13 @@ def _emit_clv(
         f"({summary['customers']:,} customers)",
         file=fh,
     )
+    if pred.total_interval is not None:
+        low, high = pred.total_interval
+        print(
+            f"{pred.settings.interval:.0%} interval for the total: {low:,.2f} to {high:,.2f} "
+            f"(per customer: clv_low, clv_high); {pred.interval_method}",
+            file=fh,
+        )
     if target is not None:
         print(f"Per-customer predictions written to {target}", file=fh)
     else:

@@ -127,6 +127,8 @@ def predict_clv_file(
     discount_rate: float = 0.0,
     observation_end: Any = None,
     margin: float = 1.0,
+    model: str = "bg/nbd",
+    interval: float | None = None,
 ) -> tuple[Dataset, ClvPrediction]:
     """Per-customer CLV predictions for a transaction file (see :func:`kpi_xl.metrics.predict_clv`),
     indexed by customer id, with the dataset read.
@@ -140,7 +142,14 @@ def predict_clv_file(
 
     ds = open_dataset(path, CLV_ROLES, options, engine=engine, problems=problems)
     _clv_dataset(ds)
-    settings = {"horizon": horizon, "step": step, "discount_rate": discount_rate, "margin": margin}
+    settings = {
+        "horizon": horizon,
+        "step": step,
+        "discount_rate": discount_rate,
+        "margin": margin,
+        "model": model,
+        "interval": interval,
+    }
     if isinstance(ds, DuckDataset):
         summary = rfm_summary_duckdb(ds, time_unit=time_unit, observation_end=observation_end)
         try:

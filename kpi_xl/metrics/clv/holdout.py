@@ -197,8 +197,8 @@ def _recommend(table: pd.DataFrame) -> tuple[str, str]:
             )
         return by_bic, (
             f"{by_bic}: holdout RMSE within 1% of the best ({usable.at[by_bic, 'rmse']:.4f} vs {best:.4f} "
-            f"for {by_rmse}) and lowest BIC ({usable.at[by_bic, 'bic']:.1f}): the simpler fit predicts "
-            "as well"
+            f"for {by_rmse}) and lowest BIC ({usable.at[by_bic, 'bic']:.1f}): the best fit for its "
+            "parameters predicts the holdout as well"
         )
     return by_rmse, (
         f"{by_rmse}: lowest holdout RMSE ({best:.4f}, vs {usable.at[by_bic, 'rmse']:.4f} for {by_bic}, "
