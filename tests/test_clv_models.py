@@ -553,9 +553,9 @@ def test_bad_transactions_raise_with_position():
 
 
 def test_bad_customer_summaries_raise():
-    with pytest.raises(KpiInputError, match="recency 5 at position 2 is larger than T 4"):
+    with pytest.raises(KpiInputError, match="recency: value 5 at position 2 is larger than T 4"):
         BetaGeoFitter().fit([1, 2], [1, 5], [3, 4], time_unit="week")
-    with pytest.raises(KpiInputError, match="recency 1 at position 1 must be 0 when frequency is 0"):
+    with pytest.raises(KpiInputError, match="recency: value 1 at position 1 must be 0 when frequency is 0"):
         BetaGeoFitter().fit([0, 2], [1, 3], [3, 4], time_unit="week")
     with pytest.raises(KpiInputError, match="frequency: value 1.5 at position 1 is not a whole number"):
         BetaGeoFitter().fit([1.5, 2], [1, 3], [3, 4], time_unit="week")

@@ -22,6 +22,7 @@ from kpi_xl import metrics as m
 from kpi_xl import udfs
 from kpi_xl.excel import coerce, errors, spill
 from kpi_xl.excel.errors import ExcelCellError, KpiInputError, Layout
+from kpi_xl.metrics import Hint
 
 COM_NA = -2146826246  # what COM sends for a #N/A cell
 COM_DIV0 = -2146826281
@@ -359,11 +360,13 @@ def test_settings_and_names():
 
 
 def test_excel_message_rewrites_positions_and_python_hints():
+    # The fields the engine gives (no message text is parsed).
     exc = KpiInputError(
-        "scores: value 'x' at position 3 is not a number; fix it, or pass on_invalid='drop' to skip and "
-        "count invalid values",
         argument="scores",
         position=3,
+        value="x",
+        reason="is not a number",
+        hint=Hint("on_invalid", "drop", "skip and count invalid values"),
     )
     layouts = {"scores": Layout(first_row=2, width=1)}
     got = errors.excel_message(exc, layouts=layouts, parameters=frozenset({"skip_invalid"}))

@@ -29,7 +29,6 @@ import contextvars
 import functools
 import inspect
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -130,38 +129,39 @@ def register_layout(argument: str, layout: Layout) -> None:
         layouts[argument] = layout
 
 
-_POSITION = re.compile(r" at position (\d+)")
-_PYTHON_OPTION = re.compile(r"pass (\w+)=(True|'drop')")
-_NUMPY_SCALAR = re.compile(r"np\.(?:float|int)\d*\(([^()]*)\)")
-_TABLE_ROW = re.compile(r"\(data row index (\d+)\)")
+#: How the Excel functions ask for a locale (the engine's hint names a Python context manager).
+LOCALE_HINT = "set KPI_XL_LOCALE to de (1.234,56) or en (1,234.56) in xlwings.conf or the environment"
 
 
 def excel_message(
     exc: KpiInputError, *, layouts: dict[str, Layout] | None = None, parameters: frozenset[str] = frozenset()
 ) -> str:
-    """The engine's message, reworded for a spreadsheet user.
+    """The engine's error in a spreadsheet user's words, built from its fields.
 
-    A position inside the values becomes the row (and column) of the range the user passed, and a
-    Python hint such as ``pass on_invalid='drop'`` becomes the Excel argument that does the same
-    (``skip_invalid`` set to TRUE) when the function has it, or is left out when it has not.
+    The position inside the values becomes the row (and column) of the range the user passed; in a
+    table (``KPI_BY_SEGMENT``) the row of the table. The engine's hint becomes the Excel argument
+    that does the same (``on_invalid='drop'`` is ``skip_invalid`` set to TRUE) when the function
+    has it, and is left out when it has not; a locale hint names the setting.
     """
-    message = _NUMPY_SCALAR.sub(r"\1", str(exc))
-    if _TABLE_ROW.search(message):
-        # KPI_BY_SEGMENT: the engine names the table row (its index is the row of the range) and
-        # also a position inside the segment, which means nothing on the sheet.
-        message = _POSITION.sub("", _TABLE_ROW.sub(r"(row \1 of the table)", message))
+    where: str | None = None
+    group_where = ""
     layout = (layouts or {}).get(exc.argument or "")
-    if layout is not None:
-        message = _POSITION.sub(lambda m: f" in {layout.where(int(m.group(1)))} of the range", message)
-
-    def option(m: re.Match[str]) -> str:
-        name = "skip_invalid" if m.group(1) == "on_invalid" else m.group(1)
-        return f"set {name} to TRUE" if name in parameters else ""
-
-    message = _PYTHON_OPTION.sub(option, message)
-    # A hint removed above leaves "fix it, or  to skip ..." behind: drop the dangling clause.
-    message = re.sub(r",? or\s+to skip and count [^;.)]*", "", message)
-    message = re.sub(r"\s*\(\s*to count [^)]*\)", "", message)
+    if exc.index is not None:
+        # KPI_BY_SEGMENT: the table's index is the row of the range; a position inside the segment
+        # means nothing on the sheet.
+        group_where, where = f" (row {exc.index} of the table)", ""
+    elif exc.position is not None and layout is not None:
+        where = f"in {layout.where(exc.position)} of the range"
+    hint: str | None = None
+    if exc.hint is not None:
+        option = "skip_invalid" if exc.hint.argument == "on_invalid" else exc.hint.argument
+        if exc.hint.argument == "locale":
+            hint = LOCALE_HINT
+        elif option in parameters:
+            hint = f"set {option} to TRUE to {exc.hint.effect}"
+        else:
+            hint = ""
+    message = exc.message(where=where, hint=hint, group_where=group_where)
     if len(message) > _MAX_MESSAGE:
         message = message[: _MAX_MESSAGE - 1].rstrip() + "…"
     return message

@@ -50,7 +50,10 @@ def show_value(value: Any) -> str:
     if type(value).__module__ == "numpy" and hasattr(value, "item"):
         value = value.item()
     if isinstance(value, float):
-        return f"{value:g}" if math.isfinite(value) else str(value)
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        # The shortest text that reads back as the same number (45663.375, not 45663.4).
+        return repr(value)
     return repr(value)
 
 
@@ -84,6 +87,9 @@ class KpiInputError(ValueError):
         (``segment_table``); faces that built the table with their own row numbers show it.
     group:
         Segment (group) the value belongs to, when the error comes from one group of a table.
+    what:
+        How the value is named when "value X" does not say it (``"the ticket"``, ``"the end date
+        2025-01-03"``).
 
     Examples
     --------
@@ -107,6 +113,7 @@ class KpiInputError(ValueError):
         n_more: int = 0,
         index: Any = None,
         group: str | None = None,
+        what: str | None = None,
     ) -> None:
         if kind not in ERROR_KINDS:
             raise ValueError(f"KpiInputError kind must be one of {ERROR_KINDS}, got {kind!r}")
@@ -121,6 +128,7 @@ class KpiInputError(ValueError):
         self.n_more = int(n_more)
         self.index = index
         self.group = group
+        self.what = what
         super().__init__(self.message())
 
     def __str__(self) -> str:
@@ -129,30 +137,44 @@ class KpiInputError(ValueError):
     def subject(self, where: str | None = None) -> str:
         """``argument: value X at position N`` (``where`` replaces ``at position N``)."""
         head = f"{self.argument}:" if self.argument else ""
-        place = (
-            where if where is not None else ("" if self.position is None else f"at position {self.position}")
-        )
-        if _blank(self.value) and not place:
+        if where is not None:
+            place = where
+        elif self.index is not None:
+            place = f"at row index {self.index!r}"
+        else:
+            place = "" if self.position is None else f"at position {self.position}"
+        if self.what is None and _blank(self.value) and not place:
             return head
-        what = "the value" if _blank(self.value) else f"value {show_value(self.value)}"
+        what = self.what or ("the value" if _blank(self.value) else f"value {show_value(self.value)}")
         return " ".join(p for p in (head, what, place) if p)
 
-    def message(self, *, where: str | None = None, hint: str | None = None, show_hint: bool = True) -> str:
+    def message(
+        self,
+        *,
+        where: str | None = None,
+        hint: str | None = None,
+        show_hint: bool = True,
+        group_where: str = "",
+    ) -> str:
         """The message from the fields, with a face's words for the place and the hint.
 
         ``where`` replaces ``at position N`` (e.g. ``"in row 3 of the range"``; ``""`` to name no
         place, when the face puts it in front); ``hint`` replaces ``pass on_invalid='drop' to ...``
-        (e.g. ``"set skip_invalid to TRUE to skip and count invalid values"``); ``show_hint=False``
-        leaves the hint out (a face whose user cannot set that option).
+        (e.g. ``"set skip_invalid to TRUE to skip and count invalid values"``; ``""`` for just "fix
+        it", when the face has no such option); ``show_hint=False``
+        leaves the hint out (a face whose user cannot set that option); ``group_where`` follows the
+        segment's name (``" (row 3 of the table)"``).
         """
         subject = "" if self._says_where else self.subject(where)
         text = f"{subject} {self.reason}" if subject else self.reason
         if self.group is not None:
-            text = f"segment {self.group!r}: {text}"
+            text = f"segment {self.group!r}{group_where}: {text}"
         if self.n_more:
             text += f" ({self.n_more} more invalid value(s) follow)"
-        if show_hint and (hint or self.hint):
-            text += f"; fix it, or {hint or self.hint}"
+        if show_hint and (hint is not None or self.hint is not None):
+            # hint "" says only "fix it": the face has no option that would skip the value.
+            said = self.hint if hint is None else hint
+            text += f"; fix it, or {said}" if said else "; fix it"
         return text
 
     def with_fields(self, **fields: Any) -> KpiInputError:
@@ -167,6 +189,7 @@ class KpiInputError(ValueError):
             "n_more": self.n_more,
             "index": self.index,
             "group": self.group,
+            "what": self.what,
         }
         current.update(fields)
         copy = KpiInputError(**current)

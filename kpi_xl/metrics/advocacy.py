@@ -23,7 +23,7 @@ from ._clean import (
     require_positive,
     require_share,
 )
-from ._errors import KpiInputError
+from ._errors import Hint, KpiInputError
 from ._intervals import check_confidence, share_result, t_quantile
 from ._result import MetricResult, small_sample_warnings
 
@@ -232,12 +232,12 @@ def engagement_rate(
         if on_invalid == "raise":
             pos = int(np.flatnonzero(zero)[0])
             raise KpiInputError(
-                f"audience: value 0 at position {pos + 1} leaves that post without a base; fix it, or "
-                "pass on_invalid='drop' to skip and count such posts",
                 argument="audience",
                 position=pos + 1,
                 value=0,
                 kind="zero-base",
+                reason="leaves that post without a base",
+                hint=Hint("on_invalid", "drop", "skip and count such posts"),
             )
         aud = Cleaned(
             values=aud.values[aud.values != 0],

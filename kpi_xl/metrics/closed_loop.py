@@ -399,9 +399,8 @@ def revenue_at_risk(
     if np.any((alive < 0) | (alive > 1)):
         pos = int(np.flatnonzero((alive < 0) | (alive > 1))[0])
         raise KpiInputError(
-            f"p_alive: value {alive[pos]!r} at position {pos + 1} is not a probability from 0 to 1",
-            argument="p_alive", position=pos + 1, value=alive[pos],
-        )  # fmt: skip
+            argument="p_alive", position=pos + 1, value=alive[pos], reason="is not a probability from 0 to 1"
+        )
     det_keys = set()
     if detractor_ids is not None:
         det_keys = {k for k in id_keys(detractor_ids, argument="detractor_ids") if k is not None}

@@ -371,9 +371,10 @@ def _record_counts(start_dates: Any, end_dates: Any, period_start: Any, period_e
     if orphan.any():
         pos = int(np.flatnonzero(orphan)[0]) + 1
         raise KpiInputError(
-            f"start_dates: the signup date at position {pos} is blank but the customer has an end date",
             argument="start_dates",
             position=pos,
+            what="the signup date",
+            reason="is blank but the customer has an end date",
         )
     # Rows blank in both columns are padding (a selected range longer than the data).
     used = ~start_blank
@@ -391,10 +392,11 @@ def _record_counts(start_dates: Any, end_dates: Any, period_start: Any, period_e
     if backwards.any():
         i = int(np.flatnonzero(backwards)[0])
         raise KpiInputError(
-            f"end_dates: the end date {e_day[i]} at position {i + 1} is before the signup date {s_day[i]}",
             argument="end_dates",
             position=i + 1,
             value=pd.Timestamp(e_day[i]).date(),
+            what=f"the end date {e_day[i]}",
+            reason=f"is before the signup date {s_day[i]}",
         )
     s_num = s_day.astype("int64")
     # A blank end date means still active: use a day after any period end.
@@ -783,11 +785,10 @@ def _per_customer_counts(values: Any, argument: str) -> np.ndarray:
         pos = int(np.flatnonzero(~cleaned.mask)[0])
         value = np.asarray(values, dtype=object).reshape(-1)[pos]
         raise KpiInputError(
-            f"{argument}: the value {value!r} at position {pos + 1} is not a whole number of "
-            "purchases, 1 or more; give a count for each customer who bought",
             argument=argument,
             position=pos + 1,
             value=value,
+            reason="is not a whole number of purchases, 1 or more; give a count for each customer who bought",
         )
     return cleaned.values.astype(np.int64)
 

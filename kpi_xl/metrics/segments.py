@@ -16,6 +16,7 @@ from . import catalog
 from ._clean import clean_dates
 from ._errors import KpiInputError
 from ._result import SMALL_SAMPLE_N, MetricResult
+from .rules import label_groups
 
 __all__ = ["segment_table", "metric_names", "TABLE_COLUMNS"]
 
@@ -157,9 +158,9 @@ def segment_table(
 
     keys: list[pd.Series] = []
     if by is not None:
-        seg = data[by].astype(object)
-        blank = seg.isna() | seg.map(lambda v: isinstance(v, str) and not v.strip())
-        keys.append(seg.where(~blank, "(blank)").map(lambda v: str(v).strip()))
+        # One label policy everywhere (kpi_xl.metrics.rules.label_groups): trimmed, case-insensitive,
+        # shown by the most frequent spelling; blanks are the group "(blank)".
+        keys.append(label_groups(data[by]))
     if period is not None:
         if period != "month":
             raise KpiInputError(f"period must be 'month', got {period!r}", argument="period")
@@ -188,15 +189,14 @@ def segment_table(
                 # invalid): count them, so that the groups' counts add up to the total's.
                 dropped = len(frame) if exc.kind == "empty" and len(cols) == 1 else 0
                 return _row(label, name, None, min_n, error=f"no result: {exc}", dropped=dropped + n_rejected)
-            where = ""
+            moved: dict[str, Any] = {"group": label}
             if exc.position is not None and 0 < exc.position <= len(frame):
-                # The engine counts positions inside this group; name the row of the whole table.
-                label_ = frame.index[exc.position - 1]
-                label_ = label_.item() if isinstance(label_, np.generic) else label_
-                where = f" (data row index {label_!r})"
-            raise KpiInputError(
-                f"segment {label!r}{where}: {exc}", argument=exc.argument, value=exc.value
-            ) from exc
+                # The engine counts positions inside this group; name the row of the whole table
+                # (its index label, and its position in the whole column).
+                index = frame.index[exc.position - 1]
+                moved["index"] = index.item() if isinstance(index, np.generic) else index
+                moved["position"] = int(data.index.get_indexer([index])[0]) + 1
+            raise exc.with_fields(**moved) from exc
         row = _row(label, name, result, min_n)
         row["n_dropped"] += n_rejected
         return row

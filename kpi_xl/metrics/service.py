@@ -26,7 +26,7 @@ from ._clean import (
     require_count,
     require_positive,
 )
-from ._errors import KpiInputError
+from ._errors import Hint, KpiInputError, show_value
 from ._intervals import check_confidence, share_result, t_quantile
 from ._result import MetricResult, small_sample_warnings
 
@@ -99,12 +99,15 @@ def _tickets(created: Any, ended: Any, *, end_argument: str, as_of: Any, on_inva
         if mask.any() and on_invalid == "raise":
             pos = int(np.flatnonzero(mask)[0])
             raise KpiInputError(
-                f"{argument}: the ticket at position {pos + 1} {problem} "
-                f"({end_argument}={raw_ended[pos]!r}, created={raw_created[pos]!r}); fix it, or pass "
-                "on_invalid='drop' to skip and count such tickets",
                 argument=argument,
                 position=pos + 1,
                 value=raw[pos],
+                what="the ticket",
+                reason=(
+                    f"{problem} ({end_argument}={show_value(raw_ended[pos])}, "
+                    f"created={show_value(raw_created[pos])})"
+                ),
+                hint=Hint("on_invalid", "drop", "skip and count such tickets"),
             )
     dropped = c_bad | e_bad | orphan | backwards | (c_blank & e_blank)
     valid = ~dropped

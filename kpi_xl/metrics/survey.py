@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._clean import OnInvalid, clean_numbers, clean_scores, require_count
-from ._errors import KpiInputError
+from ._errors import KpiInputError, show_value
 from ._intervals import mean_result_from_moments, wilson_interval, z_value
 from ._result import MetricResult, small_sample_warnings
 
@@ -172,19 +172,20 @@ def _count_histogram(counts: Any, points: np.ndarray, argument: str = "counts") 
         s = _whole(score)
         if s is None or not lo <= s <= hi:
             raise KpiInputError(
-                f"{argument}: score {score!r} (entry {pos}) is not a whole-number score from {lo} to {hi}",
                 argument=argument,
                 position=pos,
                 value=score,
+                what=f"score {show_value(score)}",
+                reason=f"is not a whole-number score from {lo} to {hi}",
             )
         c = _whole(n)
         if c is None or c < 0:
             raise KpiInputError(
-                f"{argument}: the number of responses {n!r} for score {score!r} (entry {pos}) is not a "
-                "whole number, 0 or more",
                 argument=argument,
                 position=pos,
                 value=n,
+                what=f"the number of responses {show_value(n)} for score {show_value(score)}",
+                reason="is not a whole number, 0 or more",
             )
         hist[s - lo] += c
     return hist

@@ -350,11 +350,10 @@ def historical_clv_from_revenue(
             else "a revenue of 0 or more (allow_negative=True for refunds)"
         )
         raise KpiInputError(
-            f"revenue_per_customer: the value {value!r} at position {pos + 1} is not {need}; give each "
-            "customer's revenue",
             argument="revenue_per_customer",
             position=pos + 1,
             value=value,
+            reason=f"is not {need}; give each customer's revenue",
         )
     revenue = cleaned.values
     n_orders = int(require_count(orders, "orders"))

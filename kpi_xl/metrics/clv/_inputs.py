@@ -78,9 +78,7 @@ def _columns(
         pos = int(np.flatnonzero(partial)[0])
         name = next(n for n, c in cleaned.items() if not c.mask[pos])
         raise KpiInputError(
-            f"{name}: the value at position {pos + 1} is blank; every customer needs " + ", ".join(cleaned),
-            argument=name,
-            position=pos + 1,
+            argument=name, position=pos + 1, reason="is blank; every customer needs " + ", ".join(cleaned)
         )
     out = {}
     for name, c in cleaned.items():
@@ -123,21 +121,20 @@ def _check_rfm_consistency(x: np.ndarray, tx: np.ndarray, age: np.ndarray) -> No
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
         raise KpiInputError(
-            f"recency {tx[pos]:g} at position {pos + 1} is larger than T {age[pos]:g}: the last purchase "
-            "cannot come after the end of observation",
             argument="recency",
             position=pos + 1,
             value=float(tx[pos]),
+            reason=f"is larger than T {age[pos]:g}: the last purchase cannot come after the end of "
+            "observation",
         )
     bad = (x == 0) & (tx != 0)
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
         raise KpiInputError(
-            f"recency {tx[pos]:g} at position {pos + 1} must be 0 when frequency is 0 (a customer with "
-            "no repeat purchase has recency 0)",
             argument="recency",
             position=pos + 1,
             value=float(tx[pos]),
+            reason="must be 0 when frequency is 0 (a customer with no repeat purchase has recency 0)",
         )
 
 

@@ -150,11 +150,10 @@ def rfm_summary(
         if partial.any():
             pos = int(np.flatnonzero(partial)[0])
             raise KpiInputError(
-                f"{name}: the value at position {pos + 1} is blank but the transaction has other "
-                "values; every transaction needs a customer, a date"
-                + (" and an amount" if amounts is not None else ""),
                 argument=name,
                 position=pos + 1,
+                reason="is blank but the transaction has other values; every transaction needs a customer, "
+                "a date" + (" and an amount" if amounts is not None else ""),
             )
     keep = ~all_blank
     if not keep.any():
@@ -177,11 +176,12 @@ def rfm_summary(
         if late.any():
             i = int(np.flatnonzero(late)[0])
             raise KpiInputError(
-                f"dates: {day[i]} at position {rows[i] + 1} is after observation_end {end_day} "
-                f"({int(late.sum())} transaction(s) are); filter them out or move observation_end",
                 argument="dates",
                 position=int(rows[i]) + 1,
                 value=str(day[i]),
+                what=str(day[i]),
+                reason=f"is after observation_end {end_day} ({int(late.sum())} transaction(s) are); filter "
+                "them out or move observation_end",
             )
 
     try:
