@@ -50,6 +50,10 @@ __all__ = [
     "CLV_RETENTION",
     "CLV_PREDICT",
     "P_ALIVE",
+    "CLV_HOLDOUT",
+    "SBG_SURVIVAL",
+    "DERL",
+    "SUBSCRIPTION_CLV",
     "FRT",
     "RESOLUTION_TIME",
     "SLA_RATE",
@@ -452,6 +456,8 @@ TIME_UNIT_DOC = (
     "'calendar-week', 'calendar-month': the model's time unit; horizon is counted in it."
 )
 OBS_END_DOC = "Optional. Last day of the observation window; default the latest order date."
+MODEL_DOC = "Optional. Repeat-purchase model: 'bg/nbd' (default), 'mbg/nbd' or 'pareto/nbd'."
+SURVIVORS_DOC = "Customers of one cohort still active after each period, the cohort size first (e.g. 1000, 631, 468, ...)."
 
 
 def _transactions(customer_ids, dates, amounts=None):
@@ -480,6 +486,12 @@ def _transactions(customer_ids, dates, amounts=None):
     "raw",
     doc="Optional. How often cash is discounted: every this many time units (default 1), or 'day', 'week', 'month'.",
 )
+@xw.arg("model", "raw", doc=MODEL_DOC)
+@xw.arg(
+    "interval",
+    "raw",
+    doc="Optional. Level of an interval for each CLV, e.g. 0.9: adds clv_low and clv_high (parameter uncertainty, information-matrix draws).",
+)
 @excel_function
 def CLV_PREDICT(
     customer_ids,
@@ -491,6 +503,8 @@ def CLV_PREDICT(
     margin=1,
     observation_end=None,
     discount_step=1,
+    model="bg/nbd",
+    interval=None,
 ):
     """Spills predicted CLV per customer (BG/NBD + Gamma-Gamma): frequency, recency, T, spend, expected purchases, P(alive), CLV. Example: =CLV_PREDICT(Orders[Customer], Orders[Date], Orders[Amount], "week", 52)"""
     if amounts is None:
@@ -512,9 +526,11 @@ def CLV_PREDICT(
         margin=coerce.number(margin, "margin", 1.0),
         step=(
             step_value.strip().lower()
-            if isinstance(step_value, str) and step_value.strip().lower() in ("day", "week", "month")
+            if isinstance(step_value, str) and step_value.strip().lower() in ("day", "week", "month", "year")
             else coerce.number(step_value, "discount_step")
         ),
+        model=coerce.text(model, "model", "bg/nbd"),
+        interval=coerce.number(interval, "interval", None),
     )
     return spill.frame(out.customers, index="customer_id")
 
@@ -542,6 +558,113 @@ def P_ALIVE(customer_ids, dates, time_unit, observation_end=None):
     out = summary[["frequency", "recency", "T"]].copy()
     out["probability_alive"] = model.probability_alive(x, tx_, age)
     return spill.frame(out, index="customer_id")
+
+
+HOLDOUT_VIEWS = ("models", "frequency", "tracking")
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("customer_ids", "raw", doc=IDS_DOC)
+@xw.arg("dates", "raw", doc=ORDER_DATES_DOC)
+@xw.arg(
+    "holdout_start",
+    "raw",
+    doc="First day of the holdout: models are fitted on the orders before it and predict the orders from it on.",
+)
+@xw.arg("time_unit", "raw", doc=TIME_UNIT_DOC)
+@xw.arg("holdout_end", "raw", doc="Optional. Last day of the holdout; default the latest order date.")
+@xw.arg(
+    "view",
+    "raw",
+    doc="Optional. 'models' (default: errors, LL, AIC, BIC, recommendation), 'frequency' (by calibration frequency) or 'tracking' (cumulative by period).",
+)
+@excel_function
+def CLV_HOLDOUT(customer_ids, dates, holdout_start, time_unit, holdout_end=None, view="models"):
+    """Spills a holdout check of BG/NBD, MBG/NBD and Pareto/NBD: predicted vs actual repeat purchases, MAE, RMSE, bias, AIC/BIC and which model to use. Example: =CLV_HOLDOUT(Orders[Customer], Orders[Date], "1997-10-01", "week")"""
+    tx = _transactions(customer_ids, dates)
+    which = coerce.text(view, "view", "models").strip().lower()
+    if which not in HOLDOUT_VIEWS:
+        raise KpiInputError(
+            f"view must be 'models', 'frequency' or 'tracking', got {which!r}", argument="view", value=which
+        )
+    start = coerce.option(holdout_start, "holdout_start")
+    if start is None:
+        raise KpiInputError(
+            "holdout_start is required: the first day of the holdout", argument="holdout_start"
+        )
+    report = m.clv_holdout(
+        tx["customer_ids"],
+        tx["dates"],
+        holdout_start=start,
+        holdout_end=coerce.option(holdout_end, "holdout_end"),
+        time_unit=coerce.text(time_unit, "time_unit"),
+    )
+    if which == "frequency":
+        return spill.frame(report.by_frequency, index="frequency_cal")
+    if which == "tracking":
+        return spill.frame(report.tracking, index="period")
+    table = spill.frame(report.comparison, index="model")
+    width = len(table[0])
+    return [*table, ["recommended", report.recommended, report.recommendation] + [None] * (width - 3)]
+
+
+def _sbg(survivors):
+    counts = coerce.read_column(survivors, "survivors", "number")
+    model = m.ShiftedBetaGeoFitter().fit(counts)
+    if not (model.converged and model.identified):
+        raise KpiInputError(f"the sBG model could not be fitted to these survivors: {model.message}")
+    return model
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("survivors", "raw", doc=SURVIVORS_DOC)
+@xw.arg(
+    "periods", "raw", doc="Optional. Project to this period; default 10 (or the data's last period if later)."
+)
+@excel_function
+def SBG_SURVIVAL(survivors, periods=10):
+    """Spills the shifted-beta-geometric projection of a cohort: survival and retention per period, fitted and observed (Fader & Hardie 2007). Example: =SBG_SURVIVAL(B2:B9, 12)"""
+    model = _sbg(survivors)
+    horizon = coerce.number(periods, "periods", 10.0)
+    n = max(int(horizon), len(model.survivors_) - 1)
+    if horizon != int(horizon) or horizon < 1:
+        raise KpiInputError(
+            f"periods must be a whole number of 1 or more, got {horizon:g}", argument="periods"
+        )
+    proj = model.projection(n)
+    return spill.frame(proj[["survival", "retention", "observed_survival"]], index="period")
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("survivors", "raw", doc=SURVIVORS_DOC)
+@xw.arg("discount_rate", "raw", doc="Discount rate per period, e.g. 0.1.")
+@xw.arg("renewal", "raw", doc="Optional. The renewal the customer is about to make, 1 or more; default 1.")
+@excel_function
+def DERL(survivors, discount_rate, renewal=1):
+    """Discounted expected residual lifetime, in periods, of a subscriber about to renew (sBG fitted to the cohort; Fader & Hardie 2010). Example: =DERL(B2:B9, 0.1, 1)"""
+    model = _sbg(survivors)
+    return float(
+        model.derl(coerce.number(discount_rate, "discount_rate"), coerce.number(renewal, "renewal", 1.0))
+    )
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("survivors", "raw", doc=SURVIVORS_DOC)
+@xw.arg("margin", "raw", doc="Margin a subscriber brings per period.")
+@xw.arg("discount_rate", "raw", doc="Discount rate per period, e.g. 0.1.")
+@xw.arg(
+    "renewal", "raw", doc="Optional. 0 (default) for a new subscriber, n for one about to make renewal n."
+)
+@excel_function
+def SUBSCRIPTION_CLV(survivors, margin, discount_rate, renewal=0):
+    """Expected discounted value of a subscriber: margin x expected discounted lifetime under the sBG model fitted to the cohort (Fader & Hardie 2010). Example: =SUBSCRIPTION_CLV(B2:B9, 50, 0.1)"""
+    model = _sbg(survivors)
+    n = coerce.number(renewal, "renewal", 0.0)
+    if n != int(n) or n < 0:
+        raise KpiInputError(f"renewal must be a whole number of 0 or more, got {n:g}", argument="renewal")
+    return model.subscription_clv(
+        coerce.number(margin, "margin"), coerce.number(discount_rate, "discount_rate"), renewal=int(n)
+    )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -431,6 +431,58 @@ def test_p_alive_equals_the_engine(xl, cdnow):
     assert (got.index.to_numpy() == summary.index.to_numpy()).all()
 
 
+def test_clv_predict_with_model_and_interval(xl, cdnow):
+    ids, dates, amounts = _cdnow_columns(cdnow)
+    got = as_frame(
+        xl.call("CLV_PREDICT", ids, dates, amounts, "week", 4, None, None, None, 4, "pareto/nbd", 0.9),
+        "customer_id",
+    )
+    expected = m.predict_clv(
+        cdnow["customer_id"], cdnow["date"], cdnow["amount"], time_unit="week", horizon=4, step=4,
+        model="pareto/nbd", interval=0.9,
+    ).customers  # fmt: skip
+    assert list(got.columns)[-3:] == ["clv", "clv_low", "clv_high"]
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False, check_names=False, rtol=1e-12)
+
+
+def test_clv_holdout_spills_the_engine_report(xl):
+    tx = load_cdnow_transactions()
+    ids = col("customer_id", *tx["customer_id"].tolist())
+    dates = col("date", *(serial(d) for d in tx["date"]))
+    report = m.clv_holdout(tx["customer_id"], tx["date"], holdout_start="1997-10-01", time_unit="week")
+    got = xl.call("CLV_HOLDOUT", ids, dates, serial("1997-10-01"), "week", None, None)
+    assert got[-1][:3] == ["recommended", report.recommended, report.recommendation]
+    models = as_frame(got[:-1], "model")
+    expected = report.comparison.astype({"parameters": float, "converged": object})
+    pd.testing.assert_frame_equal(models, expected, check_dtype=False, check_names=False, rtol=1e-12)
+    freq = as_frame(
+        xl.call("CLV_HOLDOUT", ids, dates, "1997-10-01", "week", None, "frequency"), "frequency_cal"
+    )
+    assert freq.index.tolist() == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    assert freq["actual"].to_numpy() == pytest.approx(report.by_frequency["actual"].to_numpy(), rel=1e-12)
+    tracking = xl.call("CLV_HOLDOUT", ids, dates, "1997-10-01", "week", None, "tracking")
+    assert len(tracking) == 79 and tracking[-1][1] == 4339
+    with pytest.raises(Raised, match="view must be"):
+        xl.call("CLV_HOLDOUT", ids, dates, "1997-10-01", "week", None, "chart")
+
+
+REGULAR = [1000, 631, 468, 382, 326, 289, 262, 241]
+
+
+def test_sbg_survival_derl_and_subscription_clv(xl):
+    survivors = col("Active", *REGULAR, None, None)
+    model = m.ShiftedBetaGeoFitter().fit(REGULAR)
+    got = as_frame(xl.call("SBG_SURVIVAL", survivors, 12), "period")
+    expected = model.projection(12)[["survival", "retention", "observed_survival"]]
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False, check_names=False, rtol=1e-12)
+    assert scalar(xl.call("DERL", survivors, 0.1, 2)) == pytest.approx(model.derl(0.1, 2), rel=1e-12)
+    assert scalar(xl.call("SUBSCRIPTION_CLV", survivors, 50, 0.1, None)) == pytest.approx(
+        50 * model.discounted_expected_lifetime(0.1), rel=1e-12
+    )
+    with pytest.raises(Raised, match="90 in row 3 of the range is more than 80 before it"):
+        xl.call("SBG_SURVIVAL", col(100, 80, 90), None)
+
+
 # -------------------------------------------------------------------------------------------------
 # Service
 # -------------------------------------------------------------------------------------------------
