@@ -40,6 +40,10 @@ ALLOWED_FUNCTIONS = {
     "YEAR",
     "MONTH",
     "SUBSTITUTE",
+    # Segment rows: labels trimmed and compared in any case (Excel 2010 and LibreOffice both have these).
+    "SUMPRODUCT",
+    "ISNUMBER",
+    "TRIM",
 }
 
 

@@ -36,7 +36,7 @@ def _raw(rows_by_table):
 RESPONSES = [
     # date, customer, segment, nps, csat, ces, comment          sheet row
     (D(2025, 1, 5), "C1", "A", 10.0, 5.0, 7.0, None),  # 2
-    (D(2025, 1, 6), "C2", "A", 9.0, 4.0, 6.0, None),  # 3
+    (D(2025, 1, 6), "C2", " a", 9.0, 4.0, 6.0, None),  # 3: padded, lower case: segment A
     (D(2025, 1, 7), "C3", "A", 3.0, 2.0, 2.0, "slow"),  # 4
     (D(2025, 1, 8), "C4", "B", 8.0, "4", 5.0, None),  # 5: CSAT typed as text
     (D(2025, 1, 9), "C5", "B", 9.5, 5.0, None, None),  # 6: NPS 9.5
@@ -133,8 +133,9 @@ def test_invalid_values_are_listed_with_sheet_row_column_value_and_reason(case):
 def test_survey_kpis_by_segment_by_hand(case):
     _, res = case
     b = res.blocks["survey"]
-    # A and B both have 3 responses in January: ties are ordered by name.
-    assert b.groups == ["A", "B"]
+    # A (" a" is A: trimmed, any case) and B both have 3 responses in January: ties are ordered by
+    # name; the response without a segment is the group "(blank)", so the groups add up to the Total.
+    assert b.groups == ["A", "B", "(blank)"]
     v = b.values
     # A: 10, 9, 3 -> 2 promoters, 1 detractor of 3: NPS = (2 - 1) / 3 * 100 = 33.33.
     assert v[(0, "nps")] == pytest.approx(100 / 3)
@@ -153,7 +154,9 @@ def test_survey_kpis_by_segment_by_hand(case):
     # Every group is below the minimum of 30: flagged, not hidden.
     assert v[(0, "_small")] and v[("total", "_small")]
     assert v[("total", "nps_moe")] > 0
-    assert any("1 responses in the period have no segment" in n for n in res.notes)
+    # (blank): row 10's 10 -> NPS 100 of 1.
+    assert (v[(2, "nps")], v[(2, "nps_n")]) == (100.0, 1)
+    assert sum(v[(i, "nps_n")] for i in range(3)) == v[("total", "nps_n")]
 
 
 def test_customer_kpis_by_segment_by_hand(case):

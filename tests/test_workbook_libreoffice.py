@@ -95,6 +95,30 @@ def test_formulas_follow_user_edits_and_a_refresh(recalc, tmp_path):
     _check_against_engine(recalc, path)
 
 
+def test_segment_rows_group_padded_mixed_case_and_blank_labels_as_the_engine(recalc, tmp_path):
+    # One policy in live formulas and refreshed values: " smb" and "Smb " are SMB, blanks are the
+    # "(blank)" row, and the segment rows add up to the Total.
+    path = build_template(tmp_path / "kpi_report.xlsm")
+    sheet = labels("en")["sheet"]
+    wb = load_workbook(path, keep_vba=True)
+    resp, cust = wb[sheet["responses"]], wb[sheet["customers"]]
+    spellings = [" smb", "Smb ", None, "\u00a0smb", "  "]
+    changed = 0
+    for r in range(2, resp.max_row + 1):
+        in_period = resp.cell(row=r, column=1).value >= dt.datetime(2025, 12, 1)
+        if resp.cell(row=r, column=3).value == "SMB" and in_period and changed < len(spellings):
+            resp.cell(row=r, column=3).value = spellings[changed]
+            changed += 1
+    cust["B2"], cust["B3"] = None, " enterprise"
+    assert changed == len(spellings)
+    wb.save(path)
+    refresh_workbook(path)
+    _check_against_engine(recalc, path)
+    seg = load_workbook(path)[sheet["segments"]]
+    labels_shown = [seg.cell(row=r, column=1).value for r in range(1, seg.max_row + 1)]
+    assert "(blank)" in labels_shown and "smb" not in labels_shown and " smb" not in labels_shown
+
+
 def _ppm(path: Path) -> np.ndarray:
     data = path.read_bytes()
     parts = data.split(maxsplit=4)

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import KpiInputError, catalog
-from ..metrics.rules import BLANK_TEXT
+from ..metrics.rules import BLANK_TEXT, label_groups
 from ._columns import ROLE_BY_NAME, map_columns
 from ._dataset import Dataset, ReadOptions, _as_text, default_decimal, find_header, parse_role
 from ._read import (
@@ -585,8 +585,12 @@ def _lookup(ds: DuckDataset, column: str, period_unit: str | None = None) -> str
     elif column in ds.columns:
         frame["v"] = parsed.to_numpy(dtype=np.float64)
     else:
-        # A carried segment column: the label segment tables give it ("(blank)" for no value).
-        frame["v"] = parsed.where(parsed.notna(), "(blank)").astype(object).to_numpy()
+        # A carried segment column: the group segment tables give its label (trimmed, any case, the
+        # most frequent spelling; "(blank)" for no value), weighing each distinct value by its rows.
+        got = ds.con.execute(f"SELECT k{i} AS k, count(*) AS n FROM codes GROUP BY 1").fetchnumpy()
+        rows = np.zeros(len(parsed))
+        rows[np.asarray(got["k"], dtype=np.int64)] = np.asarray(got["n"], dtype=np.float64)
+        frame["v"] = label_groups(parsed.reset_index(drop=True), weights=rows).to_numpy(dtype=object)
     ds.con.register(name, frame)
     ds.lookups.add(name)
     return name

@@ -290,13 +290,14 @@ def label_key(value: Any) -> str | None:
     return text.casefold() if text else None
 
 
-def label_groups(labels: Any) -> pd.Series:
+def label_groups(labels: Any, weights: Any = None) -> pd.Series:
     """Each label's group, shown by the group's most frequent spelling (ties: the first seen).
 
     Labels are grouped after trimming surrounding whitespace (no-break spaces too) and
     case-insensitively (:func:`label_key`); blanks form the group :data:`BLANK_LABEL`. A face that
     counts a segment with a formula counts the same rows (``TRIM`` and Excel's case-insensitive
-    ``=``). The result keeps ``labels``' index when it is a Series.
+    ``=``). The result keeps ``labels``' index when it is a Series. ``weights`` counts each label as
+    that many rows (distinct labels with their row counts, as a database hands them over).
     """
     series = (
         labels if isinstance(labels, pd.Series) else pd.Series(_clean._as_1d(labels, "labels"), dtype=object)
@@ -315,12 +316,13 @@ def label_groups(labels: Any) -> pd.Series:
             shown[i] = str(int(v))
     # Rows per spelling (after trimming), then the spelling with the most rows per key; on a tie
     # the first seen (factorize numbers the raw values in order of first appearance).
-    per_raw = np.bincount(codes[codes >= 0], minlength=len(distinct))
-    rows: dict[tuple[str, str], int] = {}
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)[codes >= 0]
+    per_raw = np.bincount(codes[codes >= 0], weights=w, minlength=len(distinct))
+    rows: dict[tuple[str, str], float] = {}
     first: dict[tuple[str, str], int] = {}
     for i, k in enumerate(keys):
         if k is not None:
-            rows[(k, shown[i])] = rows.get((k, shown[i]), 0) + int(per_raw[i])
+            rows[(k, shown[i])] = rows.get((k, shown[i]), 0) + float(per_raw[i])
             first.setdefault((k, shown[i]), i)
     best: dict[str, tuple[str, str]] = {}
     for pair, n in rows.items():

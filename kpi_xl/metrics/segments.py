@@ -107,7 +107,8 @@ def segment_table(
         The data column(s) passed to the metric function, in its positional order; e.g.
         ``"score"`` for NPS, ``["created", "first_reply"]`` for first response time.
     by:
-        Segment column. Blank segment values form the group ``"(blank)"`` rather than vanishing.
+        Segment column. Labels are grouped by :func:`group_labels` (trimmed, any case); blank
+        values form the group ``"(blank)"`` rather than vanishing.
     period:
         ``"month"`` to group by calendar month of ``date`` (``"YYYY-MM"``); with ``by`` as well,
         groups are ``"segment | YYYY-MM"``.

@@ -32,6 +32,7 @@ import pandas as pd
 
 from .. import metrics as m
 from ..metrics import KpiInputError, MetricResult
+from ..metrics.rules import label_groups
 from ..metrics.rules import clean_dates, clean_numbers, clean_scores
 from .benchmarks import BENCHMARKS, INDUSTRIES
 from .errors import WorkbookError
@@ -572,14 +573,16 @@ class _Engine:
         return _safe(m.engagement_rate, total[keep], reach[keep], basis="reach", confidence=self.conf)
 
 
-def _groups(values: np.ndarray) -> tuple[list[str], int]:
-    """Group labels by size (largest first, ties by name), at most SLOTS, and how many were cut."""
-    s = pd.Series(values, dtype=object).dropna()
-    if s.empty:
-        return [], 0
-    counts = s.value_counts()
+def _groups(values: np.ndarray) -> tuple[pd.Series, list[str], int]:
+    """Each row's group under the label policy (:func:`kpi_xl.metrics.rules.label_groups`: trimmed,
+    any case, blanks in "(blank)"), the groups by size (largest first, ties by name), at most SLOTS,
+    and how many were cut."""
+    labels = label_groups(pd.Series(values, dtype=object))
+    if labels.empty:
+        return labels, [], 0
+    counts = labels.value_counts()
     order = sorted(counts.index, key=lambda g: (-counts[g], str(g)))
-    return [str(g) for g in order[:SLOTS]], max(0, len(order) - SLOTS)
+    return labels, [str(g) for g in order[:SLOTS]], max(0, len(order) - SLOTS)
 
 
 def compute(data: Prepared, st: Settings, *, predict: bool = True) -> Results:
@@ -602,14 +605,13 @@ def compute(data: Prepared, st: Settings, *, predict: bool = True) -> Results:
     blocks: dict[str, Block] = {}
     for spec in SEGMENT_BLOCKS:
         if spec.table == "responses":
-            groups, more = _groups(r_in["segment"].to_numpy())
-            blocks[spec.key] = _survey_block(eng, r_in, groups, more)
+            labels, groups, more = _groups(r_in["segment"].to_numpy())
+            blocks[spec.key] = _survey_block(eng, r_in, labels.to_numpy(), groups, more)
         else:
-            groups, more = _groups(cust[spec.dimension].to_numpy())
-            blocks[spec.key] = _customer_block(eng, spec.dimension, cust, r_in, o_in, t_in, win, groups, more)
-    no_segment = int(pd.isna(r_in["segment"]).sum())
-    if no_segment:
-        notes.append(f"{no_segment} responses in the period have no segment: they count in the totals only.")
+            labels, groups, more = _groups(cust[spec.dimension].to_numpy())
+            blocks[spec.key] = _customer_block(
+                eng, labels.to_numpy(), cust, r_in, o_in, t_in, win, groups, more
+            )
 
     months = _months(st.period_end)
     trends = [_trend_month(eng, t, (months[i], months[i + 1])) for i in range(TREND_MONTHS)]
@@ -683,9 +685,8 @@ def _survey_values(eng: _Engine, rows: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _survey_block(eng: _Engine, r_in: pd.DataFrame, groups: list[str], more: int) -> Block:
+def _survey_block(eng: _Engine, r_in: pd.DataFrame, seg: np.ndarray, groups: list[str], more: int) -> Block:
     values: dict[tuple[int | str, str], Any] = {}
-    seg = r_in["segment"].to_numpy()
     for i, g in enumerate(groups):
         for k, v in _survey_values(eng, r_in[seg == g]).items():
             values[(i, k)] = v
@@ -739,9 +740,8 @@ def _active_at_start(cust: pd.DataFrame, win) -> int:
     )
 
 
-def _customer_block(eng, dim, cust, r_in, o_in, t_in, win, groups, more) -> Block:
+def _customer_block(eng, dims, cust, r_in, o_in, t_in, win, groups, more) -> Block:
     values: dict[tuple[int | str, str], Any] = {}
-    dims = cust[dim].to_numpy()
     ids = cust["customer"].to_numpy()
     # Rows are matched to a group's customers through positions in the customers' distinct ids,
     # looked up once per table (pandas' isin on text columns costs a set lookup per row and group).

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ..metrics.rules import BLANK_LABEL
 from .benchmarks import DIRECTION, TOLERANCE
 from .compute import MONTH_DAYS, Invalid, Results
 from .layout import (
@@ -211,8 +213,50 @@ def _month_window(row: int) -> tuple[str, str]:
     return f"$A{row}", f"DATE(YEAR($A{row}),MONTH($A{row})+1,1)"
 
 
+class _Label(str):
+    """A criterion matching a segment label the way the engine groups labels (trimmed, any case;
+    the ``(blank)`` group matches blank cells). ``COUNTIFS`` cannot trim its range, so a criteria
+    list holding one is written as ``SUMPRODUCT`` (Excel 2010 and LibreOffice; no dynamic arrays)."""
+
+
+#: A COUNTIFS criterion: an optional comparison, a literal, and an optional ``&expression``.
+_CRITERION = re.compile(r'^"(>=|<=|<>|>|<|=)?([^"]*)"(?:&(.+))?$', re.S)
+
+
+def _factor(rng: str, crit: str) -> str:
+    """One COUNTIFS criterion over ``rng`` as a 0/1 array for SUMPRODUCT, counting the same cells:
+    comparisons count numbers only (COUNTIFS skips text there), a word matches ignoring case."""
+    if isinstance(crit, _Label):
+        # TRIM removes spaces only; a no-break space (typed literally: CHAR(160) is another
+        # character on a Mac) becomes a space first, as the engine strips both.
+        return f'(TRIM(SUBSTITUTE({rng},"\u00a0"," "))=IF({crit}="{BLANK_LABEL}","",{crit}))'
+    m = _CRITERION.match(crit)
+    if m is None:
+        raise ValueError(f"criterion not translatable to SUMPRODUCT: {crit}")
+    op, literal, expr = m.group(1) or "=", m.group(2), m.group(3)
+    if op == "<>" and not literal and expr is None:
+        return f'({rng}<>"")'
+    if expr is None and not _is_number(literal):
+        return f'({rng}{op}"{literal}")'
+    value = f"({expr})" if expr is not None else literal
+    return f"ISNUMBER({rng})*({rng}{op}{value})"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _mask(pairs: list[tuple[str, str]]) -> str:
+    return "*".join(_factor(r, c) for r, c in pairs)
+
+
 class _F:
-    """Builds criteria lists and COUNTIFS/SUMIFS/AVERAGEIFS text against the workbook's Tables."""
+    """Builds criteria lists and COUNTIFS/SUMIFS/AVERAGEIFS text against the workbook's Tables (as
+    SUMPRODUCT where a criterion is a segment label, see :class:`_Label`)."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -226,14 +270,22 @@ class _F:
 
     @staticmethod
     def countifs(pairs: list[tuple[str, str]]) -> str:
+        if any(isinstance(c, _Label) for _, c in pairs):
+            return f"SUMPRODUCT({_mask(pairs)})"
         return "COUNTIFS(" + ",".join(f"{r},{c}" for r, c in pairs) + ")"
 
     @staticmethod
     def sumifs(target: str, pairs: list[tuple[str, str]]) -> str:
+        if any(isinstance(c, _Label) for _, c in pairs):
+            # The comma form treats text in the target as 0, as SUMIFS does.
+            return f"SUMPRODUCT({_mask(pairs)},{target})"
         return f"SUMIFS({target}," + ",".join(f"{r},{c}" for r, c in pairs) + ")"
 
     @staticmethod
     def averageifs(target: str, pairs: list[tuple[str, str]]) -> str:
+        if any(isinstance(c, _Label) for _, c in pairs):
+            # No match divides by 0: #DIV/0!, the error AVERAGEIFS gives (callers wrap it in IFERROR).
+            return f"SUMPRODUCT({_mask(pairs)},{target})/SUMPRODUCT({_mask(pairs)})"
         return f"AVERAGEIFS({target}," + ",".join(f"{r},{c}" for r, c in pairs) + ")"
 
     def nps_valid(self) -> list[tuple[str, str]]:
@@ -414,17 +466,12 @@ def _place_segments(sink: Sink, ctx: Context, f: _F, res: Results) -> None:
         sink.value("segments", first + SLOTS + 1, 1, note)
 
 
-def _exactly(ref: str) -> str:
-    """A COUNTIFS/SUMIFS criterion matching the text in ``ref`` exactly. The bare cell would be read as
-    a criterion: a group named "=2+2" or ">M" would compare, "N*" or "a?c" would match as wildcards,
-    and the live formulas would count other rows than the engine. "=" and "~" escapes prevent both."""
-    return f'"="&SUBSTITUTE(SUBSTITUTE(SUBSTITUTE({ref},"~","~~"),"*","~*"),"?","~?")'
-
-
 def _segment_formula(
     f: _F, spec, key: str, r: int, L: dict[str, str], cond: list[str], is_total: bool
 ) -> str:
-    dim = [] if is_total else [(f.c(spec.table, spec.dimension), _exactly(f"$A{r}"))]
+    # A segment row counts the rows whose label groups with its own (trimmed, any case; blanks in
+    # "(blank)"), as the engine groups them.
+    dim = [] if is_total else [(f.c(spec.table, spec.dimension), _Label(f"$A{r}"))]
     if spec.table == "responses":
         base = dim + f.window("responses", "date", CURRENT)
         exprs = {
