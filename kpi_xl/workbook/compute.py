@@ -32,8 +32,7 @@ import pandas as pd
 
 from .. import metrics as m
 from ..metrics import KpiInputError, MetricResult
-from ..metrics.rules import label_groups
-from ..metrics.rules import clean_dates, clean_numbers, clean_scores
+from ..metrics.rules import clean_dates, clean_numbers, clean_scores, label_groups
 from .benchmarks import BENCHMARKS, INDUSTRIES
 from .errors import WorkbookError
 from .layout import (
