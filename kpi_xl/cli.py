@@ -584,7 +584,9 @@ def _finish_problems(args: argparse.Namespace, problems: Problems) -> None:
                     fh, fieldnames=["file", "row", "column", "value", "reason", "verdict"]
                 )
                 writer.writeheader()
-                writer.writerows({k: csv_text(v) for k, v in p.as_dict().items()} for p in problems.listed)
+                writer.writerows(
+                    {k: csv_text(v) for k, v in p.as_dict(source_key="file").items()} for p in problems.listed
+                )
         except OSError as exc:
             raise KpiInputError(f"cannot write {args.problems}: {exc.strerror or exc}", argument="problems")
     if args.strict and problems.total:
@@ -890,7 +892,7 @@ def _problem_payload(problems: Problems) -> dict[str, Any]:
 
 def _problem_sheets(problems: Problems, datasets: Sequence[Any]) -> dict[str, list[dict[str, Any]]]:
     read = [{"file": d.name, "line": line} for d in datasets for line in _file_header(d)]
-    return {"left out": [p.as_dict() for p in problems.listed], "read": read}
+    return {"left out": [p.as_dict(source_key="file") for p in problems.listed], "read": read}
 
 
 def _result_lines(rows: list[ResultRow], confidence: float) -> str:

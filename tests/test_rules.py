@@ -276,7 +276,7 @@ def test_problem_record():
         "verdict": "placeholder",
     }
     blank = Problem("orders.csv", 5, "Kunde", None, "is blank; every order needs a customer", "blank")
-    assert str(blank) == "orders.csv, row 5, column 'Kunde': the cell is blank; every order needs a customer"
+    assert str(blank) == "orders.csv, row 5, column 'Kunde': (blank) is blank; every order needs a customer"
     assert Problem("x", 1, "c", np.float64(2.5), "r").as_dict()["value"] == 2.5
 
 

@@ -7,7 +7,7 @@
 * :func:`parse_numbers` and :func:`parse_dates` read locale-formatted values (``1.234,56``,
   ``31.12.2025``, ISO dates, Excel serials).
 * :func:`load_dataset` does all three and checks each value with the engine's rules, listing every
-  unusable value as a :class:`RowProblem` (file, row, column, value, reason).
+  unusable value as a :class:`~kpi_xl.metrics.Problem` (file, row, column, value, reason).
 * :func:`load_duckdb` is the DuckDB path for files beyond Excel's size: DuckDB aggregates, and only
   distinct value combinations with counts reach pandas; :func:`open_dataset` picks the path.
 
@@ -20,7 +20,7 @@ from ._dataset import Dataset, FrameDataset, ReadOptions, load_dataset
 from ._duck import DuckDataset, load_duckdb
 from ._open import choose_engine, clv_inputs, open_dataset, with_customer_ids
 from ._read import EXCEL_MAX_ROWS, RawTable, detect_delimiter, detect_encoding, read_table
-from ._validate import Problems, RowProblem, ValueRules
+from ._validate import Problems, ValueRules
 
 __all__ = [
     "ROLES",
@@ -48,6 +48,5 @@ __all__ = [
     "detect_encoding",
     "read_table",
     "Problems",
-    "RowProblem",
     "ValueRules",
 ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -223,21 +222,31 @@ def at_file_row(
     exc: KpiInputError, index: pd.Index, dataset: Dataset, argument_roles: Mapping[str, str], what: str
 ) -> KpiInputError:
     """The engine names a position inside the arrays it was given; name the file row (and column)
-    instead. ``index`` holds the file row of each position; ``argument_roles`` maps the engine's
-    argument names to roles."""
+    instead, from the error's fields. ``index`` holds the file row of each position;
+    ``argument_roles`` maps the engine's argument names to roles."""
+    hint = _file_hint(exc)
     if exc.position is None or not 0 < exc.position <= len(index):
+        text = exc.message(hint=hint, show_hint=hint is not None)
         return KpiInputError(
-            f"{dataset.name}: {what}: {exc}", argument=exc.argument, value=exc.value, kind=exc.kind
+            f"{dataset.name}: {what}: {text}", argument=exc.argument, value=exc.value, kind=exc.kind
         )
     row = int(index[exc.position - 1])
     role = argument_roles.get(exc.argument or "")
     header = dataset.columns.get(role) if role else None
     where = f"{dataset.name}, row {row}" + (f", column {header!r}" if header else "")
-    # The engine's "at position N" counts inside the arrays it got; the file row replaces it.
-    message = re.sub(rf" at position {exc.position}\b", "", str(exc))
+    text = exc.message(where="", hint=hint, show_hint=hint is not None)
     return KpiInputError(
-        f"{where}: {message}", argument=exc.argument, position=row, value=exc.value, kind=exc.kind
+        f"{where}: {text}", argument=exc.argument, position=row, value=exc.value, kind=exc.kind
     )
+
+
+def _file_hint(exc: KpiInputError) -> str | None:
+    """The engine's hint as the command line says it: the number convention is ``--decimal``; a
+    value the engine would skip with ``on_invalid='drop'`` has no option here (invalid cells are
+    already skipped and listed), so that hint is left out."""
+    if exc.hint is not None and exc.hint.argument == "locale":
+        return "give the decimal mark: --decimal , (1.234,56) or --decimal . (1,234.56)"
+    return None
 
 
 def run_metric(dataset: Dataset, spec: catalog.Metric, options: RunOptions) -> ResultRow:

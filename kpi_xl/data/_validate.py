@@ -2,28 +2,24 @@
 
 The data layer parses what is file-specific (locale numbers, date formats, header names); whether a
 value is acceptable to a metric (a score on the scale, an amount not negative, a yes/no flag) is the
-engine's rule, so it is checked here with the engine's own cleaners from
-:mod:`kpi_xl.metrics.rules`, run once per distinct value. A value the engine would reject becomes a
-:class:`RowProblem` naming the file, row, column, value and reason, and its row is skipped by the
-metrics that read that column (and only by those).
+engine's rule, so each distinct value gets the engine's verdict (:func:`kpi_xl.metrics.rules.verdicts`)
+with its reason. A value the engine would reject becomes a :class:`~kpi_xl.metrics.Problem` naming
+the file, row, column, value and reason, and its row is skipped by the metrics that read that column
+(and only by those).
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..metrics import KpiInputError
-from ..metrics.rules import BLANK_TEXT, clean_flags, clean_ids, clean_numbers, clean_scores
+from ..metrics.rules import Problem, clean_ids, placeholder_mask, verdicts
 
 __all__ = [
-    "RowProblem",
     "Problems",
     "ValueRules",
     "check_values",
@@ -36,53 +32,13 @@ __all__ = [
 MAX_LISTED = 200
 
 
-@dataclass(frozen=True)
-class RowProblem:
-    """One value left out of a number: where it is, why, and its verdict (``invalid``: a value the
-    rules reject; ``blank`` or ``placeholder`` such as "n/a": no value where the metric needs one)."""
-
-    file: str
-    row: int
-    column: str
-    value: Any
-    reason: str
-    verdict: str = "invalid"
-
-    def __str__(self) -> str:
-        shown = "(blank)" if self.verdict == "blank" else _show(self.value)
-        return f"{self.file}, row {self.row}, column {self.column!r}: {shown} {self.reason}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "row": self.row,
-            "column": self.column,
-            "value": _plain(self.value),
-            "reason": self.reason,
-            "verdict": self.verdict,
-        }
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, (str, int, float, bool)) or v is None:
-        return v
-    return str(v)
-
-
-def _show(v: Any) -> str:
-    v = _plain(v)
-    return repr(v) if isinstance(v, str) else str(v)
-
-
 @dataclass
 class Problems:
     """Every value left out of a number in a run: invalid values (skipped) and blanks or placeholders
     where a metric needs a value. The first ``limit`` per file, column and verdict are listed (all
     of them with ``limit=None``); every one is counted."""
 
-    listed: list[RowProblem] = field(default_factory=list)
+    listed: list[Problem] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
     limit: int | None = MAX_LISTED
     #: (file, column) whose blanks were already listed (several metrics read one column).
@@ -112,12 +68,12 @@ class Problems:
             return
         for verdict in dict.fromkeys(verdicts.tolist()):
             pick = np.flatnonzero(verdicts == verdict)
-            already = sum(1 for p in self.listed if (p.file, p.column, p.verdict) == (file, column, verdict))
+            already = sum(
+                1 for p in self.listed if (p.source, p.column, p.verdict) == (file, column, verdict)
+            )
             room = len(pick) if self.limit is None else max(self.limit - already, 0)
             for i in pick[:room]:
-                self.listed.append(
-                    RowProblem(file, int(rows[i]), column, values[i], str(reasons[i]), verdict)
-                )
+                self.listed.append(Problem(file, int(rows[i]), column, values[i], str(reasons[i]), verdict))
 
     def merge(self, other: Problems) -> None:
         """Take over what another collector found (a file read on trial, then kept)."""
@@ -154,8 +110,9 @@ class Problems:
         ]
 
     def as_dicts(self, blanks: bool = False) -> list[dict[str, Any]]:
-        """Listed invalid values (with ``blanks``: the listed blanks and placeholders)."""
-        return [p.as_dict() for p in self.listed if (p.verdict != "invalid") == blanks]
+        """Listed invalid values (with ``blanks``: the listed blanks and placeholders), the source
+        named ``file`` as the command line's output calls it."""
+        return [p.as_dict(source_key="file") for p in self.listed if (p.verdict != "invalid") == blanks]
 
     def add_blanks(
         self,
@@ -207,77 +164,28 @@ class ValueRules:
         return {"nps_score": self.nps_scale, "csat_score": self.csat_scale, "ces_score": self.ces_scale}[role]
 
 
-_MESSAGE = re.compile(
-    r"at position 1 (.*?)(?: \(\d+ more invalid value\(s\) follow\))?(?:; fix it.*)?$", re.S
-)
-
-
-def _reason_from_engine(check: Callable[[Any], Any], value: Any) -> str:
-    """The engine's own words for why ``value`` is rejected (its message without the position)."""
-    try:
-        check(np.asarray([value], dtype=object))
-    except KpiInputError as exc:
-        found = _MESSAGE.search(str(exc))
-        return found.group(1) if found else str(exc)
-    return "not accepted"
-
-
-def _engine_check(kind: str, role: str, rules: ValueRules) -> Callable[..., Any]:
-    if kind == "score":
-        scale = rules.scale(role)
-        return lambda v, **kw: clean_scores(v, scale=scale, argument=role, **kw)
-    if kind in ("amount", "count"):
-        return lambda v, **kw: clean_numbers(v, argument=role, allow_negative=False, **kw)
-    return lambda v, **kw: clean_flags(v, argument=role, **kw)
-
-
 def check_values(
     values: np.ndarray, kind: str, role: str, rules: ValueRules
 ) -> tuple[np.ndarray, np.ndarray]:
     """Apply the engine's rule for ``kind`` (``score``, ``amount``, ``count``, ``flag``).
 
     ``values`` are parsed numbers (NaN for blank), or raw cells for flags. Returns the values the
-    engine will see (flags as 1.0/0.0, NaN for blank or rejected) and the reason per position
-    ("" where accepted or blank). Runs on distinct values only.
+    engine will see (flags as 1.0/0.0, NaN for blank, placeholder or rejected) and the engine's
+    reason per position ("" where accepted, blank or a placeholder). Runs on distinct values only.
     """
     codes, uniques = pd.factorize(
         pd.Series(values, dtype=object if kind == "flag" else None), use_na_sentinel=True
     )
-    check = _engine_check(kind, role, rules)
-    if kind == "flag":
-        # Export placeholders ("n/a", "-") mean no answer, as in number and date columns.
-        uniq = np.array(
-            [None if isinstance(v, str) and v.strip().lower() in BLANK_TEXT else v for v in uniques],
-            dtype=object,
-        )
-    else:
-        uniq = np.asarray(uniques, dtype=np.float64)
-    cleaned = check(uniq, on_invalid="drop")
-    out = np.full(len(uniq), np.nan)
-    out[cleaned.mask] = cleaned.values
-    blank_u = _blank_like_engine(uniq, kind)
-    bad_u = ~cleaned.mask & ~blank_u
-    reason_u = np.full(len(uniq), "", dtype=object)
-    for i in np.flatnonzero(bad_u):
-        reason_u[i] = _reason_from_engine(lambda v: check(v), uniq[i])
-    safe = np.maximum(codes, 0)
-    if len(uniq) == 0:
+    if len(uniques) == 0:
         return np.full(len(values), np.nan), np.full(len(values), "", dtype=object)
+    uniq = np.asarray(uniques, dtype=object if kind == "flag" else np.float64)
+    scale = rules.scale(role) if kind == "score" else None
+    judged = verdicts(uniq, kind, scale=scale)
+    out = np.where(judged.valid, judged.values, np.nan).astype(np.float64)
+    safe = np.maximum(codes, 0)
     vals = np.where(codes >= 0, out[safe], np.nan)
-    reasons = np.where(codes >= 0, reason_u[safe], "").astype(object)
+    reasons = np.where(codes >= 0, judged.reason[safe], "").astype(object)
     return vals, reasons
-
-
-def _blank_like_engine(uniq: np.ndarray, kind: str) -> np.ndarray:
-    if kind != "flag":
-        return np.isnan(uniq.astype(np.float64))
-    return np.array(
-        [
-            v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip())
-            for v in uniq
-        ],
-        dtype=bool,
-    )
 
 
 def check_ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -303,7 +211,7 @@ def check_ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     stripped = uniq.copy()
     text = uniq[is_text].str.strip()
     # Export placeholders ("n/a", "-") and nothing-but-spaces are blanks, as in other columns.
-    stripped[is_text] = text.where(~(text.str.lower().isin(BLANK_TEXT) | text.eq("")), None)
+    stripped[is_text] = text.where(~(placeholder_mask(text.to_numpy(dtype=object)) | text.eq("")), None)
     # " K1" and "K1" become one example.
     group, examples = pd.factorize(stripped, use_na_sentinel=True)
     sample = np.asarray(examples, dtype=object)
@@ -312,8 +220,8 @@ def check_ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         codes_e, labels = np.arange(len(sample)), sample
     else:
         codes_e, labels, _, _ = clean_ids(sample, on_invalid="drop")
-        for i in np.flatnonzero(codes_e < 0):
-            reason_e[i] = _reason_from_engine(lambda v: clean_ids(v), sample[i])
+        judged = verdicts(sample, "id")
+        reason_e[codes_e < 0] = judged.reason[codes_e < 0]
     code_e = np.where(codes_e >= 0, codes_e, np.nan).astype(np.float64)
     # Per distinct raw value: its example's code and reason (a blank has neither).
     has = group >= 0

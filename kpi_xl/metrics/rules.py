@@ -249,12 +249,14 @@ class Problem:
     verdict: str = "invalid"
 
     def __str__(self) -> str:
-        what = "the cell" if self.verdict == "blank" else show_value(_plain(self.value))
+        what = "(blank)" if self.verdict == "blank" else show_value(_plain(self.value))
         return f"{self.source}, row {self.row}, column {self.column!r}: {what} {self.reason}"
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, source_key: str = "source") -> dict[str, Any]:
+        """The record as plain values; ``source_key`` names the source as a face calls it
+        (``"file"`` on the command line)."""
         return {
-            "source": self.source,
+            source_key: self.source,
             "row": self.row,
             "column": self.column,
             "value": _plain(self.value),
