@@ -412,9 +412,7 @@ def case_clv(quick: bool, repeat: int, data: Path) -> list[dict[str, Any]]:
     def lt_rfm():
         # kpi-xl's "week" is elapsed days / 7 with purchases on distinct days (FHL 2005): lifetimes'
         # daily summary scaled by 7, not its calendar-week buckets.
-        return lt_summary(
-            tx, "customer_id", "date", monetary_value_col="amount", freq="D", freq_multiplier=7
-        )
+        return lt_summary(tx, "customer_id", "date", monetary_value_col="amount", freq="D", freq_multiplier=7)
 
     (t_rfm, t_lt_rfm), (summary, lt_s) = median_times(max(1, repeat // 2), kpi_rfm, lt_rfm)
     same_rfm = np.allclose(
