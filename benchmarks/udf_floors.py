@@ -135,7 +135,8 @@ def cases(n: int, rng: np.random.Generator) -> list[ColumnCase]:
         ),
         ColumnCase(
             "ADVOCACY_REVENUE_SHARE",
-            [_column("Amount", amounts.tolist()), _column("Referred", flags.tolist())], (), lambda: m.advocacy_revenue_share(amounts, flags), first, value,
+            [_column("Amount", amounts.tolist()), _column("Referred", flags.tolist())], (),
+            lambda: m.advocacy_revenue_share(amounts, flags), first, value,
         ),
     ]  # fmt: skip
 
