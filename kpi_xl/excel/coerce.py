@@ -149,6 +149,45 @@ def _flatten(value: Any, argument: str) -> tuple[list[Any], int, int]:
     return list(itertools.chain.from_iterable(value)), len(value), width
 
 
+_TAIL_BLOCK = 4096
+
+
+def _empty_tail(rows: Any) -> int:
+    """How many rows at the end of a raw range are empty: ``""`` (Excel desktop) or None (Excel on
+    the web, COM). A whole column arrives with every row down to the bottom of the sheet; these are
+    found a block of rows at a time by one list comparison in C, so none of their cells is looked at
+    one by one. Anything else in a cell (spaces, an error, a null object) ends the tail."""
+    if not isinstance(rows, (list, tuple)) or not rows or not isinstance(rows[0], (list, tuple)):
+        return 0
+    kind, width = type(rows[0]), len(rows[0])
+    empties = [(row, type(rows)([row] * _TAIL_BLOCK)) for row in (kind([""] * width), kind([None] * width))]
+    end, before = len(rows), None
+    while end != before:  # a tail mixing "" and None rows (and cells: row by row) takes more turns
+        before = end
+        for row, block in empties:
+            while end > _TAIL_BLOCK and rows[end - _TAIL_BLOCK : end] == block:
+                end -= _TAIL_BLOCK
+            while end > 1 and (rows[end - 1] == row or all(v == "" or v is None for v in rows[end - 1])):
+                end -= 1
+    return len(rows) - end
+
+
+def _without_empty_tails(ranges: Mapping[str, Any]) -> dict[str, Any]:
+    """The ranges cut after the last row that is not empty in one of them (never below one row, so
+    a range keeps its width): the rows cut are blank in every range, as reading them would find."""
+    tails = {name: _empty_tail(v) for name, v in ranges.items()}
+    if not any(tails.values()):
+        return dict(ranges)
+    keep = max(1, max(len(v) - tails[name] if tails[name] else _rows_of(v) for name, v in ranges.items()))
+    return {name: v[:keep] if tails[name] else v for name, v in ranges.items()}
+
+
+def _rows_of(value: Any) -> int:
+    if isinstance(value, np.ndarray):
+        return value.shape[0] if value.ndim else 1
+    return len(value) if isinstance(value, (list, tuple)) else 1
+
+
 class _Cells:
     """A flattened range with its blank and error masks, vectorised over all cells."""
 
@@ -285,7 +324,7 @@ def read_columns(
         Argument name -> 1-D numpy array (float64 when the range held only numbers and blanks,
         object otherwise, blanks as NaN/None), trailing blank rows and a header row removed.
     """
-    cells = {name: _Cells(value, name, office_js) for name, value in ranges.items()}
+    cells = {name: _Cells(value, name, office_js) for name, value in _without_empty_tails(ranges).items()}
     for c in cells.values():
         c.check_blanks_as_zero()
     if len(cells) > 1:
