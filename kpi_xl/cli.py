@@ -214,6 +214,12 @@ def _file_options() -> argparse.ArgumentParser:
         help=_MAP_HELP.format(roles="see kpi-xl report --help"),
     )
     g.add_argument("--sheet", help="worksheet to read from an Excel file (default: the first)")
+    g.add_argument(
+        "--header-row",
+        type=int,
+        metavar="N",
+        help="sheet row holding the column headers of an Excel file (default: found below any title rows)",
+    )
     g.add_argument("--encoding", help="CSV encoding (default: detected; UTF-8 with or without BOM, cp1252)")
     g.add_argument("--delimiter", type=_delimiter, help="CSV delimiter (default: detected among ; , tab |)")
     g.add_argument(
@@ -525,6 +531,7 @@ def _read_options(args: argparse.Namespace) -> ReadOptions:
     return ReadOptions(
         mapping=mapping,
         sheet=args.sheet,
+        header_row=getattr(args, "header_row", None),
         encoding=args.encoding,
         delimiter=args.delimiter,
         decimal=args.decimal,

@@ -203,3 +203,33 @@ def test_a_full_disk_gives_a_clear_message_and_the_book_survives(template, small
     assert "disk" in err and "full" in err and "unchanged" in err
     assert book.read_bytes() == before
     assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "kpi_report.xlsm"]
+
+
+def test_a_deleted_data_tab_is_named_in_the_users_words(book, capsys):
+    wb = load_workbook(book, keep_vba=True)
+    del wb[SHEET["orders"]]
+    wb.save(book)
+    code, err = _cli(book, capsys)
+    assert code == 2
+    assert "the 'Orders' tab was deleted, so nothing was refreshed" in err
+    assert "kpi_sheet_orders" not in err and "#REF!" not in err
+    assert "kpi-xl template" in err
+
+
+def test_a_score_formatted_as_a_date_is_read_as_excel_reads_it(book, tmp_path):
+    """COUNTIFS reads a number whatever its format; the engine reads the same number, so the
+    engine's values equal those of the unformatted book, and a note says what was done."""
+    from kpi_xl.workbook import expected_values
+
+    plain = tmp_path / "plain.xlsm"
+    wb = load_workbook(book, keep_vba=True)
+    wb.save(plain)  # the same round trip, without the date format
+    ws = wb[SHEET["responses"]]
+    header = [c.value for c in ws[1]]
+    col = header.index("NPS score") + 1
+    for r in range(2, ws.max_row + 1):
+        ws.cell(row=r, column=col).number_format = "yyyy-mm-dd"
+    wb.save(book)
+    assert expected_values(book, predict=False) == expected_values(plain, predict=False)
+    report = refresh_workbook(book, predict=False)
+    assert any("formatted as dates" in n and "'NPS score'" in n for n in report.notes)

@@ -246,3 +246,80 @@ def test_far_date_frame_column_in_segment_tables_is_reported():
     table = [list(frame.columns)] + frame.values.tolist()
     got = udfs.KPI_BY_SEGMENT(table, "seg", "resolution_time", ["created", "resolved"])
     assert isinstance(got, str) and "outside the years 1678-2261" in got
+
+
+# --- cells a reader of cached values would see as empty ------------------------------------------
+
+
+def _uncalculated_book(path: Path) -> Path:
+    """A book as a script writes it: one formula without a calculated value, one #DIV/0! and one
+    #N/A error value (written into the XML as Excel stores them)."""
+    import re
+    import zipfile
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["date", "id", "nps", "amount"])
+    ws.append(["2025-01-01", "A", 9, 10])
+    ws.append(["2025-01-02", "B", "=1+8", 20])
+    ws.append(["2025-01-03", "C", 7, 5])
+    ws.append(["2025-01-04", "D", 10, 7])
+    plain = path.with_suffix(".plain.xlsx")
+    wb.save(plain)
+    with zipfile.ZipFile(plain) as zin, zipfile.ZipFile(path, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(
+                    rb'<c r="C4"[^>]*>.*?</c>', b'<c r="C4" t="e"><f>1/0</f><v>#DIV/0!</v></c>', data
+                )
+                data = re.sub(rb'<c r="D5"[^>]*>.*?</c>', b'<c r="D5" t="e"><v>#N/A</v></c>', data)
+            zout.writestr(info, data)
+    return path
+
+
+def test_formulas_never_calculated_and_error_cells_are_listed_as_invalid(tmp_path, capsys):
+    book = _uncalculated_book(tmp_path / "scripted.xlsx")
+    code, out, err = _run(capsys, "metric", "nps", str(book))
+    assert code == 0
+    text = out + err
+    # Rows 2 and 5 are valid (9 and 10): NPS = (2 promoters - 0 detractors) / 2 = +100.
+    assert "+100.0" in text
+    assert "row 3, column 'nps': '=1+8 (formula never calculated)'" in text
+    assert "row 4, column 'nps': '#DIV/0! (Excel error)'" in text
+    assert "1 cell(s) hold formulas that were never calculated (first: C3" in text
+    code, out, err = _run(capsys, "metric", "aov", str(book))
+    # (10 + 20 + 5) / 3 = 11.67; the #N/A amount is listed, not read as a blank.
+    assert "11.67" in out and "row 5, column 'amount': '#N/A (Excel error)'" in out + err
+
+
+# --- title rows above an Excel table -------------------------------------------------------------
+
+
+def _titled(path: Path) -> Path:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["Customer survey export"])
+    ws.append(["Period:", "2025-01-01", "to", "2025-03-31"])
+    ws.append([])
+    ws.append(["Date", "Customer", "Segment", "NPS score", "Comment"])
+    for i in range(10):
+        ws.append([dt.datetime(2025, 1, 1 + i), f"C{i}", "SMB", [9, 10, 3, 7, 8][i % 5], "ok"])
+    wb.save(path)
+    return path
+
+
+def test_the_header_row_is_found_below_title_lines(tmp_path):
+    table = read_table(_titled(tmp_path / "t.xlsx"))
+    assert list(table.frame.columns) == ["Date", "Customer", "Segment", "NPS score", "Comment"]
+    assert table.frame.index[0] == 5
+    assert any("row(s) 1, 2 above the table's header (row 4) ignored" in n for n in table.notes)
+
+
+def test_the_header_row_can_be_given(tmp_path, capsys):
+    book = _titled(tmp_path / "t.xlsx")
+    # Scores 9,10,3,7,8 twice: 4 promoters, 2 detractors of 10 -> NPS +20.
+    code, out, _ = _run(capsys, "metric", "nps", str(book), "--header-row", "4")
+    assert code == 0 and "+20.0" in out
+    code, _, err = _run(capsys, "metric", "nps", str(book), "--header-row", "99")
+    assert code == 2 and "header row 99 is outside the sheet" in err

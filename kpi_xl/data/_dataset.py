@@ -49,6 +49,8 @@ class ReadOptions:
     rules: ValueRules = field(default_factory=ValueRules)
     #: Name the sheet with the file in messages (a run reading several sheets of one workbook).
     sheet_in_name: bool = False
+    #: Sheet row (1-based) of an Excel file's header; None: found below any title lines.
+    header_row: int | None = None
 
 
 @dataclass
@@ -358,5 +360,6 @@ def load_dataset(
         encoding=options.encoding,
         delimiter=options.delimiter,
         sheet_in_name=options.sheet_in_name,
+        header_row=options.header_row,
     )
     return dataset_from_table(table, roles, options, extra=extra, problems=problems)

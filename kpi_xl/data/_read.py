@@ -426,7 +426,112 @@ def sheet_names(path: str | Path) -> list[str]:
         )
 
 
-def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
+_CELL_XML = re.compile(r"<(?:[\w.-]+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:[\w.-]+:)?c>)", re.S)
+_FORMULA_XML = re.compile(r"<(?:[\w.-]+:)?f\b[^>]*?(?:/>|>(.*?)</(?:[\w.-]+:)?f>)", re.S)
+_VALUE_XML = re.compile(r"<(?:[\w.-]+:)?v\b[^>]*?>(.*?)</(?:[\w.-]+:)?v>", re.S)
+_REF_ATTR = re.compile(r"""\br\s*=\s*["']([A-Za-z]{1,3})([0-9]+)["']""")
+_ERROR_ATTR = re.compile(r"""\bt\s*=\s*["']e["']""")
+
+
+def _sheet_part(archive: Any, sheet: str) -> str | None:
+    """The zip member of a worksheet, from the workbook part and its relationships."""
+    from xml.sax.saxutils import unescape
+
+    try:
+        wb = archive.read("xl/workbook.xml").decode("utf-8")
+        rels = archive.read("xl/_rels/workbook.xml.rels").decode("utf-8")
+    except KeyError:
+        return None
+    for tag in re.findall(r"<(?:[\w.-]+:)?sheet\b[^>]*>", wb):
+        name = re.search(r"""\bname\s*=\s*["']([^"']*)["']""", tag)
+        rid = re.search(r"""\br:id\s*=\s*["']([^"']*)["']""", tag) or re.search(
+            r"""\b\w+:id\s*=\s*["']([^"']*)["']""", tag
+        )
+        if name and rid and unescape(name.group(1), {"&quot;": '"', "&apos;": "'"}) == sheet:
+            for rel in re.findall(r"<(?:[\w.-]+:)?Relationship\b[^>]*>", rels):
+                if re.search(rf"""\bId\s*=\s*["']{re.escape(rid.group(1))}["']""", rel):
+                    target = re.search(r"""\bTarget\s*=\s*["']([^"']*)["']""", rel)
+                    if target:
+                        t = target.group(1)
+                        return t.lstrip("/") if t.startswith("/") else "xl/" + t
+    return None
+
+
+def uncalculated_cells(path: Path, sheet: str) -> dict[tuple[int, int], str]:
+    """Cells that a reader of cached values sees as empty although they are not: Excel error values
+    (``#N/A``, ``#DIV/0!``) and formulas without a calculated value (books written by a program and
+    never opened in Excel). ``{(row, column): what to show}``, 1-based.
+
+    The worksheet is streamed in pieces; only pieces that hold a formula or an error are parsed, so
+    an export without formulas costs one pass of decompression."""
+    import zipfile
+
+    out: dict[tuple[int, int], str] = {}
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        return out
+    with archive:
+        part = _sheet_part(archive, sheet)
+        if part is None or part not in archive.namelist():
+            return out
+        carry = ""
+        with archive.open(part) as fh:
+            while True:
+                chunk = fh.read(_CHUNK_BYTES)
+                text = carry + chunk.decode("utf-8", errors="replace")
+                cut = text.rfind("</row>") + len("</row>") if chunk else len(text)
+                if cut < len("</row>") and chunk:
+                    carry = text
+                    continue
+                piece, carry = text[:cut], text[cut:]
+                if "<f" in piece or 't="e"' in piece or "t='e'" in piece:
+                    _scan_cells(piece, out)
+                if not chunk:
+                    break
+    return out
+
+
+def _scan_cells(piece: str, out: dict[tuple[int, int], str]) -> None:
+    from xml.sax.saxutils import unescape
+
+    from openpyxl.utils.cell import column_index_from_string
+
+    for m in _CELL_XML.finditer(piece):
+        attrs, inner = m.group(1), m.group(2) or ""
+        ref = _REF_ATTR.search(attrs)
+        if ref is None:
+            continue
+        where = (int(ref.group(2)), column_index_from_string(ref.group(1).upper()))
+        value = _VALUE_XML.search(inner)
+        cached = unescape(value.group(1)) if value else ""
+        if _ERROR_ATTR.search(attrs):
+            out[where] = f"{cached or '#VALUE!'} (Excel error)"
+            continue
+        f = _FORMULA_XML.search(inner)
+        if f is not None and not cached:
+            text = unescape(f.group(1) or "").strip()
+            out[where] = f"={text} (formula never calculated)" if text else "(formula never calculated)"
+
+
+def _header_guess(rows: list[list[Any]], filled: list[int]) -> int:
+    """The 0-based row of a sheet's header: the first row of text cells, filled across at least half
+    the table's width and as wide as most of the rows below it. A title, a note or a "Period: ...
+    to ..." line typed above the table is narrower than the data under it, so it is not taken."""
+    need = max(min(2, max(filled)), max(filled) // 2)
+    fallback = None
+    for i, n in enumerate(filled):
+        if n < need:
+            continue
+        fallback = i if fallback is None else fallback
+        below = [m for m in filled[i + 1 : i + 21] if m]
+        texts = all(isinstance(v, str) for v in rows[i] if _filled(v))
+        if texts and (not below or n >= np.median(below)):
+            return i
+    return fallback if fallback is not None else 0
+
+
+def _read_xlsx(path: Path, sheet: str | None, header_row: int | None = None) -> RawTable:
     try:
         from python_calamine import CalamineWorkbook
     except ImportError:
@@ -455,13 +560,24 @@ def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
             value=sheet,
         )
     rows: list[list[Any]] = book.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
+    hidden = uncalculated_cells(path, chosen) if path.suffix.lower() in (".xlsx", ".xlsm") else {}
+    for (r, c), shown in hidden.items():
+        # Seen by calamine as empty; kept as text that no rule reads, so it is listed as invalid.
+        if r <= len(rows) and c <= len(rows[r - 1]) and rows[r - 1][c - 1] in ("", None):
+            rows[r - 1][c - 1] = shown
     filled = [sum(_filled(v) for v in r) for r in rows[:_HEADER_SEARCH_ROWS]]
     if not any(filled):
         raise KpiInputError(f"{path.name}: sheet {chosen!r} is empty", argument="file", kind="empty")
-    # The header is the first row filled across at least half the table's width: a title or a note
-    # typed above the table fills one cell and is not mistaken for the header.
-    need = max(min(2, max(filled)), max(filled) // 2)
-    header_at = next(i for i, n in enumerate(filled) if n >= need)
+    if header_row is not None:
+        if header_row < 1 or header_row > len(rows):
+            raise KpiInputError(
+                f"{path.name}: header row {header_row} is outside the sheet {chosen!r} (rows 1-{len(rows)})",
+                argument="header_row",
+                value=header_row,
+            )
+        header_at = header_row - 1
+    else:
+        header_at = _header_guess(rows[:_HEADER_SEARCH_ROWS], filled)
     notes = []
     above = [i + 1 for i in range(header_at) if filled[i]]
     if above:
@@ -484,6 +600,20 @@ def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
     frame.index = pd.RangeIndex(header_at + 2, header_at + 2 + len(frame), name="row")
     frame, empty = _drop_empty_rows(frame)
     frame, summary = trailing_summary(frame)
+    errors = sorted(k for k, v in hidden.items() if v.endswith("(Excel error)"))
+    formulas = sorted(k for k, v in hidden.items() if v.endswith("(formula never calculated)"))
+    if errors:
+        notes.append(
+            f"{len(errors):,} cell(s) hold Excel errors such as #N/A or #DIV/0! (first: "
+            f"{_column_letter(errors[0][1] - 1)}{errors[0][0]}): listed as invalid where a metric reads them"
+        )
+    if formulas:
+        notes.append(
+            f"{len(formulas):,} cell(s) hold formulas that were never calculated (first: "
+            f"{_column_letter(formulas[0][1] - 1)}{formulas[0][0]}; the file was written by a program): "
+            "listed as invalid where a metric reads them; open and save the file in Excel or LibreOffice "
+            "to calculate them"
+        )
     return RawTable(path, "xlsx", frame, sheet=chosen, empty_rows=empty, notes=notes + summary)
 
 
@@ -529,6 +659,7 @@ def read_table(
     encoding: str | None = None,
     delimiter: str | None = None,
     sheet_in_name: bool = False,
+    header_row: int | None = None,
 ) -> RawTable:
     """Read one export into a :class:`RawTable`.
 
@@ -540,6 +671,9 @@ def read_table(
         Worksheet name for Excel files (default: the first sheet).
     encoding, delimiter:
         Override the CSV detection (see :func:`detect_encoding`, :func:`detect_delimiter`).
+    header_row:
+        The sheet row (1-based) holding the column headers of an Excel file; default: found (the
+        first row of text as wide as the table, below any title lines).
 
     Raises
     ------
@@ -558,7 +692,7 @@ def read_table(
     if fmt == "csv":
         return _read_csv(path, encoding, delimiter)
     if fmt == "xlsx":
-        table = _read_xlsx(path, sheet)
+        table = _read_xlsx(path, sheet, header_row)
         table.sheet_in_name = sheet_in_name
         return table
     return _read_parquet(path)

@@ -74,6 +74,7 @@ from .layout import (
     setting_name,
     sheet_anchor,
 )
+from .package import fonts_in_schema_order, rewrite_part
 from .sheets import (
     CLV_COLUMNS,
     CLV_TABLE_ROW,
@@ -371,6 +372,7 @@ def build_template(
     os.close(fd)
     try:
         wb.save(tmp)
+        rewrite_part(tmp, "xl/styles.xml", fonts_in_schema_order)
         if target.exists():
             shutil.copymode(target, tmp)
             shutil.copy2(target, backup_path(target))

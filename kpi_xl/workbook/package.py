@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import posixpath
 import re
 import struct
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -773,11 +774,54 @@ def _recalculate_on_open(package: Package) -> tuple[dict[str, bytes], set[str]]:
     return replace, drop
 
 
-def write_copy(package: Package, destination: str | Path, replace: dict[str, bytes]) -> None:
+#: The order the schema (CT_Font, as the Open XML SDK validates it) gives the children of ``<font>``.
+#: openpyxl writes them in another order; Excel reads either, the validator reports every such font.
+_FONT_CHILDREN = (
+    "b", "i", "strike", "condense", "extend", "outline", "shadow", "u", "vertAlign", "sz", "color",
+    "name", "family", "charset", "scheme",
+)  # fmt: skip
+_FONT = re.compile(r"(<(?:[\w.-]+:)?font\b[^>]*?(?<!/)>)(.*?)(</(?:[\w.-]+:)?font>)", re.S)
+_EMPTY_ELEMENT = re.compile(r"\s*(<(?:[\w.-]+:)?([\w]+)\b[^>]*?/>)\s*")
+
+
+def fonts_in_schema_order(xml: bytes) -> bytes:
+    """``styles.xml`` with the children of every ``<font>`` (fonts and differential formats) in
+    schema order; a font holding anything but empty child elements is left as it is.
+
+    >>> fonts_in_schema_order(b'<fonts><font><name val="Calibri"/><b val="1"/><sz val="11"/></font></fonts>')
+    b'<fonts><font><b val="1"/><sz val="11"/><name val="Calibri"/></font></fonts>'
+    """
+
+    def order(m: re.Match[str]) -> str:
+        kids = list(_EMPTY_ELEMENT.finditer(m.group(2)))
+        if sum(len(k.group(0)) for k in kids) != len(m.group(2)):
+            return m.group(0)
+        rank = {n: i for i, n in enumerate(_FONT_CHILDREN)}
+        kids.sort(key=lambda k: rank.get(k.group(2), len(rank)))
+        return m.group(1) + "".join(k.group(1) for k in kids) + m.group(3)
+
+    return _FONT.sub(order, xml.decode("utf-8")).encode("utf-8")
+
+
+def rewrite_part(path: str | Path, part: str, change: Callable[[bytes], bytes]) -> None:
+    """Replace one part of a package file in place (through a copy swapped in whole)."""
+    package = Package(path)
+    new = change(package.read(part))
+    tmp = Path(str(path) + ".part")
+    try:
+        write_copy(package, tmp, {part: new}, recalculate=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_copy(
+    package: Package, destination: str | Path, replace: dict[str, bytes], *, recalculate: bool = True
+) -> None:
     """Write the package to ``destination`` with the ``replace`` parts swapped in (or added), set
     to recalculate on opening; every other member is copied byte for byte (compressed bytes
-    included)."""
-    extra, drop = _recalculate_on_open(package)
+    included). ``recalculate=False`` leaves the calculation settings as they are."""
+    extra, drop = _recalculate_on_open(package) if recalculate else ({}, set())
     replace = {**extra, **replace}
     with (
         open(package.path, "rb") as src,

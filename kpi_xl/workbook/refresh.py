@@ -181,8 +181,53 @@ def _header_map(table: str, headers: Sequence[Any], where: str) -> dict[str, int
     return found
 
 
+#: Column kinds whose cells Excel's formulas read as numbers, whatever their format.
+_NUMBER_KINDS = frozenset({"nps", "csat", "ces", "amount", "count"})
+
+
+def _dates_as_numbers(
+    table: str, key: str, col: np.ndarray, rows: np.ndarray, sheet: str, date1904: bool, notes: list[str]
+) -> None:
+    """A number cell formatted as a date reaches Python as a date, but COUNTIFS and SUMIFS read its
+    number: read it as that number too (in place), so the engine and the native formulas count the same
+    cells, and say so (the format is most likely a mistake)."""
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, to_excel
+
+    # 0 formatted as a date arrives as a time of day (00:00), a duration format as a timedelta.
+    kinds = (dt.date, dt.datetime, dt.time, dt.timedelta)
+    is_date = np.array([isinstance(v, kinds) for v in col], dtype=bool)
+    if not is_date.any():
+        return
+    epoch = CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900
+    first = int(np.flatnonzero(is_date)[0])
+    shown = col[first]
+    for i in np.flatnonzero(is_date):
+        v = col[i]
+        if isinstance(v, dt.timedelta):
+            serial = v.total_seconds() / 86400
+        elif isinstance(v, dt.time):
+            serial = (v.hour * 3600 + v.minute * 60 + v.second + v.microsecond / 1e6) / 86400
+        else:
+            serial = to_excel(v if isinstance(v, dt.datetime) else dt.datetime.combine(v, dt.time()), epoch)
+        col[i] = int(serial) if serial == int(serial) else serial
+    n = int(is_date.sum())
+    label = labels("en")["col"][table][key]
+    notes.append(
+        f"{sheet}: {n:,} cell(s) of the column {label!r} are formatted as dates (first: row {rows[first]}, "
+        f"shown as {shown}); read as their numbers ({col[first]:g}), as Excel's formulas read "
+        "them. Format the column as a number."
+    )
+
+
 def _frame(
-    table: str, body: list[list[Any]], first_row: int, positions: dict[str, int]
+    table: str,
+    body: list[list[Any]],
+    first_row: int,
+    positions: dict[str, int],
+    *,
+    sheet: str = "",
+    date1904: bool = False,
+    notes: list[str] | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Raw cell values by column key, without wholly blank rows, and each row's sheet row number.
 
@@ -205,8 +250,15 @@ def _frame(
         col[blank] = None
         keep |= ~blank
         cols[key] = col
-    frame = pd.DataFrame({k: pd.Series(v[keep], dtype=object) for k, v in cols.items()})
     rows = np.arange(first_row, first_row + len(body))[keep]
+    kinds = {c.key: c.kind for c in TABLES[table].columns}
+    for key in cols:
+        if kinds.get(key) in _NUMBER_KINDS and notes is not None:
+            kept = cols[key][keep]
+            _dates_as_numbers(table, key, kept, rows, sheet, date1904, notes)
+            cols[key] = np.empty(len(body), dtype=object)
+            cols[key][keep] = kept
+    frame = pd.DataFrame({k: pd.Series(v[keep], dtype=object) for k, v in cols.items()})
     return frame[[c.key for c in TABLES[table].columns]], rows
 
 
@@ -226,16 +278,29 @@ def _report(path, backup, lang, ctx: Context, data, res, timings) -> RefreshRepo
 # --- the file path (zip package + calamine) -----------------------------------------------------
 
 
-def _destination(pkg: Package, name: str, where: str) -> tuple[str, str]:
-    if name not in pkg.names:
+def _what_is_missing(name: str, lang: str) -> str:
+    """A defined name of the template in the user's words: the tab or the setting it finds."""
+    lab = labels(lang)
+    for key in SHEETS:
+        if name == sheet_anchor(key):
+            return f"the {lab['sheet'][key]!r} tab"
+    for setting in SETTINGS:
+        if name == setting_name(setting.key):
+            return f"the setting {lab['setting'][setting.key][0]!r} on the {lab['sheet']['settings']!r} tab"
+    return f"a part of the template (the defined name {name})"
+
+
+def _destination(pkg: Package, name: str, where: str, lang: str = "en") -> tuple[str, str]:
+    dest = pkg.destination(name) if name in pkg.names else None
+    if dest is None or dest[0] not in pkg.sheets:
+        what = _what_is_missing(name, lang)
         raise WorkbookError(
-            f"{where}: the defined name {name} is missing; was a sheet of the template deleted? Rebuild the "
-            "template (kpi-xl template) and paste your data into it.",
+            f"{where}: {what} was deleted, so nothing was refreshed. Bring it "
+            f"back with Undo in Excel, or open the previous version ({backup_path(Path(where)).name}, if "
+            "there is one) and copy your data from it; or build a new template (kpi-xl template -o "
+            "new.xlsm) and paste your data into its tabs.",
             argument=name,
         )
-    dest = pkg.destination(name)
-    if dest is None or dest[0] not in pkg.sheets:
-        raise WorkbookError(f"{where}: the defined name {name} points nowhere (#REF!)", argument=name)
     return dest
 
 
@@ -247,7 +312,7 @@ def _load(path: Path) -> tuple[Package, str, dict[str, str]]:
             f"{path.name} cannot be read as an Excel workbook: {exc}", argument="path", value=str(path)
         )
     lang = _marker_lang(pkg.names.get(MARKER_NAME), path.name)
-    names = {k: _destination(pkg, sheet_anchor(k), path.name)[0] for k in SHEETS}
+    names = {k: _destination(pkg, sheet_anchor(k), path.name, lang)[0] for k in SHEETS}
     return pkg, lang, names
 
 
@@ -290,7 +355,7 @@ def _read_file(path: Path, pkg: Package, lang: str, names: dict[str, str]):
     raw_settings = {}
     where = {}
     for s in SETTINGS:
-        sheet, cell = _destination(pkg, setting_name(s.key), path.name)
+        sheet, cell = _destination(pkg, setting_name(s.key), path.name, lang)
         raw_settings[s.key] = at(sheet, *_coords(cell))
         where[s.key] = f"{sheet}!{cell} ({labels(lang)['setting'][s.key][0]})"
     notes: list[str] = []
@@ -346,7 +411,15 @@ def _read_file(path: Path, pkg: Package, lang: str, names: dict[str, str]):
         head = g[r0 - 1][c0 - 1 : c1] if r0 - 1 < len(g) else []
         positions = _header_map(key, head, f"{path.name}, sheet {names[key]!r}")
         headers[key] = {k: str(head[p]) for k, p in positions.items()}
-        raw[key] = _frame(key, body, r0 + 1, {k: p + c0 - 1 for k, p in positions.items()})
+        raw[key] = _frame(
+            key,
+            body,
+            r0 + 1,
+            {k: p + c0 - 1 for k, p in positions.items()},
+            sheet=names[key],
+            date1904=pkg.date1904,
+            notes=notes,
+        )
     return raw_settings, where, raw, headers, notes, grown
 
 
@@ -713,6 +786,7 @@ def refresh_book(book: Any, *, predict: bool = True) -> RefreshReport:
         raw_settings[s.key] = rng.value
         where[s.key] = f"{rng.sheet.name}!{rng.address.replace('$', '')} ({lab['setting'][s.key][0]})"
     raw, headers = {}, {}
+    notes: list[str] = []
     for key, spec in TABLES.items():
         try:
             table = sheets[key].tables[spec.name]
@@ -731,13 +805,14 @@ def refresh_book(book: Any, *, predict: bool = True) -> RefreshReport:
             values = body_range.options(ndim=2).value
             body = [list(r) for r in values]
             first = body_range.row
-        raw[key] = _frame(key, body, first, positions)
+        raw[key] = _frame(key, body, first, positions, sheet=names[key], notes=notes)
     timings = {"read": time.perf_counter() - t}
     t = time.perf_counter()
     settings = read_settings(raw_settings, lambda k: where[k])
     ctx = Context(lang, lab, names, headers, lab["yes"], lab["no"])
     data = prepare(raw, settings, sheet_names=names, headers=headers, yes=ctx.yes, no=ctx.no)
     res = compute(data, settings, predict=predict)
+    res.notes[:0] = notes
     timings["compute"] = time.perf_counter() - t
     t = time.perf_counter()
     sink = XlwingsSink(sheets)
