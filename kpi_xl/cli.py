@@ -238,6 +238,14 @@ def _file_options() -> argparse.ArgumentParser:
         help="auto (default): DuckDB for files with more rows than Excel holds, else pandas",
     )
     g.add_argument(
+        "--connect",
+        metavar="URL",
+        help="read a table in a database instead of a file (with --table): an Ibis connection URL such "
+        "as duckdb:///shop.duckdb, pyspark://, snowflake://..., bigquery://PROJECT/DATASET; "
+        "the aggregations run there",
+    )
+    g.add_argument("--table", metavar="NAME", help="the table to read with --connect (schema.table allowed)")
+    g.add_argument(
         "--problems",
         metavar="FILE.csv",
         type=Path,
@@ -403,7 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
         "returns), tickets (response and resolution times, SLA, complaints), customers (churn, "
         "retention) and engagement.",
     )
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="CSV, XLSX or Parquet exports")
+    p.add_argument(
+        "files", nargs="*", type=Path, metavar="FILE", help="CSV, XLSX or Parquet exports (or --connect)"
+    )
     p.set_defaults(run=_cmd_report)
 
     p = sub.add_parser(
@@ -417,7 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
         "small-sample flag per group.",
     )
     p.add_argument("name", metavar="NAME", help="metric name (listed below)")
-    p.add_argument("file", type=Path, metavar="FILE", help="CSV, XLSX or Parquet export")
+    p.add_argument(
+        "file", nargs="?", type=Path, metavar="FILE", help="CSV, XLSX or Parquet export (or --connect)"
+    )
     p.add_argument("--by", metavar="COLUMN", help="segment column (its header in the file)")
     p.add_argument("--period", choices=("month",), help="group by calendar month of the metric's date")
     p.set_defaults(run=_cmd_metric)
@@ -432,7 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fit BG/NBD and Gamma-Gamma to a transaction log and predict each "
         "customer's future purchases and lifetime value.",
     )
-    p.add_argument("file", type=Path, metavar="FILE", help="transactions: one row per order")
+    p.add_argument(
+        "file", nargs="?", type=Path, metavar="FILE", help="transactions: one row per order (or --connect)"
+    )
     p.add_argument(
         "--customer", metavar="COLUMN", help="customer id column (default: recognised from headers)"
     )
@@ -462,8 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
         "-o",
         "--output",
         type=Path,
-        metavar="FILE.csv|FILE.xlsx",
-        help="write the per-customer predictions to this CSV or Excel file",
+        metavar="FILE.csv|FILE.xlsx|table:NAME",
+        help="write the per-customer predictions to this CSV or Excel file, or (with --engine duckdb or "
+        "--connect) to table NAME in the database the data came from",
     )
     p.add_argument(
         "--format",
@@ -707,6 +722,13 @@ def _datasets(
     options = _read_options(args)
     out: list[Any] = []
     notes: list[str] = []
+    if args.connect:
+        from .data.backend import open_table
+
+        progress.step(f"reading {args.table}")
+        out.append(open_table(args.connect, args.table, roles, options, extra=extra, problems=problems))
+        progress.done()
+        return out, notes
     for path in paths:
         progress.step(f"reading {path.name}")
         sheets = sheet_names(path) if options.sheet is None else []
@@ -946,11 +968,12 @@ def _emit_results(
 def _cmd_report(args: argparse.Namespace) -> int:
     from .data._catalog import METRIC_ROLES, run_metric, specs_for
 
+    _check_source(args)
     _output_format(args)
     run = _run_options(args)
     problems = _problems(args)
     with _Progress(_progress_wanted(args)) as progress:
-        progress.start(len(args.files), "reading")
+        progress.start(max(len(args.files), 1), "reading")
         datasets, sheet_notes = _datasets(
             args, args.files, METRIC_ROLES, problems, progress, every_sheet=True
         )
@@ -991,6 +1014,7 @@ def _metric_roles(name: str) -> tuple[str, ...]:
 def _cmd_metric(args: argparse.Namespace) -> int:
     from .data._catalog import run_metric, run_segments, specs_for
 
+    _check_source(args)
     _output_format(args)
     run = _run_options(args)
     problems = _problems(args)
@@ -1081,24 +1105,37 @@ def _step(text: str) -> float | str:
 def _cmd_clv(args: argparse.Namespace) -> int:
     from .data._open import predict_clv_file
 
+    _check_source(args)
     for flag, role in (("customer", "customer_id"), ("date", "date"), ("amount", "amount")):
         value = getattr(args, flag)
         if value is not None:
             args.mapping.append((role, value))
     problems = _problems(args)
     target = args.output
-    if target is not None and target.suffix.lower() not in (".csv", ".xlsx"):
-        raise KpiInputError(f"predictions go to a .csv or .xlsx file, not {target.name!r}", argument="output")
+    table = _output_table(target)
+    if target is not None and table is None and target.suffix.lower() not in (".csv", ".xlsx"):
+        raise KpiInputError(
+            f"predictions go to a .csv or .xlsx file or a table (-o table:NAME), not {target.name!r}",
+            argument="output",
+        )
     if args.holdout_start is not None:
         code = run_holdout(args, _read_options(args), problems)
         _finish_problems(args, problems)
         return code
     with _Progress(_progress_wanted(args)) as progress:
         progress.start(2 if target else 1, "clv")
-        progress.step(f"reading {args.file.name}, fitting BG/NBD and Gamma-Gamma, predicting")
+        progress.step(f"reading {_source_name(args)}, fitting BG/NBD and Gamma-Gamma, predicting")
         try:
+            source: Any = args.file
+            if args.connect:
+                from .data._open import CLV_ROLES
+                from .data.backend import open_table
+
+                source = open_table(
+                    args.connect, args.table, CLV_ROLES, _read_options(args), problems=problems
+                )
             d, out = predict_clv_file(
-                args.file,
+                source,
                 _read_options(args),
                 engine=args.engine,
                 problems=problems,
@@ -1119,18 +1156,68 @@ def _cmd_clv(args: argparse.Namespace) -> int:
         progress.done()
         if target is not None:
             progress.step(f"writing {target.name}")
-            _write_predictions(out.customers, target)
+            _write_predictions(d, out.customers, target, table)
             progress.done()
     _finish_problems(args, problems)
-    _emit_clv(args, d, out, problems, target)
+    _emit_clv(args, d, out, problems, f"table {table}" if table else target)
     return EXIT_OK
 
 
-def _write_predictions(out: pd.DataFrame, path: Path) -> None:
+def _source_name(args: argparse.Namespace) -> str:
+    return args.table if args.connect else args.file.name
+
+
+def _check_source(args: argparse.Namespace) -> None:
+    """A file (or files) or ``--connect URL --table NAME``: one of the two."""
+    given = getattr(args, "files", None) or ([args.file] if getattr(args, "file", None) else [])
+    if args.connect or args.table:
+        if not (args.connect and args.table):
+            raise KpiInputError("--connect URL and --table NAME go together", argument="connect")
+        if given:
+            raise KpiInputError(
+                "give either files or --connect URL --table NAME, not both", argument="connect"
+            )
+    elif not given:
+        raise KpiInputError("give a file to read (or --connect URL --table NAME)", argument="file")
+
+
+def _output_table(target: Path | None) -> str | None:
+    """The table named by ``-o table:NAME`` (None for a file)."""
+    text = str(target) if target is not None else ""
+    if not text.startswith("table:"):
+        return None
+    name = text[len("table:") :].strip()
+    if not name:
+        raise KpiInputError("-o table:NAME needs a table name", argument="output", value=text)
+    return name
+
+
+def _write_predictions(d: Any, out: pd.DataFrame, path: Path, table: str | None) -> None:
     import pandas as pd
 
+    from .data.backend import BackendDataset, customer_predictions, write_table
     from .safety import csv_text
 
+    if table is not None:
+        if not isinstance(d, BackendDataset):
+            raise KpiInputError(
+                "-o table:NAME writes into the database the data came from: use it with --engine duckdb "
+                "or --connect",
+                argument="output",
+                value=str(path),
+            )
+        if d.predictions is None:
+            import ibis
+
+            frame = out.reset_index()
+            frame.attrs = {}
+            write_table(d, table, ibis.memtable(frame))
+        else:
+            write_table(d, table, d.predictions)
+        return
+    if isinstance(d, BackendDataset) and d.predictions is not None:
+        # The predictions are per pattern: each customer's row is joined in the backend.
+        out = customer_predictions(d, d.predictions)
     frame = out.reset_index()
     frame.attrs = {}
     try:
@@ -1164,9 +1251,32 @@ def _model_rows(name: str, info: dict[str, Any], params: Sequence[str]) -> list[
     ]
 
 
-def _emit_clv(
-    args: argparse.Namespace, d: Any, pred: ClvPrediction, problems: Problems, target: Path | None
-) -> None:
+def _clv_summary(out: pd.DataFrame) -> dict[str, Any]:
+    """Totals over customers; rows that are patterns (a ``weight`` column: customers on the row)
+    count once per customer."""
+    import numpy as np
+
+    clv = out["clv"].to_numpy(dtype=float)
+    w = out["weight"].to_numpy(dtype=np.int64) if "weight" in out else np.ones(len(out), dtype=np.int64)
+    order = clv.argsort(kind="stable")
+    ranked, cum = clv[order], w[order].cumsum()
+    n = int(cum[-1]) if len(cum) else 0
+
+    def kth(k: int) -> float:  # the k-th smallest customer's CLV (1-based)
+        return float(ranked[cum.searchsorted(k, side="left")])
+
+    total = float((clv * w).sum())
+    return {
+        "customers": n,
+        "clv_total": total,
+        "clv_mean": total / n if n else float("nan"),
+        "clv_median": float("nan") if n == 0 else (kth((n + 1) // 2) + kth(n // 2 + 1)) / 2,
+        "clv_max": float(clv.max()) if len(clv) else float("nan"),
+        "expected_purchases_total": float((out["expected_purchases"].to_numpy(dtype=float) * w).sum()),
+    }
+
+
+def _emit_clv(args: argparse.Namespace, d: Any, pred: ClvPrediction, problems: Problems, target: Any) -> None:
     import pandas as pd
 
     out = pred.customers
@@ -1176,15 +1286,7 @@ def _emit_clv(
     params = _model_rows(purchase.model_name, bg, purchase.param_names) + _model_rows(
         "Gamma-Gamma", gg, ("p", "q", "v")
     )
-    clv = out["clv"]
-    summary = {
-        "customers": int(len(out)),
-        "clv_total": float(clv.sum()),
-        "clv_mean": float(clv.mean()),
-        "clv_median": float(clv.median()),
-        "clv_max": float(clv.max()),
-        "expected_purchases_total": float(out["expected_purchases"].sum()),
-    }
+    summary = _clv_summary(out)
     if pred.total_interval is not None:
         summary["clv_total_interval"] = list(pred.total_interval)
         summary["interval_level"] = pred.settings.interval

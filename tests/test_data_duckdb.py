@@ -380,13 +380,14 @@ def test_clv_command_equal_on_both_paths(tmp_path, capsys):
 
 
 def test_clv_summary_from_duckdb_is_rfm_summary(tmp_path):
-    from kpi_xl.data._duck import rfm_summary_duckdb
+    from kpi_xl.data.backend import customer_predictions, rfm_backend
     from kpi_xl.metrics import rfm_summary
 
     path = _orders_with_same_day_repeats(tmp_path)
     for unit in ("day", "week", "month"):
         ds = load_duckdb(path, ["customer_id", "date", "amount"])
-        got = with_customer_ids(ds, rfm_summary_duckdb(ds, time_unit=unit, observation_end="1998-07-01"))
+        summary = rfm_backend(ds, time_unit=unit, observation_end="1998-07-01")
+        got = customer_predictions(ds, summary.per_customer)
         pandas_ds = load_dataset(path, ["customer_id", "date", "amount"])
         log = pandas_ds.rows_for(["customer_id", "date", "amount"])
         expected = with_customer_ids(
@@ -396,7 +397,12 @@ def test_clv_summary_from_duckdb_is_rfm_summary(tmp_path):
             ),
         )
         pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
-        assert got.attrs == expected.attrs
+        assert summary.patterns.attrs == expected.attrs
+        # The patterns are the summary's distinct rows, each with the customers on it, sorted.
+        keys = ["frequency", "recency", "T", "monetary_value"]
+        counted = got.groupby(keys).size().reset_index(name="weight")
+        pd.testing.assert_frame_equal(summary.patterns.reset_index(drop=True), counted, check_dtype=False)
+        assert summary.patterns["weight"].sum() == len(expected) > len(summary.patterns)
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,10 @@
   ``31.12.2025``, ISO dates, Excel serials).
 * :func:`load_dataset` does all three and checks each value with the engine's rules, listing every
   unusable value as a :class:`~kpi_xl.metrics.Problem` (file, row, column, value, reason).
-* :func:`load_duckdb` is the DuckDB path for files beyond Excel's size: DuckDB aggregates, and only
-  distinct value combinations with counts reach pandas; :func:`open_dataset` picks the path.
+* :func:`load_duckdb` is the DuckDB path for files beyond Excel's size and :func:`open_table` reads a
+  table in any Ibis backend (DuckDB, Spark, a warehouse): values are judged on their distinct values,
+  the aggregations (:mod:`kpi_xl.data.aggregate`) run in the backend, and only summaries reach
+  pandas; :func:`open_dataset` picks the path for a file.
 
 No number is computed here: metrics come from :mod:`kpi_xl.metrics`.
 """
@@ -21,6 +23,7 @@ from ._duck import DuckDataset, load_duckdb
 from ._open import choose_engine, clv_inputs, open_dataset, with_customer_ids
 from ._read import EXCEL_MAX_ROWS, RawTable, detect_delimiter, detect_encoding, read_table
 from ._validate import Problems, ValueRules
+from .backend import BackendDataset, open_table
 
 __all__ = [
     "ROLES",
@@ -31,6 +34,8 @@ __all__ = [
     "Dataset",
     "FrameDataset",
     "DuckDataset",
+    "BackendDataset",
+    "open_table",
     "ReadOptions",
     "load_dataset",
     "load_duckdb",

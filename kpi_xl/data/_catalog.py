@@ -213,9 +213,9 @@ def _engine_options(spec: catalog.Metric, options: RunOptions, dataset: Dataset)
 
 
 def _summarised(dataset: Dataset, spec: catalog.Metric) -> bool:
-    from ._duck import DuckDataset
+    from .backend import BackendDataset
 
-    return isinstance(dataset, DuckDataset) and spec.from_summary is not None
+    return isinstance(dataset, BackendDataset) and spec.from_summary is not None
 
 
 def at_file_row(
@@ -258,9 +258,11 @@ def run_metric(dataset: Dataset, spec: catalog.Metric, options: RunOptions) -> R
     dataset.note_blanks(spec.blank_dropped)
     try:
         if _summarised(dataset, spec):
-            from ._duck import summary_frames
+            from .backend import summary_frames
 
-            _, total = summary_frames(dataset, spec.summary, spec.roles)
+            # Distinct order days are counted only for a metric that reads them (the costliest part).
+            days = opts.get("count") == "days"
+            _, total = summary_frames(dataset, spec.summary, spec.roles, days=days)
             # The summary holds no row-level data: an engine error has no position to map.
             frame = pd.DataFrame()
             result = spec.from_summary(*(total[c] for c in catalog.SUMMARY_COLUMNS[spec.summary]), **opts)
@@ -336,10 +338,11 @@ def _summary_table(
     engine entry point once per group of summary rows (groups already labelled as it labels them),
     and once on the summary of all rows for the Total. Rows left out for an unusable value are
     counted in their group's ``n_dropped``, as on the pandas path."""
-    from ._duck import rejected_counts, summary_frames
+    from .backend import rejected_counts, summary_frames
 
     kind = spec.summary
-    groups, total = summary_frames(dataset, kind, spec.roles, by=by, date_role=date_role)
+    days = opts.get("count") == "days"
+    groups, total = summary_frames(dataset, kind, spec.roles, by=by, date_role=date_role, days=days)
     cols = list(catalog.SUMMARY_COLUMNS[kind])
     rejected = rejected_counts(dataset, spec.roles, by=by, date_role=date_role)
     parts = []

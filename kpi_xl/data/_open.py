@@ -98,9 +98,9 @@ def clv_inputs(
     models use); rows with an unusable value are left out and reported."""
     ds = open_dataset(path, CLV_ROLES, options, engine=engine, problems=problems)
     _clv_dataset(ds)
-    from ._duck import DuckDataset, clv_transactions_duckdb
+    from .backend import BackendDataset, clv_transactions
 
-    frame = clv_transactions_duckdb(ds) if isinstance(ds, DuckDataset) else ds.rows_for(CLV_ROLES)
+    frame = clv_transactions(ds) if isinstance(ds, BackendDataset) else ds.rows_for(CLV_ROLES)
     return ds, frame[list(CLV_ROLES)]
 
 
@@ -133,14 +133,20 @@ def predict_clv_file(
     """Per-customer CLV predictions for a transaction file (see :func:`kpi_xl.metrics.predict_clv`),
     indexed by customer id, with the dataset read.
 
-    On the pandas path the engine gets the transaction log; on the DuckDB path DuckDB computes the
-    per-customer RFM summary and only that reaches the engine
-    (:func:`kpi_xl.metrics.predict_clv_from_summary`). An engine error names the file row."""
-    from ..metrics import predict_clv, predict_clv_from_summary
+    On the pandas path the engine gets the transaction log. On the DuckDB path (and for a table
+    opened with :func:`kpi_xl.data.open_table`, given as ``path``) the backend computes the RFM
+    summary and only its distinct patterns reach the engine
+    (:func:`kpi_xl.data.backend.predict_clv_backend`): the prediction's ``customers`` then holds one
+    row per pattern with the customers on it in ``weight``, and ``dataset.predictions`` joins them
+    back to every customer in the backend. An engine error names the file row."""
+    from ..metrics import predict_clv
     from ._catalog import at_file_row
-    from ._duck import DuckDataset, rfm_summary_duckdb
+    from .backend import BackendDataset, predict_clv_backend
 
-    ds = open_dataset(path, CLV_ROLES, options, engine=engine, problems=problems)
+    if isinstance(path, BackendDataset):
+        ds = path
+    else:
+        ds = open_dataset(path, CLV_ROLES, options, engine=engine, problems=problems)
     _clv_dataset(ds)
     settings = {
         "horizon": horizon,
@@ -150,13 +156,11 @@ def predict_clv_file(
         "model": model,
         "interval": interval,
     }
-    if isinstance(ds, DuckDataset):
-        summary = rfm_summary_duckdb(ds, time_unit=time_unit, observation_end=observation_end)
-        try:
-            out = predict_clv_from_summary(summary, time_unit=time_unit, **settings)
-        except KpiInputError as exc:
-            raise KpiInputError(f"{ds.name}: clv: {exc}", argument=exc.argument, kind=exc.kind) from exc
-        return ds, out.with_customers(with_customer_ids(ds, out.customers))
+    if isinstance(ds, BackendDataset):
+        out, ds.predictions = predict_clv_backend(
+            ds, time_unit=time_unit, observation_end=observation_end, **settings
+        )
+        return ds, out
     log = _without_partial_rows(ds, ds.rows_for(CLV_ROLES))
     try:
         out = predict_clv(

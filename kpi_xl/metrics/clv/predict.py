@@ -271,6 +271,7 @@ def predict_clv_from_summary(
     step: float | str = 1.0,
     model: str = "bg/nbd",
     interval: float | None = None,
+    weights: Any = None,
 ) -> ClvPrediction:
     r"""Predicted customer lifetime value from a per-customer RFM summary: BG/NBD and Gamma-Gamma.
 
@@ -288,6 +289,11 @@ def predict_clv_from_summary(
         Required: the unit the summary is in (see :func:`rfm_summary`).
     horizon, discount_rate, margin, step, model, interval:
         As in :func:`predict_clv`.
+    weights:
+        Customers per summary row, when the rows are distinct patterns counted elsewhere (a
+        database ``GROUP BY frequency, recency, T, monetary_value``): both fits weigh each row by
+        its count, so the parameters are those of the customers behind the rows; predictions stay
+        per row. Not with ``interval`` (its total sums over rows).
 
     Returns
     -------
@@ -329,6 +335,11 @@ def predict_clv_from_summary(
             argument="interval",
             value=interval,
         )
+    if weights is not None and interval is not None:
+        raise KpiInputError(
+            "interval needs one summary row per customer; predict on patterns (weights) without it",
+            argument="interval",
+        )
     missing = [c for c in ("frequency", "recency", "T", "monetary_value") if c not in summary.columns]
     if missing:
         raise KpiInputError(
@@ -347,9 +358,9 @@ def predict_clv_from_summary(
     x, tx, age = (summary[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "T"))
     m = summary["monetary_value"].to_numpy(dtype=np.float64)
     # Gamma-Gamma first: it is the one that most often lacks data (repeat customers), and says so.
-    gg = GammaGammaFitter().fit(x, m)
+    gg = GammaGammaFitter().fit(x, m, weights=weights)
     gg._check_fitted()
-    bg = PURCHASE_MODELS[name]().fit(x, tx, age, time_unit=unit)
+    bg = PURCHASE_MODELS[name]().fit(x, tx, age, time_unit=unit, weights=weights)
     bg._check_fitted()
     out = summary.copy()
     out["expected_purchases"] = bg.conditional_expected_purchases(n_steps * step_len, x, tx, age)

@@ -1,0 +1,234 @@
+"""The aggregations the engine's summary entry points take, written once as Ibis expressions.
+
+Every function here takes an Ibis table of *judged* values (see :mod:`kpi_xl.data.backend`): one
+column per role holding the value the engine's rules read (NULL for a blank), a boolean
+``<role>__bad`` per role (the value was listed as a problem), a month label per date role
+(``<role>__month``), a period number for predictive CLV (``date__period``) and, for segment
+tables, a label column ``_group``. The expressions only count, sum and group; no rule of the
+engine is repeated here, so they run unchanged on any Ibis backend (DuckDB embedded, PySpark, a
+warehouse) and bring back summaries bounded by groups x scores or by customers, never by rows.
+
+Where backends differ, the expressions make them agree (each point has a test in
+``tests/test_data_backend.py``):
+
+* NULL vs NaN: typed floating columns can hold NaN, which a sum would spread; it is read as a blank
+  (:func:`plain_number`), as the engine does with NaN.
+* Decimals: a DECIMAL column is read as float64, as pandas reads it, so sums are the engine's.
+* Sums: DuckDB sums with Kahan-Babuska (``fsum``), so a sum does not depend on how its threads split
+  the rows; other backends use their own sum (Spark's is a plain double sum).
+* Ordering: every summary is sorted, blanks last on every backend (Spark puts NULL first by
+  default), so the same data always gives the same frames and the same model parameters.
+* Unicode whitespace: ids are stripped of exactly the characters Python's ``str.strip`` removes
+  (:func:`id_key`), not the backend's idea of space.
+* Floor division and time zones: no period is computed in the backend; months and CLV periods come
+  from the engine's own functions on the distinct dates (:mod:`kpi_xl.data.backend`), and
+  timestamps with a time zone are read in UTC there.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "SUMMARY_COLUMNS",
+    "id_key",
+    "id_needs_key",
+    "plain_number",
+    "score_counts",
+    "moments",
+    "customer_counts",
+    "customer_periods",
+    "rfm_per_customer",
+    "rfm_patterns",
+    "sorted_by",
+]
+
+#: Columns of each summary kind, after ``_group``.
+SUMMARY_COLUMNS = {
+    "scores": ("score", "n"),
+    "moments": ("n", "total", "squares", "blank"),
+    "customers": ("customer", "orders", "days", "revenue"),
+}
+
+
+#: Code points of every character Python's ``str.strip()`` removes (``str.isspace``); none lies
+#: beyond U+3000 (a test checks the whole Unicode range).
+WHITESPACE: tuple[int, ...] = tuple(c for c in range(0x3001) if chr(c).isspace())
+
+
+def id_key(text: Any, placeholders: Sequence[str]) -> Any:
+    """A text id as the engine reads it (:func:`kpi_xl.data._validate.check_ids`): stripped of the
+    characters Python's ``str.strip`` removes; nothing left, or an export placeholder (``n/a``),
+    is a blank (NULL). The character class names every code point (``\\x{...}`` reads the same in
+    DuckDB's RE2 and Spark's Java regex), so no backend's own trim decides what a space is."""
+    import ibis
+
+    space = "[" + "".join(f"\\x{{{c:x}}}" for c in WHITESPACE) + "]"
+    key = text.re_replace(f"^{space}+|{space}+$", "")
+    return ibis.ifelse(_blank_id(key, placeholders), ibis.null("string"), key)
+
+
+def _blank_id(key: Any, placeholders: Sequence[str]) -> Any:
+    short = max(len(p) for p in placeholders)
+    return (key.length() == 0) | ((key.length() <= short) & key.lower().isin(sorted(placeholders)))
+
+
+def id_needs_key(text: Any, placeholders: Sequence[str]) -> Any:
+    """True for an id :func:`id_key` changes: one starting or ending with a space, empty, or a
+    placeholder. When no id of a column is one, the column is its own key (no regex per row)."""
+    edge = text.ascii_str().isin(WHITESPACE) | text.right(1).ascii_str().isin(WHITESPACE)
+    return (edge | _blank_id(text, placeholders)).coalesce(False)
+
+
+def plain_number(value: Any) -> Any:
+    """A typed number as float64 with NaN read as a blank (NULL): decimals and integers become
+    the doubles pandas would read, and NaN cannot poison a sum."""
+    import ibis
+
+    as_float = value.cast("float64")
+    return ibis.ifelse(as_float.isnan(), ibis.null("float64"), as_float)
+
+
+def _sum(table: Any, value: Any) -> Any:
+    """A float sum that does not depend on thread scheduling where the backend offers one."""
+    if _backend_name(table) == "duckdb":
+        return _fsum(value)
+    return value.sum()
+
+
+def _backend_name(table: Any) -> str:
+    try:
+        return table._find_backend().name
+    except Exception:  # an unbound table (memtable only): compiled for DuckDB by default
+        return "duckdb"
+
+
+@functools.cache
+def _fsum_udf() -> Any:
+    import ibis
+
+    @ibis.udf.agg.builtin(name="fsum")
+    def fsum(x: float) -> float:
+        """DuckDB's Kahan-Babuska sum."""
+
+    return fsum
+
+
+def _fsum(value: Any) -> Any:
+    return _fsum_udf()(value)
+
+
+def sorted_by(table: Any, keys: Sequence[str]) -> Any:
+    """Sorted by ``keys``, blanks last on every backend."""
+    import ibis
+
+    return table.order_by([ibis.asc(table[k], nulls_first=False) for k in keys])
+
+
+def _usable(table: Any, checked: Sequence[str]) -> Any:
+    """Rows whose ``checked`` roles hold no listed problem."""
+    for role in checked:
+        table = table.filter(~table[f"{role}__bad"])
+    return table
+
+
+def _grouped(table: Any, keys: Sequence[str], **aggs: Any) -> Any:
+    return sorted_by(table.group_by(list(keys)).aggregate(**aggs), keys)
+
+
+def score_counts(table: Any, role: str, checked: Sequence[str], groups: Sequence[str] = ()) -> Any:
+    """Responses per score (NULL: blank answers) per group: ``(*groups, score, n)``."""
+    t = _usable(table, checked)
+    t = t.mutate(score=t[role])
+    return _grouped(t, [*groups, "score"], n=t.count())
+
+
+def moments(table: Any, role: str, checked: Sequence[str], groups: Sequence[str] = ()) -> Any:
+    """Count, sum and sum of squares of one number per group, and its blanks:
+    ``(*groups, n, total, squares, blank)``."""
+    t = _usable(table, checked)
+    v = t[role]
+    aggs = {"n": v.count(), "total": _sum(t, v), "squares": _sum(t, v * v), "blank": t.count() - v.count()}
+    if not groups:
+        return t.aggregate(**aggs)
+    return _grouped(t, groups, **aggs)
+
+
+def customer_counts(
+    table: Any,
+    sets: dict[str, tuple[Sequence[str], Sequence[str]]],
+    groups: Sequence[str] = (),
+    *,
+    days: bool = True,
+) -> Any:
+    """Per customer and group, for each named role set ``name: (roles, checked)``: the order rows
+    usable and present in all ``roles`` (``<name>_orders``), those with a blank among them
+    (``<name>_dropped``), distinct order days (``<name>_days``, when the set reads the date and
+    ``days`` is asked for: a distinct count per customer is the costliest part) and
+    revenue (``<name>_revenue``, when it reads the amount). Rows with a problem in ``checked`` are
+    in no count. One pass serves every order metric that reads customers.
+
+    ``(*groups, ...)``, one row per customer (and one for the rows without a customer), unsorted.
+    """
+    import ibis
+
+    t = table
+    aggs: dict[str, Any] = {}
+    for name, (roles, checked) in sets.items():
+        ok = ibis.and_(*(~t[f"{r}__bad"] for r in checked))
+        present = ibis.and_(*(t[r].notnull() for r in roles))
+        aggs[f"{name}_orders"] = t.count(where=ok & present)
+        aggs[f"{name}_dropped"] = t.count(where=ok & ~present)
+        if days and "date" in roles:
+            aggs[f"{name}_days"] = t.date__day.nunique(where=ok & present)
+        if "amount" in roles:
+            aggs[f"{name}_revenue"] = _sum(t, ibis.ifelse(ok & present, t.amount, ibis.null("float64")))
+    # The ids stay in the backend: the engine reads the counts. The rows come in no fixed order;
+    # the caller sorts them by value (in numpy: a backend sort of every column costs more than
+    # the aggregation), so sums over customers come out the same on every run and backend.
+    return t.group_by([*groups, "customer_id"]).aggregate(**aggs).drop("customer_id")
+
+
+def customer_periods(table: Any) -> Any:
+    """Transactions of predictive CLV: one row per customer and purchase period (the period's spend
+    summed), from rows with customer, date and amount all usable and present."""
+    roles = ("customer_id", "date", "amount")
+    t = _usable(table, roles)
+    for role in roles:
+        t = t.filter(t[role].notnull())
+    return t.group_by(["customer_id", "date__period"]).aggregate(amount=_sum(t, t.amount))
+
+
+def rfm_per_customer(periods: Any, end_period: int, length: float) -> Any:
+    """The RFM summary of :func:`kpi_xl.metrics.rfm_summary` per customer, from
+    :func:`customer_periods`: ``frequency`` = periods - 1, ``recency`` = (last - first period) /
+    ``length``, ``T`` = (``end_period`` - first) / ``length`` (``length``: periods per model time
+    unit, :func:`kpi_xl.metrics.clv.summary.period_length`), ``monetary_value`` = mean spend of the
+    repeat periods (0 without one)."""
+    import ibis
+
+    p = periods
+    per = p.group_by("customer_id").aggregate(
+        periods=p.count(),
+        first=p.date__period.min(),
+        last=p.date__period.max(),
+        total=_sum(p, p.amount),
+        first_amount=p.amount.argmin(p.date__period),
+    )
+    frequency = (per.periods - 1).cast("float64")
+    return per.select(
+        "customer_id",
+        frequency=frequency,
+        recency=(per["last"] - per["first"]).cast("float64") / length,
+        T=(ibis.literal(end_period, "int64") - per["first"]).cast("float64") / length,
+        monetary_value=ibis.ifelse(frequency > 0, (per.total - per.first_amount) / frequency, 0.0),
+    )
+
+
+def rfm_patterns(per_customer: Any) -> Any:
+    """The distinct rows of :func:`rfm_per_customer` with the number of customers on each
+    (``weight``), sorted: what the models are fitted on, and all that crosses to Python."""
+    keys = ["frequency", "recency", "T", "monetary_value"]
+    return _grouped(per_customer, keys, weight=per_customer.count())

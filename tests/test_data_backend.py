@@ -1,0 +1,194 @@
+"""The Ibis aggregation layer: where backends (and casts) differ, the expressions agree with the
+pandas path. One test per difference; the Spark route is in test_data_spark.py."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kpi_xl import cli
+from kpi_xl.data._duck import load_duckdb
+from kpi_xl.data.aggregate import WHITESPACE
+from kpi_xl.data.backend import open_table, predict_clv_backend, rfm_backend, summary_frames
+from kpi_xl.datasets import load_cdnow_transactions
+from kpi_xl.metrics import predict_clv_from_summary, rfm_summary
+
+
+def _report(capsys, *argv):
+    assert cli.main(["report", *map(str, argv), "--format", "json"]) == 0, capsys.readouterr().err
+    return {r["metric"]: r for r in json.loads(capsys.readouterr().out)["results"]}
+
+
+def _same_results(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        for key in ("value", "n", "n_dropped", "se", "ci_low", "ci_high"):
+            x, y = a[name][key], b[name][key]
+            assert x == pytest.approx(y, rel=1e-12, abs=1e-12) if isinstance(x, float) else x == y, (
+                name,
+                key,
+            )
+
+
+def test_whitespace_set_is_pythons_whole_range():
+    # Ids are stripped of exactly what str.strip removes; none of those lies beyond U+3000.
+    assert tuple(c for c in range(sys.maxunicode + 1) if chr(c).isspace()) == WHITESPACE
+
+
+def test_nan_in_a_typed_float_column_is_a_blank(tmp_path, capsys):
+    # Parquet doubles can hold NaN and NULL; a backend sum would carry NaN, the engine skips both.
+    path = tmp_path / "orders.parquet"
+    pd.DataFrame({"customer_id": ["a", "b", "c", "a"], "amount": [10.0, np.nan, None, 30.0]}).to_parquet(path)
+    by_pandas = _report(capsys, path, "--engine", "pandas")
+    by_duckdb = _report(capsys, path, "--engine", "duckdb")
+    _same_results(by_pandas, by_duckdb)
+    assert by_duckdb["aov"]["value"] == 20.0 and by_duckdb["aov"]["n_dropped"] == 2
+
+
+def test_decimal_column_reads_as_the_float_pandas_reads(tmp_path, capsys):
+    import duckdb
+
+    db = tmp_path / "shop.duckdb"
+
+    raw = duckdb.connect(str(db))
+    raw.execute("CREATE TABLE orders (customer_id VARCHAR, amount DECIMAL(12, 2))")
+    raw.execute("INSERT INTO orders VALUES ('a', 10.10), ('a', 20.20), ('b', 0.30), ('c', NULL)")
+    raw.close()
+    path = tmp_path / "orders.csv"
+    pd.DataFrame({"customer_id": ["a", "a", "b", "c"], "amount": ["10.10", "20.20", "0.30", ""]}).to_csv(
+        path, index=False
+    )
+    by_table = _report(capsys, "--connect", f"duckdb://{db}", "--table", "orders")
+    by_file = _report(capsys, path, "--engine", "pandas")
+    _same_results(by_file, by_table)
+    assert by_table["aov"]["value"] == pytest.approx(30.6 / 3)
+
+
+def test_time_zones_read_in_utc_whatever_the_session(tmp_path):
+    # 2025-01-31 23:30 at -02:00 is 2025-02-01 01:30 UTC: February, on every session's clock.
+    import duckdb
+
+    db = tmp_path / "survey.duckdb"
+    raw = duckdb.connect(str(db))
+    raw.execute("SET TimeZone = 'America/Sao_Paulo'")
+    raw.execute("CREATE TABLE answers (date TIMESTAMPTZ, nps INTEGER)")
+    raw.execute("INSERT INTO answers VALUES ('2025-01-31 23:30:00-02', 10), ('2025-01-15 12:00:00+00', 0)")
+    raw.close()
+    ds = open_table(f"duckdb://{db}", "answers", options=None, roles=["nps_score", "date"])
+    groups, _ = summary_frames(ds, "scores", ["nps_score"], date_role="date")
+    assert groups.to_dict("list") == {"_group": ["2025-01", "2025-02"], "score": [0.0, 10.0], "n": [1, 1]}
+
+
+def test_weeks_before_1970_floor_like_the_engine(tmp_path):
+    # Negative day numbers: truncating division would put 1969-12-29 (a Monday) in the week of
+    # 1970-01-01; the engine's periods come from its own function on the distinct days.
+    path = tmp_path / "old.csv"
+    pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "b", "b"],
+            "date": ["1969-12-20", "1969-12-29", "1970-01-02", "1969-12-31", "1970-01-05"],
+            "amount": [5, 6, 7, 8, 9],
+        }
+    ).to_csv(path, index=False)
+    ds = load_duckdb(path, ["customer_id", "date", "amount"])
+    got = rfm_backend(ds, time_unit="week").patterns
+    tx = pd.read_csv(path, parse_dates=["date"])
+    want = rfm_summary(tx["customer_id"], tx["date"], tx["amount"], time_unit="week")
+    counted = want.groupby(["frequency", "recency", "T", "monetary_value"]).size()
+    assert (
+        got.set_index(["frequency", "recency", "T", "monetary_value"])["weight"].to_dict()
+        == counted.to_dict()
+    )
+
+
+def test_summaries_are_sorted_with_blanks_last_and_fits_repeat_exactly(tmp_path):
+    tx = load_cdnow_transactions()
+    path = tmp_path / "cdnow.csv"
+    tx.to_csv(path, index=False)
+    fits = []
+    for threads in (1, 2):
+        ds = load_duckdb(path, ["customer_id", "date", "amount"], threads=threads)
+        pred, _ = predict_clv_backend(ds, time_unit="week", horizon=12)
+        keys = pred.customers[["frequency", "recency", "T", "monetary_value"]]
+        assert keys.equals(keys.sort_values(list(keys.columns), ignore_index=True))
+        fits.append((pred.purchase_model.as_dict(), pred.spend_model.as_dict()))
+    # The same data gives the same parameters to the last digit, however the threads split it.
+    assert fits[0] == fits[1]
+    survey = tmp_path / "survey.csv"
+    pd.DataFrame({"nps": ["7", "", "10", "7"], "region": ["N", "N", "S", "S"]}).to_csv(survey, index=False)
+    _, total = summary_frames(load_duckdb(survey), "scores", ["nps_score"])
+    assert total["score"].tolist()[:2] == [7.0, 10.0] and np.isnan(total["score"].iloc[2])
+
+
+def test_a_cast_the_rules_disagree_with_is_not_used(tmp_path, capsys):
+    # DuckDB casts "1_000" to 1000 and "inf" to infinity; the rules reject both. Plain numbers use
+    # the cast (checked on every distinct value), these are listed as the pandas path lists them.
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,amount\na,12.5\nb,1_000\nc,inf\nd,nan\ne, 7\n", encoding="utf-8")
+    ds = load_duckdb(path)
+    assert ds.judged["amount"].how == "cast"
+    both = []
+    for engine in ("pandas", "duckdb"):
+        assert cli.main(["report", str(path), "--engine", engine, "--format", "json"]) == 0
+        both.append(json.loads(capsys.readouterr().out))
+    assert both[0]["skipped"] == both[1]["skipped"]
+    assert [r["row"] for r in both[1]["skipped"]["rows"]] == [3, 4]
+    aov = {r["metric"]: r for r in both[1]["results"]}["aov"]
+    assert aov["value"] == pytest.approx(19.5 / 2) and aov["n_dropped"] == 3
+
+
+def test_weighted_patterns_fit_as_the_customers_behind_them():
+    tx = load_cdnow_transactions()
+    rfm = rfm_summary(tx["customer_id"], tx["date"], tx["amount"], time_unit="week")
+    keys = ["frequency", "recency", "T", "monetary_value"]
+    patterns = rfm.groupby(keys).size().reset_index(name="weight")
+    patterns.attrs = rfm.attrs
+    by_customer = predict_clv_from_summary(rfm, time_unit="week", horizon=12)
+    by_pattern = predict_clv_from_summary(
+        patterns[keys], time_unit="week", horizon=12, weights=patterns["weight"].to_numpy()
+    )
+    for model in ("purchase_model", "spend_model"):
+        got, want = getattr(by_pattern, model), getattr(by_customer, model)
+        np.testing.assert_allclose(got.params_.to_numpy(), want.params_.to_numpy(), rtol=1e-6)
+        assert got.log_likelihood_ == pytest.approx(want.log_likelihood_, rel=1e-9)
+    joined = rfm.reset_index().merge(by_pattern.customers, on=keys, suffixes=("", "_p"))
+    np.testing.assert_allclose(
+        np.sort(joined["clv"].to_numpy()), np.sort(by_customer.customers["clv"].to_numpy()), rtol=1e-5
+    )
+
+
+def test_clv_to_a_table_in_the_database(tmp_path, capsys):
+    import duckdb
+
+    db = tmp_path / "shop.duckdb"
+    tx = load_cdnow_transactions()
+    raw = duckdb.connect(str(db))
+    raw.register("tx", tx.assign(customer_id=tx["customer_id"].astype(str)))
+    raw.execute("CREATE TABLE orders AS SELECT * FROM tx")
+    raw.close()
+    argv = [
+        "clv",
+        "--connect",
+        f"duckdb://{db}",
+        "--table",
+        "orders",
+        "--time-unit",
+        "week",
+        "--horizon",
+        "12",
+    ]
+    assert cli.main([*argv, "-o", "table:clv_out", "--format", "json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert cli.main([*argv, "-o", str(tmp_path / "clv.csv")]) == 0
+    capsys.readouterr()
+    raw = duckdb.connect(str(db))
+    written = raw.execute("SELECT * FROM clv_out ORDER BY customer_id").df()
+    raw.close()
+    from_file = pd.read_csv(tmp_path / "clv.csv", dtype={"customer_id": str}).sort_values("customer_id")
+    assert len(written) == len(from_file) == info["summary"]["customers"] == tx["customer_id"].nunique()
+    np.testing.assert_allclose(written["clv"], from_file["clv"], rtol=1e-12)
+    assert written["clv"].sum() == pytest.approx(info["summary"]["clv_total"])
