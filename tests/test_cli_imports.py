@@ -68,3 +68,18 @@ def test_lazy_engine_names_are_the_same_objects():
     assert {"nps", "survey", "catalog"} <= set(dir(m))
     with pytest.raises(AttributeError, match="no attribute 'no_such_metric'"):
         m.no_such_metric  # noqa: B018
+
+
+def test_usual_z_values_are_scipys_to_the_bit():
+    from scipy.special import ndtri
+
+    from kpi_xl.metrics._intervals import _Z, z_value
+
+    for c, z in _Z.items():
+        assert z == float(ndtri(0.5 + c / 2.0)) == z_value(c)
+    assert z_value(0.97) == float(ndtri(0.985))
+
+
+def test_a_cold_excel_servers_first_nps_imports_no_scipy():
+    got = imported_after("from kpi_xl.metrics import nps; nps([10, 9, 3, 8, None, 7.0])")
+    assert "scipy" not in got and "kpi_xl.metrics.clv" not in got
