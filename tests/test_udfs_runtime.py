@@ -71,10 +71,12 @@ class OfficeJs:
     def meta(self) -> dict:
         return self._ask({"op": "meta"})["ok"]
 
-    def call(self, func: str, *args, runtime: str = "1.4"):
-        """Call ``func`` as Excel would; a scalar argument is sent as the 1x1 matrix Excel sends."""
+    def call(self, func: str, *args, runtime: str = "1.4", culture: str = "en-US"):
+        """Call ``func`` as Excel would (in the Office culture ``culture``); a scalar argument is sent
+        as the 1x1 matrix Excel sends."""
         payload = [a if a is None or isinstance(a, list) else [[a]] for a in args]
-        answer = self._ask({"op": "call", "func": func, "args": payload, "runtime": runtime})
+        request = {"op": "call", "func": func, "args": payload, "runtime": runtime, "culture": culture}
+        answer = self._ask(request)
         if "raised" in answer:
             raise Raised(answer["raised"], answer["message"])
         return answer["ok"]
@@ -674,7 +676,7 @@ def _serve() -> None:
                     "func_name": request["func"],
                     "args": request["args"],
                     "caller_address": "[kpi_report.xlsx]Dashboard!B2",
-                    "culture_info_name": "en-US",
+                    "culture_info_name": request.get("culture", "en-US"),
                     "date_format": "m/d/yyyy",
                 }
                 answer = {"ok": loop.run_until_complete(xlwings.server.custom_functions_call(body, udfs))}

@@ -32,7 +32,7 @@ import pandas as pd
 
 from .. import metrics as m
 from ..metrics import KpiInputError, MetricResult
-from ..metrics.rules import clean_dates, clean_numbers, clean_scores, label_groups
+from ..metrics.rules import clean_dates, clean_numbers, clean_scores, label_groups, placeholder_mask
 from .benchmarks import BENCHMARKS, INDUSTRIES
 from .errors import WorkbookError
 from .layout import (
@@ -72,6 +72,8 @@ class Invalid:
     column: str
     value: Any
     why: str
+    #: "invalid", or "placeholder" for text meaning no value ("n/a"): listed, left out as a blank.
+    verdict: str = "invalid"
 
 
 @dataclass(frozen=True)
@@ -246,7 +248,14 @@ class _Checker:
         self.sheet, self.headers, self.rows = sheet, headers, rows
         self.found: list[Invalid] = []
 
-    def flag(self, column: str, raw: pd.Series, mask: np.ndarray, why: str | Callable[[Any], str]) -> None:
+    def flag(
+        self,
+        column: str,
+        raw: pd.Series,
+        mask: np.ndarray,
+        why: str | Callable[[Any], str],
+        verdict: str = "invalid",
+    ) -> None:
         for i in np.flatnonzero(mask):
             v = raw.iloc[i]
             self.found.append(
@@ -256,6 +265,7 @@ class _Checker:
                     self.headers[column],
                     _plain(v),
                     why(v) if callable(why) else why,
+                    verdict,
                 )
             )
 
@@ -287,7 +297,11 @@ def _dates(col: str, raw: pd.Series, chk: _Checker) -> np.ndarray:
 def _numbers(
     col: str, raw: pd.Series, chk: _Checker, cleaner: Callable[[np.ndarray], Any], need: str
 ) -> np.ndarray:
-    blank = _blank(raw)
+    # A placeholder ("n/a", "k.A.", "-") means no value: listed as such and left out like a blank
+    # (the live formulas skip text as well), never an invalid number.
+    placeholder = placeholder_mask(raw.to_numpy(dtype=object)) & ~_blank(raw)
+    chk.flag(col, raw, placeholder, "a placeholder for no value: left out, like a blank", "placeholder")
+    blank = _blank(raw) | placeholder
     text = _is_text(raw) & ~blank
     chk.flag(col, raw, text, f"text, not a number: the live formulas ignore it; enter {need}")
     keep = raw.where(~text, None).to_numpy(dtype=object)
