@@ -30,7 +30,6 @@ from kpi_xl import metrics as m
 from kpi_xl.excel import coerce, spill
 from kpi_xl.excel.errors import excel_function
 from kpi_xl.metrics import KpiInputError
-from kpi_xl.metrics.rules import clean_scores
 
 __all__ = [
     "NPS",
@@ -169,10 +168,6 @@ def NPS_DIFF(scores_a, scores_b, confidence=0.95, skip_invalid=False):
     on_invalid = _on_invalid(skip)
     a = coerce.read_column(scores_a, "scores_a", "number", skip_errors=skip)
     b = coerce.read_column(scores_b, "scores_b", "number", skip_errors=skip)
-    # The engine names both samples "scores"; cleaning each first with the engine's own cleaner makes
-    # an error say which range (A or B) holds the bad value.
-    clean_scores(a, scale=(0, 10), argument="scores_a", on_invalid=on_invalid)
-    clean_scores(b, scale=(0, 10), argument="scores_b", on_invalid=on_invalid)
     r = m.nps_diff(a, b, confidence=coerce.number(confidence, "confidence", 0.95), on_invalid=on_invalid)
     return [
         ["difference", "p_value", "ci_low", "ci_high"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -102,11 +101,3 @@ def small_sample_warnings(n: int, min_n: int | None) -> tuple[str, ...]:
     if n < threshold:
         return (f"small sample: n={n} is below {threshold}; the interval is too wide to rely on",)
     return ()
-
-
-def finite_or_none(x: float | None) -> float | None:
-    """Map NaN/inf to None so results never carry NaN as a number."""
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None

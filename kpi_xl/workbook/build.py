@@ -7,8 +7,9 @@ Analytics GmbH; the notice is in ``VBA_PROJECT_LICENSE.txt`` next to this file).
 ``Module1.SampleCall``, runs ``RunPython "import <workbook name>; <workbook name>.main()"``,
 which is exactly what the xlwings ribbon's *Run main* does. openpyxl carries that project into the
 file through its ``vba_archive`` mechanism, together with a small VML drawing that is the Form
-button on the start sheet (``[0]!SampleCall``). The same mechanism keeps both on every refresh
-(``load_workbook(keep_vba=True)``).
+button on the start sheet (``[0]!SampleCall``). A refresh never loads the book into openpyxl: it
+rewrites only the owned sheets' cells and copies every other part, the VBA project and the button
+included, byte for byte (:mod:`kpi_xl.workbook.package`).
 
 Run ``python -m kpi_xl.workbook.build [PATH] [--lang de] [--empty]`` to regenerate
 ``workbooks/kpi_report.xlsm``.

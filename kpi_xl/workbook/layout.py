@@ -130,9 +130,6 @@ class TableSpec:
     name: str
     columns: tuple[Column, ...]
 
-    def column(self, key: str) -> Column:
-        return next(c for c in self.columns if c.key == key)
-
     def letter(self, key: str) -> str:
         """Column letter of a column in the sheet (Tables start at A1)."""
         return chr(ord("A") + [c.key for c in self.columns].index(key))

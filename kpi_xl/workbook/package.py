@@ -636,7 +636,7 @@ class SheetEditor:
 
 class PartsSink:
     """The :class:`kpi_xl.workbook.sheets.Sink` over a package: placed cells go into the owned
-    sheets' XML, formulas' engine values into :attr:`expected` (as in ``BuildSink``)."""
+    sheets' XML (a formula's engine value is not kept: refresh writes the formula, Excel computes it)."""
 
     def __init__(self, package: Package, sheet_names: dict[str, str]) -> None:
         if package.styles_part is None:
@@ -645,7 +645,6 @@ class PartsSink:
         self.sheet_names = sheet_names
         self.styles = StyleBook(package.read(package.styles_part))
         self.editors: dict[str, SheetEditor] = {}
-        self.expected: dict[tuple[str, str], Any] = {}
 
     def _sheet(self, key: str) -> SheetEditor:
         if key not in self.editors:
@@ -657,7 +656,6 @@ class PartsSink:
         self, sheet: str, row: int, col: int, text: str, expected: Any, fmt: str | None = None
     ) -> None:
         self._sheet(sheet).put(row, col, text, fmt, formula=True)
-        self.expected[(sheet, f"{get_column_letter(col)}{row}")] = expected
 
     def value(self, sheet: str, row: int, col: int, value: Any, fmt: str | None = None) -> None:
         self._sheet(sheet).put(row, col, value, fmt)

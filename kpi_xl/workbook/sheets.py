@@ -1,16 +1,18 @@
 """Placing results into the owned sheets: native formulas where Excel can compute, values elsewhere.
 
-:func:`place` is the one function that decides what goes into which cell. Build and both refresh
-paths (openpyxl for a file, xlwings for the open book in Excel) call it with a different
-:class:`Sink`, so the three can never drift apart.
+:func:`place` is the one function that decides what goes into which cell. Build (openpyxl) and
+both refresh paths (the package writer for a file, xlwings for the open book in Excel) call it with
+a different :class:`Sink`, so the three can never drift apart.
 
 Every native formula is handed to the sink together with the value the engine computed for the
 same cell (``expected``). Build keeps that map, and the LibreOffice test recalculates the book and
 compares every formula cell with it: that is how "the live formulas equal the engine" is checked.
 
 Formulas use only functions Excel 2010 and LibreOffice 7.4 both know (COUNTIFS, SUMIFS,
-AVERAGEIFS, IF, IFERROR, OR, AND, DATE, YEAR, MONTH, SUBSTITUTE), structured references to the
-data Tables and the ``kpi_*`` defined names of the Settings tab. No dynamic-array functions.
+AVERAGEIFS, SUMPRODUCT, ISNUMBER, TRIM, SUBSTITUTE, IF, IFERROR, OR, AND, DATE, YEAR, MONTH),
+structured references to the data Tables and the ``kpi_*`` defined names of the Settings tab. No
+dynamic-array functions. A segment row counts its rows with SUMPRODUCT over the trimmed label
+(Excel's ``=`` ignores case), so it groups labels as the engine does; the rest use COUNTIFS.
 """
 
 from __future__ import annotations
