@@ -179,7 +179,9 @@ def _read(
         problems = args._problem_log = _problems(args)
     with _Progress(_progress_wanted(args)) as progress:
         progress.start(1, "reading")
-        (d,) = _datasets(args, [path], roles, problems, progress, extra=extra)
+        (d,), notes = _datasets(args, [path], roles, problems, progress, extra=extra)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     present = [r for r in roles if r in d.columns]
     frame = d.rows_for(present, extra).copy()
     if "customer_id" in frame.columns:
