@@ -201,3 +201,22 @@ def test_x14_extensions_of_the_users_sheets_survive_a_refresh(books, tmp_path):
     assert len(before) == 2
     refresh_workbook(book, predict=False)
     assert x14_extensions(book) == before
+
+
+def test_a_segment_name_longer_than_a_countifs_criterion_leaves_no_repair_trigger(books, tmp_path):
+    """Excel's COUNTIFS refuses criteria over 255 characters; a 300-character segment must still be
+    counted by the live formulas (the template compares labels without COUNTIFS criteria)."""
+    book = tmp_path / "long.xlsm"
+    shutil.copy(books["en built"], book)
+    wb = load_workbook(book, keep_vba=True)
+    ws = wb[labels("en")["sheet"]["responses"]]
+    header = [c.value for c in ws[1]]
+    col = header.index("Segment") + 1
+    for r in range(2, ws.max_row + 1):
+        if ws.cell(row=r, column=col).value == "SMB":
+            ws.cell(row=r, column=col).value = "L" * 300
+    wb.save(book)
+    refresh_workbook(book, predict=False)
+    segments = load_workbook(book)[labels("en")["sheet"]["segments"]]
+    assert "L" * 300 in [c.value for c in segments["A"]]
+    assert lint_workbook(book) == []

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from kpi_xl.metrics import KpiInputError, rules
-from kpi_xl.metrics.rules import SET_LOCALE, clean_dates, clean_flags, clean_numbers
+from kpi_xl.metrics.rules import SET_LOCALE, clean_dates, clean_flags, clean_numbers, show_value
 
 from .errors import EXCEL_ERRORS, OFFICE_JS, ExcelCellError, Layout, register_layout
 
@@ -500,7 +500,7 @@ def number(value: Any, argument: str, default: Any = _REQUIRED, *, office_js: bo
         raise KpiInputError(
             argument=argument, value=v, kind="ambiguous", reason=read.reason[0], hint=SET_LOCALE
         )
-    raise KpiInputError(f"{argument} must be a number, got {v!r}", argument=argument, value=v)
+    raise KpiInputError(f"{argument} must be a number, got {show_value(v)}", argument=argument, value=v)
 
 
 def whole(value: Any, argument: str, default: Any = _REQUIRED, *, office_js: bool = OFFICE_JS) -> Any:
@@ -526,7 +526,9 @@ def flag(value: Any, argument: str, default: bool, *, office_js: bool = OFFICE_J
         return default
     cleaned = clean_flags([v], argument=argument, on_invalid="drop")
     if not cleaned.values.size:
-        raise KpiInputError(f"{argument} must be TRUE or FALSE, got {v!r}", argument=argument, value=v)
+        raise KpiInputError(
+            f"{argument} must be TRUE or FALSE, got {show_value(v)}", argument=argument, value=v
+        )
     return bool(cleaned.values[0])
 
 
@@ -540,7 +542,7 @@ def choice(
     text = str(v).strip().lower()
     if text not in choices:
         raise KpiInputError(
-            f"{argument} must be one of {', '.join(repr(c) for c in choices)}, got {v!r}",
+            f"{argument} must be one of {', '.join(repr(c) for c in choices)}, got {show_value(v)}",
             argument=argument,
             value=v,
         )

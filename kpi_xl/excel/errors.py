@@ -202,10 +202,13 @@ def excel_function(fn: _F) -> _F:
         except KpiInputError as exc:
             code = ERROR_BY_KIND.get(exc.kind, "#VALUE!")
             return error_result(code, excel_message(exc, layouts=_LAYOUTS.get(), parameters=parameters))
-        except Exception as exc:  # noqa: BLE001 - a bug must still not put a traceback in a cell
+        except Exception:  # noqa: BLE001 - a bug must still not put a traceback in a cell
             logger.exception("kpi-xl: %s failed", fn.__name__)
+            # Python's own words (a class name, a numpy message) mean nothing in a cell; the log has them.
             return error_result(
-                "#VALUE!", f"kpi-xl could not compute {fn.__name__}: {type(exc).__name__}: {exc}"
+                "#VALUE!",
+                f"kpi-xl could not compute {fn.__name__}: an unexpected error inside kpi-xl (the details "
+                "are in the xlwings log); please report it with the inputs that cause it",
             )
         finally:
             _LAYOUTS.reset(token)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-from ._errors import SET_LOCALE, SKIP_INVALID, KpiInputError
+from ._errors import SET_LOCALE, SKIP_INVALID, KpiInputError, show_value
 from ._far import FAR_REASON, far_dates, far_serial, show_date
 from ._text import PLACEHOLDERS, current_locale, placeholder_key, read_number_text
 
@@ -70,7 +70,7 @@ class Cleaned:
 def check_on_invalid(on_invalid: str) -> None:
     if on_invalid not in ("raise", "drop"):
         raise KpiInputError(
-            f"on_invalid must be 'raise' or 'drop', got {on_invalid!r}", argument="on_invalid"
+            f"on_invalid must be 'raise' or 'drop', got {show_value(on_invalid)}", argument="on_invalid"
         )
 
 
@@ -372,7 +372,9 @@ def clean_scores(
     """Survey scores: whole numbers inside ``scale`` (inclusive)."""
     lo, hi = scale
     if not (np.isfinite(lo) and np.isfinite(hi)) or lo >= hi:
-        raise KpiInputError(f"scale must be (low, high) with low < high, got {scale!r}", argument="scale")
+        raise KpiInputError(
+            f"scale must be (low, high) with low < high, got {show_value(scale)}", argument="scale"
+        )
     return clean_numbers(
         values,
         argument=argument,
@@ -578,7 +580,7 @@ def _naive(v: Any) -> Any:
 def _reject_bool(x: Any, argument: str) -> None:
     # TRUE/FALSE from a sheet is not the number 1/0 here: a flag where a count belongs is a mistake.
     if isinstance(x, (bool, np.bool_)):
-        raise KpiInputError(f"{argument} must be a number, got {x!r}", argument=argument, value=x)
+        raise KpiInputError(f"{argument} must be a number, got {show_value(x)}", argument=argument, value=x)
 
 
 def read_scalar(x: Any, argument: str) -> float:
@@ -592,12 +594,14 @@ def read_scalar(x: Any, argument: str) -> float:
                 argument=argument, value=x, kind="ambiguous", reason=read.reason[0], hint=SET_LOCALE
             )
         if read.verdict[0] != "valid":
-            raise KpiInputError(f"{argument} must be a number, got {x!r}", argument=argument, value=x)
+            raise KpiInputError(
+                f"{argument} must be a number, got {show_value(x)}", argument=argument, value=x
+            )
         return float(read.values[0])
     try:
         return float(x)
     except (TypeError, ValueError):
-        raise KpiInputError(f"{argument} must be a number, got {x!r}", argument=argument, value=x)
+        raise KpiInputError(f"{argument} must be a number, got {show_value(x)}", argument=argument, value=x)
 
 
 def require_positive(x: float, argument: str, *, allow_zero: bool = False) -> float:
@@ -606,7 +610,9 @@ def require_positive(x: float, argument: str, *, allow_zero: bool = False) -> fl
     if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         need = "0 or more" if allow_zero else "more than 0"
         kind = "zero-base" if v == 0 else "invalid"
-        raise KpiInputError(f"{argument} must be {need}, got {x!r}", argument=argument, value=x, kind=kind)
+        raise KpiInputError(
+            f"{argument} must be {need}, got {show_value(x)}", argument=argument, value=x, kind=kind
+        )
     return v
 
 
@@ -615,7 +621,7 @@ def require_count(x: Any, argument: str, *, allow_zero: bool = True) -> float:
     v = require_positive(x, argument, allow_zero=allow_zero)
     if v != math.floor(v):
         raise KpiInputError(
-            f"{argument} must be a whole number (a count), got {x!r}", argument=argument, value=x
+            f"{argument} must be a whole number (a count), got {show_value(x)}", argument=argument, value=x
         )
     return v
 
@@ -626,7 +632,9 @@ def require_share(x: float, argument: str, *, allow_one: bool = True) -> float:
     if not np.isfinite(v) or v < 0 or v > 1 or (v == 1 and not allow_one):
         rng = "from 0 to 1" if allow_one else "from 0 up to (not including) 1"
         raise KpiInputError(
-            f"{argument} must be a share {rng} (e.g. 0.8 for 80%), got {x!r}", argument=argument, value=x
+            f"{argument} must be a share {rng} (e.g. 0.8 for 80%), got {show_value(x)}",
+            argument=argument,
+            value=x,
         )
     return v
 

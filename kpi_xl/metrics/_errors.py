@@ -44,17 +44,37 @@ SET_LOCALE = Hint(
 
 
 def show_value(value: Any) -> str:
-    """A value as messages quote it: numbers plainly (``9``, ``1.5``), text in quotes."""
+    """A value as messages quote it: numbers plainly (``9``, ``1.5``), text in quotes, dates as ISO
+    text, a blank as ``(blank)``; never a Python repr such as ``datetime.date(9999, 12, 31)`` or
+    ``None``.
+
+    >>> show_value(9.0), show_value(9.000000000000002), show_value("9,5"), show_value(None)
+    ('9', '9.000000000000002', "'9,5'", '(blank)')
+    >>> import datetime as dt; show_value(dt.date(9999, 12, 31)), show_value(float("nan"))
+    ('9999-12-31', 'NaN (not a number)')
+    """
+    import datetime as dt
+
     # A numpy scalar as the Python value it holds (numpy is not imported here: the command line
     # imports this module before it needs numpy).
     if type(value).__module__ == "numpy" and hasattr(value, "item"):
         value = value.item()
+    if value is None:
+        return "(blank)"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ") if value.time() != dt.time() else value.date().isoformat()
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
     if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN (not a number)"
         if value.is_integer() and abs(value) < 1e15:
             return str(int(value))
         # The shortest text that reads back as the same number (45663.375, not 45663.4).
         return repr(value)
-    return repr(value)
+    if isinstance(value, (int, str)):
+        return repr(value)
+    return str(value)
 
 
 class KpiInputError(ValueError):
