@@ -30,6 +30,7 @@ from kpi_xl import metrics as m
 from kpi_xl.excel import coerce, spill
 from kpi_xl.excel.errors import excel_function
 from kpi_xl.metrics import KpiInputError
+from kpi_xl.metrics.rules import Kind
 
 __all__ = [
     "NPS",
@@ -103,7 +104,7 @@ def _on_invalid(skip: bool) -> str:
 def NPS(scores, skip_invalid=False):
     """Net Promoter Score, -100 to 100: % promoters (9-10) minus % detractors (0-6). Blanks are skipped. Example: =NPS(Responses[Score])"""
     skip = _skip(skip_invalid)
-    values = coerce.read_column(scores, "scores", "number", skip_errors=skip)
+    values = coerce.read_column(scores, "scores", "score", skip_errors=skip)
     return m.nps(values, on_invalid=_on_invalid(skip)).value
 
 
@@ -115,7 +116,7 @@ def NPS(scores, skip_invalid=False):
 def NPS_BREAKDOWN(scores, confidence=0.95, skip_invalid=False):
     """Spills the NPS breakdown: counts and shares of promoters, passives, detractors, n, skipped, NPS and its interval. Example: =NPS_BREAKDOWN(Responses[Score])"""
     skip = _skip(skip_invalid)
-    values = coerce.read_column(scores, "scores", "number", skip_errors=skip)
+    values = coerce.read_column(scores, "scores", "score", skip_errors=skip)
     conf = coerce.number(confidence, "confidence", 0.95)
     r = m.nps(values, confidence=conf, on_invalid=_on_invalid(skip))
     c = r.components
@@ -146,7 +147,7 @@ def NPS_BREAKDOWN(scores, confidence=0.95, skip_invalid=False):
 def NPS_CI(scores, confidence=0.95, method="adjusted-wald", skip_invalid=False):
     """Confidence interval of the NPS: spills two cells, low and high, in NPS points. Example: =NPS_CI(Responses[Score], 0.9)"""
     skip = _skip(skip_invalid)
-    values = coerce.read_column(scores, "scores", "number", skip_errors=skip)
+    values = coerce.read_column(scores, "scores", "score", skip_errors=skip)
     r = m.nps(
         values,
         confidence=coerce.number(confidence, "confidence", 0.95),
@@ -166,8 +167,8 @@ def NPS_DIFF(scores_a, scores_b, confidence=0.95, skip_invalid=False):
     """NPS of A minus NPS of B with a two-sided z-test: spills difference, p_value, ci_low, ci_high under a header. p < 0.05: a real change. Example: =NPS_DIFF(Q2[Score], Q1[Score])"""
     skip = _skip(skip_invalid)
     on_invalid = _on_invalid(skip)
-    a = coerce.read_column(scores_a, "scores_a", "number", skip_errors=skip)
-    b = coerce.read_column(scores_b, "scores_b", "number", skip_errors=skip)
+    a = coerce.read_column(scores_a, "scores_a", "score", skip_errors=skip)
+    b = coerce.read_column(scores_b, "scores_b", "score", skip_errors=skip)
     r = m.nps_diff(a, b, confidence=coerce.number(confidence, "confidence", 0.95), on_invalid=on_invalid)
     return [
         ["difference", "p_value", "ci_low", "ci_high"],
@@ -189,7 +190,7 @@ def NPS_DIFF(scores_a, scores_b, confidence=0.95, skip_invalid=False):
 def CSAT(scores, threshold=None, scale_min=1, scale_max=5, skip_invalid=False):
     """CSAT: share of satisfied answers (top two boxes: 4 or 5 on 1-5), 0 to 1; format as %. Example: =CSAT(Survey[CSAT])"""
     skip = _skip(skip_invalid)
-    values = coerce.read_column(scores, "scores", "number", skip_errors=skip)
+    values = coerce.read_column(scores, "scores", "score", skip_errors=skip)
     scale = (coerce.whole(scale_min, "scale_min", 1), coerce.whole(scale_max, "scale_max", 5))
     return m.csat(
         values,
@@ -216,7 +217,7 @@ _CES_MEASURES = ("mean", "pct_agree", "net")
 def CES(scores, measure="mean", scale_min=1, scale_max=7, skip_invalid=False):
     """Customer Effort Score (CES 2.0, 1-7, higher = easier): the mean, or the share agreeing (5-7), or the net. Example: =CES(Tickets[Effort])"""
     skip = _skip(skip_invalid)
-    values = coerce.read_column(scores, "scores", "number", skip_errors=skip)
+    values = coerce.read_column(scores, "scores", "score", skip_errors=skip)
     what = coerce.choice(measure, "measure", "mean", _CES_MEASURES)
     scale = (coerce.whole(scale_min, "scale_min", 1), coerce.whole(scale_max, "scale_max", 7))
     r = m.ces(values, scale=scale, on_invalid=_on_invalid(skip))
@@ -398,7 +399,7 @@ def COHORT_RETENTION(
 def AOV(amounts, allow_negative=False, skip_invalid=False):
     """Average order value: revenue / orders. Blanks are skipped. Example: =AOV(Orders[Amount])"""
     skip = _skip(skip_invalid)
-    values = coerce.read_column(amounts, "amounts", "number", skip_errors=skip)
+    values = coerce.read_column(amounts, "amounts", "amount", skip_errors=skip)
     return m.average_order_value(
         values,
         allow_negative=coerce.flag(allow_negative, "allow_negative", False),
@@ -457,9 +458,9 @@ SURVIVORS_DOC = "Customers of one cohort still active after each period, the coh
 
 def _transactions(customer_ids, dates, amounts=None):
     ranges = {"customer_ids": customer_ids, "dates": dates}
-    kinds: dict[str, coerce.Kind] = {"customer_ids": "id", "dates": "date"}
+    kinds: dict[str, Kind] = {"customer_ids": "id", "dates": "date"}
     if amounts is not None:
-        ranges["amounts"], kinds["amounts"] = amounts, "number"
+        ranges["amounts"], kinds["amounts"] = amounts, "amount"
     return coerce.read_columns(ranges, kinds)
 
 
@@ -604,7 +605,7 @@ def CLV_HOLDOUT(customer_ids, dates, holdout_start, time_unit, holdout_end=None,
 
 
 def _sbg(survivors):
-    counts = coerce.read_column(survivors, "survivors", "number")
+    counts = coerce.read_column(survivors, "survivors", "count")
     model = m.ShiftedBetaGeoFitter().fit(counts)
     if not (model.converged and model.identified):
         raise KpiInputError(f"the sBG model could not be fitted to these survivors: {model.message}")
@@ -788,7 +789,7 @@ def ENGAGEMENT_RATE(engagements, audience, basis="followers", method="pooled", s
     skip = _skip(skip_invalid)
     cols = coerce.read_columns(
         {"engagements": engagements, "audience": audience},
-        {"engagements": "number", "audience": "number"},
+        {"engagements": "count", "audience": "count"},
         skip_errors=skip,
     )
     return m.engagement_rate(
@@ -831,7 +832,7 @@ def ADVOCACY_REVENUE_SHARE(amounts, referred_flags, skip_invalid=False):
     skip = _skip(skip_invalid)
     cols = coerce.read_columns(
         {"amounts": amounts, "referred_flags": referred_flags},
-        {"amounts": "number", "referred_flags": "flag"},
+        {"amounts": "amount", "referred_flags": "flag"},
         skip_errors=skip,
     )
     return m.advocacy_revenue_share(
@@ -857,7 +858,7 @@ def REFUND_RATE(refunded_flags, amounts=None, basis="count", skip_invalid=False)
     else:
         cols = coerce.read_columns(
             {"refunded_flags": refunded_flags, "amounts": amounts},
-            {"refunded_flags": "flag", "amounts": "number"},
+            {"refunded_flags": "flag", "amounts": "amount"},
             skip_errors=skip,
         )
         flags, values = cols["refunded_flags"], cols["amounts"]
@@ -877,9 +878,9 @@ def RETURN_RATE(units_returned, units_sold, unit_prices=None, basis="count", ski
     """Return rate: units returned / units sold (or by value with basis 'value'). Example: =RETURN_RATE(Sales[Returned], Sales[Sold])"""
     skip = _skip(skip_invalid)
     ranges = {"units_returned": units_returned, "units_sold": units_sold}
-    kinds: dict[str, coerce.Kind] = {"units_returned": "number", "units_sold": "number"}
+    kinds: dict[str, Kind] = {"units_returned": "count", "units_sold": "count"}
     if not coerce.is_blank(unit_prices):
-        ranges["unit_prices"], kinds["unit_prices"] = unit_prices, "number"
+        ranges["unit_prices"], kinds["unit_prices"] = unit_prices, "amount"
     cols = coerce.read_columns(ranges, kinds, skip_errors=skip)
     return m.return_rate(
         cols["units_returned"],
@@ -899,8 +900,8 @@ def REDEMPTION_RATE(points_redeemed, points_issued, skip_invalid=False):
     """Loyalty redemption rate: points redeemed / points issued; can exceed 1 in a period. Example: =REDEMPTION_RATE(B2, B3)"""
     skip = _skip(skip_invalid)
     return m.redemption_rate(
-        coerce.column_or_scalar(points_redeemed, "points_redeemed", skip_errors=skip),
-        coerce.column_or_scalar(points_issued, "points_issued", skip_errors=skip),
+        coerce.column_or_scalar(points_redeemed, "points_redeemed", "count", skip_errors=skip),
+        coerce.column_or_scalar(points_issued, "points_issued", "count", skip_errors=skip),
         on_invalid=_on_invalid(skip),
     ).value
 
@@ -1062,9 +1063,9 @@ _THEME_COLUMNS = ["group", "theme", "count", "comments", "share_comments", "g2",
 
 def _comment_columns(comments, scores, segments=None):
     ranges = {"comments": comments, "scores": scores}
-    kinds: dict[str, coerce.Kind] = {"comments": "text", "scores": "number"}
+    kinds: dict[str, Kind] = {"comments": "text", "scores": "score"}
     if segments is not None:
-        ranges["segments"], kinds["segments"] = segments, "text"
+        ranges["segments"], kinds["segments"] = segments, "label"
     return coerce.read_columns(ranges, kinds)
 
 
@@ -1134,15 +1135,15 @@ def FOLLOWUP_LIST(
 ):
     """Spills who to call back first: detractors (and low CSAT) with their CLV and P(alive), ranked by value at risk; ids not in the value table last. Example: =FOLLOWUP_LIST(Responses[Customer], Responses[Score], CLV[Customer], CLV[CLV])"""
     answers = {"response_ids": response_ids, "scores": scores}
-    kinds: dict[str, coerce.Kind] = {"response_ids": "id", "scores": "number"}
+    kinds: dict[str, Kind] = {"response_ids": "id", "scores": "score"}
     if not coerce.is_blank(csat):
-        answers["csat"], kinds["csat"] = csat, "number"
+        answers["csat"], kinds["csat"] = csat, "score"
     a = coerce.read_columns(answers, kinds)
     ranges = {"customer_ids": customer_ids, "predicted_clv": predicted_clv}
-    vkinds: dict[str, coerce.Kind] = {"customer_ids": "id", "predicted_clv": "number"}
-    for name, rng in (("historical_clv", historical_clv), ("p_alive", p_alive)):
+    vkinds: dict[str, Kind] = {"customer_ids": "id", "predicted_clv": "amount"}
+    for name, rng, kind in (("historical_clv", historical_clv, "amount"), ("p_alive", p_alive, "share")):
         if not coerce.is_blank(rng):
-            ranges[name], vkinds[name] = rng, "number"
+            ranges[name], vkinds[name] = rng, kind
     v = coerce.read_columns(ranges, vkinds)
     value = pd.DataFrame({"customer_id": v.pop("customer_ids"), **v})
     out = m.followup_list(
@@ -1177,13 +1178,13 @@ def FOLLOWUP_LIST(
 def REVENUE_AT_RISK(customer_ids, predicted_clv, p_alive, response_ids, scores, threshold=0.5, segments=None):
     """Predicted CLV of detractors and of customers with P(alive) below threshold; with segments, spills the table by segment. Example: =REVENUE_AT_RISK(CLV[Customer], CLV[CLV], CLV[P alive], Responses[Customer], Responses[Score])"""
     ranges = {"customer_ids": customer_ids, "predicted_clv": predicted_clv, "p_alive": p_alive}
-    kinds: dict[str, coerce.Kind] = {"customer_ids": "id", "predicted_clv": "number", "p_alive": "number"}
+    kinds: dict[str, Kind] = {"customer_ids": "id", "predicted_clv": "amount", "p_alive": "share"}
     by = not coerce.is_blank(segments)
     if by:
-        ranges["segments"], kinds["segments"] = segments, "text"
+        ranges["segments"], kinds["segments"] = segments, "label"
     v = coerce.read_columns(ranges, kinds)
     a = coerce.read_columns(
-        {"response_ids": response_ids, "scores": scores}, {"response_ids": "id", "scores": "number"}
+        {"response_ids": response_ids, "scores": scores}, {"response_ids": "id", "scores": "score"}
     )
     table = m.revenue_at_risk(
         v["customer_ids"],
@@ -1220,12 +1221,12 @@ def ADVOCATES(
 ):
     """Spills promoters ranked by advocacy score 0-100: score/10 and each part over its maximum, weighted 1,1,2,2,1 (score, referrals, converted, revenue, CLV). Example: =ADVOCATES(C[Id], C[Score], C[Referrals])"""
     ranges = {"customer_ids": customer_ids, "scores": scores}
-    kinds: dict[str, coerce.Kind] = {"customer_ids": "id", "scores": "number"}
-    parts = {"referrals_made": referrals_made, "referrals_converted": referrals_converted,
-             "referral_revenue": referral_revenue, "clv": clv}  # fmt: skip
-    for name, rng in parts.items():
+    kinds: dict[str, Kind] = {"customer_ids": "id", "scores": "score"}
+    parts = {"referrals_made": (referrals_made, "count"), "referrals_converted": (referrals_converted, "count"),
+             "referral_revenue": (referral_revenue, "amount"), "clv": (clv, "amount")}  # fmt: skip
+    for name, (rng, kind) in parts.items():
         if not coerce.is_blank(rng):
-            ranges[name], kinds[name] = rng, "number"
+            ranges[name], kinds[name] = rng, kind
     cols = coerce.read_columns(ranges, kinds)
     out = m.advocates(cols.pop("customer_ids"), cols.pop("scores"), **cols)
     return spill.frame(out.head(coerce.whole(top, "top", len(out))))

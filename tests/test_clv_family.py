@@ -195,7 +195,7 @@ def test_bgbb_predictions_match_lifetimes(bgbb, donations):
 
 
 def test_bgbb_bad_histories():
-    with pytest.raises(KpiInputError, match="recency 7 at position 2 is larger than n_periods") as e:
+    with pytest.raises(KpiInputError, match="recency: value 7 at position 2 is larger than n_periods") as e:
         BetaGeoBetaBinomFitter().fit([1, 2], [1, 7], [6, 6])
     assert e.value.argument == "recency" and e.value.position == 2
     with pytest.raises(KpiInputError, match="smaller than frequency"):

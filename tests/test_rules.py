@@ -253,7 +253,7 @@ def test_verdict_per_kind(kind, values, verdicts, reason):
 
 
 def test_the_kind_vocabulary():
-    assert rules.KINDS == ("score", "amount", "count", "flag", "date", "id", "text", "label")
+    assert rules.KINDS == ("score", "amount", "count", "share", "flag", "date", "id", "text", "label")
     assert rules.VERDICTS == ("valid", "blank", "placeholder", "invalid")
     with pytest.raises(KpiInputError, match="kind must be one of"):
         rules.verdicts([1], "money")

@@ -22,7 +22,7 @@ from kpi_xl import metrics as m
 from kpi_xl import udfs
 from kpi_xl.excel import coerce, errors, spill
 from kpi_xl.excel.errors import ExcelCellError, KpiInputError, Layout
-from kpi_xl.metrics import Hint
+from kpi_xl.metrics import Hint, rules
 
 COM_NA = -2146826246  # what COM sends for a #N/A cell
 COM_DIV0 = -2146826281
@@ -234,8 +234,8 @@ def test_two_dimensional_range_is_read_row_by_row_and_positions_name_row_and_col
 @pytest.mark.parametrize(
     ("kind", "first", "header"),
     [
-        ("number", "Score", True),
-        ("number", "9", False),  # a number stored as text is data
+        ("amount", "Score", True),
+        ("amount", "9", False),  # a number stored as text is data
         ("flag", "Complaint", True),
         ("flag", "yes", False),
         ("date", "Created", True),
@@ -243,9 +243,33 @@ def test_two_dimensional_range_is_read_row_by_row_and_positions_name_row_and_col
     ],
 )
 def test_header_is_text_that_is_no_valid_value_of_the_column(kind, first, header):
-    rest = {"number": [1.0, 2.0], "flag": ["no", "yes"], "date": [45658.0, 45659.0]}[kind]
+    rest = {"amount": [1.0, 2.0], "flag": ["no", "yes"], "date": [45658.0, 45659.0]}[kind]
     values = coerce.read_column(rows(first, *rest), "x", kind)
     assert len(values) == (2 if header else 3)
+
+
+@pytest.mark.parametrize("first", ["9,0", "12,50", "1,234.50", "45%", "1.000", "1,000", "-3,5", "€ 12,50"])
+@pytest.mark.parametrize("locale", [None, "de", "en-US"])
+def test_a_header_guess_never_swallows_a_number_like_first_cell(first, locale, monkeypatch):
+    # In any locale: what reads as a number somewhere is a value (read, or rejected with its row),
+    # never a header dropped without a count.
+    if locale:
+        monkeypatch.setenv("KPI_XL_LOCALE", locale)
+    else:
+        monkeypatch.delenv("KPI_XL_LOCALE", raising=False)
+    values = coerce.read_column(rows(first, 10.0, 3.0), "scores", "score")
+    assert len(values) == 3 and values[0] == first
+    got = udfs.NPS(rows(first, 10.0, 3.0))
+    # Either read as a score in this locale (9,0 is a 9) and counted, or a #VALUE! naming row 1;
+    # never the NPS of the two other answers.
+    try:
+        score = rules.read_number(first, locale=locale)
+    except KpiInputError:
+        score = None
+    if score is not None and score == int(score) and 0 <= score <= 10:
+        assert got == pytest.approx(m.nps([score, 10, 3]).value)
+    else:
+        assert str(got).startswith("#VALUE! scores: value") and "in row 1 of the range" in got
 
 
 def test_header_of_id_columns():

@@ -45,6 +45,8 @@ class OfficeJs:
 
     def __init__(self) -> None:
         env = {**os.environ, "XLWINGS_ON_SERVER": "true", "XLWINGS_LICENSE_KEY": "noncommercial"}
+        # The workbook culture each test sends decides the locale, not a setting of this machine.
+        env.pop("KPI_XL_LOCALE", None)
         # Closed in close(), after the process: its stderr is read only when the process dies.
         self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
         self._proc = subprocess.Popen(
@@ -71,9 +73,9 @@ class OfficeJs:
     def meta(self) -> dict:
         return self._ask({"op": "meta"})["ok"]
 
-    def call(self, func: str, *args, runtime: str = "1.4", culture: str = "en-US"):
-        """Call ``func`` as Excel would (in the Office culture ``culture``); a scalar argument is sent
-        as the 1x1 matrix Excel sends."""
+    def call(self, func: str, *args, runtime: str = "1.4", culture: str | None = "en-US"):
+        """Call ``func`` as Excel would; a scalar argument is sent as the 1x1 matrix Excel sends.
+        ``culture`` is the workbook's culture Excel sends with the call (``None``: none sent)."""
         payload = [a if a is None or isinstance(a, list) else [[a]] for a in args]
         request = {"op": "call", "func": func, "args": payload, "runtime": runtime, "culture": culture}
         answer = self._ask(request)
@@ -650,6 +652,71 @@ def test_kpi_by_segment_unknown_column_and_error_cell(xl):
 # -------------------------------------------------------------------------------------------------
 
 
+# -------------------------------------------------------------------------------------------------
+# The locale: number and date text by the workbook's culture (issue 10)
+# -------------------------------------------------------------------------------------------------
+
+
+def test_a_thousand_as_text_reads_by_the_workbook_culture(xl):
+    # =CHURN("1.000", 120): one thousand customers in a German workbook; ambiguous with no culture.
+    assert scalar(xl.call("CHURN", "1.000", 120, None, None, None, culture="de-DE")) == pytest.approx(0.12)
+    with pytest.raises(Raised) as info:
+        xl.call("CHURN", "1.000", 120, None, None, None, culture=None)
+    assert info.value.kind == "XlwingsError"
+    assert (
+        "customers_start: value '1.000' reads as 1 or as 1000 depending on the locale" in info.value.message
+    )
+    assert "KPI_XL_LOCALE" in info.value.message
+    # In an American workbook "1.000" is one customer, and 120 lost of 1 is refused, never 12%.
+    with pytest.raises(Raised, match="more than customers_start"):
+        xl.call("CHURN", "1.000", 120, None, None, None, culture="en-US")
+    assert scalar(xl.call("CHURN", "1,000", 120, None, None, None, culture="en-US")) == pytest.approx(0.12)
+
+
+def test_decimal_comma_text_is_read(xl):
+    # =NPS("9,0") is a promoter; =CLV("60,5", ...) uses 60.5, as =CLV(60.5, ...) does.
+    for culture in ("de-DE", None):
+        assert scalar(xl.call("NPS", "9,0", None, culture=culture)) == pytest.approx(100.0)
+        got = scalar(xl.call("CLV", "60,5", 6, "0,4", 3, None, culture=culture))
+        assert got == pytest.approx(m.clv_formula(60.5, 6, 0.4, 3).value)
+    # A German number in an American workbook is named, not misread.
+    with pytest.raises(Raised, match="other decimal mark; the locale \\(en\\) reads 1,234.56"):
+        xl.call("NPS", "9,0", None, culture="en-US")
+
+
+def test_a_number_like_first_cell_is_data_not_a_header(xl):
+    # =NPS of "9,0", 10, 3: three answers (two promoters, one detractor), not 0 over two.
+    got = scalar(xl.call("NPS", col("9,0", 10, 3), None, culture="de-DE"))
+    assert got == pytest.approx(m.nps([9, 10, 3]).value)
+    breakdown = dict(xl.call("NPS_BREAKDOWN", col("9,0", 10, 3), None, None, culture="de-DE")[1:])
+    assert (breakdown["n"], breakdown["n_dropped"]) == (3, 0)
+    for first in ("12,50", "1,234.50", "45%"):
+        with pytest.raises(Raised, match="in row 1 of the range"):
+            xl.call("NPS", col(first, 10, 3), None, culture="de-DE")
+
+
+def test_text_dates_follow_the_culture(xl):
+    # 03/04/2025 is 4 March to an American (inside March: churned) and 3 April to a German (not).
+    args = (col("01/01/2025"), col("03/04/2025"), "2025-03-01", "2025-03-31", None)
+    assert scalar(xl.call("CHURN_FROM_DATES", *args, culture="en-US")) == pytest.approx(1.0)
+    assert scalar(xl.call("CHURN_FROM_DATES", *args, culture="de-DE")) == pytest.approx(0.0)
+    with pytest.raises(Raised, match="could be day/month/year or month/day/year"):
+        xl.call("CHURN_FROM_DATES", *args, culture=None)
+
+
+def test_clv_predict_on_too_few_customers_shows_the_reason(xl):
+    # Three repeat customers: the Gamma-Gamma model needs ten. The reason reaches the cell's hover
+    # text (Office.js can show a reason only with #VALUE!), not a bare #N/A.
+    ids = col(*["a", "a", "b", "b", "c", "c", "d"])
+    dates = col(*[serial(d) for d in ("2025-01-01", "2025-02-01", "2025-01-05", "2025-03-01",
+                                      "2025-01-07", "2025-02-07", "2025-01-09")])  # fmt: skip
+    amounts = col(10, 20, 30, 40, 50, 60, 70)
+    with pytest.raises(Raised) as info:
+        xl.call("CLV_PREDICT", ids, dates, amounts, "week", 52, None, None, None, None)
+    assert info.value.message.startswith("#N/A ")
+    assert "Gamma-Gamma spend model needs at least 10 customers" in info.value.message
+
+
 def _serve() -> None:
     """Answer JSON requests on stdin with the runtime's results on stdout, one per line."""
     import asyncio
@@ -676,9 +743,10 @@ def _serve() -> None:
                     "func_name": request["func"],
                     "args": request["args"],
                     "caller_address": "[kpi_report.xlsx]Dashboard!B2",
-                    "culture_info_name": request.get("culture", "en-US"),
                     "date_format": "m/d/yyyy",
                 }
+                if request.get("culture"):
+                    body["culture_info_name"] = request["culture"]
                 answer = {"ok": loop.run_until_complete(xlwings.server.custom_functions_call(body, udfs))}
         except Exception as exc:  # noqa: BLE001 - reported to the test, which decides
             answer = {"raised": type(exc).__name__, "message": str(exc)}

@@ -33,13 +33,13 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from kpi_xl.metrics import KpiInputError, rules
-from kpi_xl.metrics.rules import SET_LOCALE, clean_dates, clean_flags, clean_numbers, show_value
+from kpi_xl.metrics.rules import SET_LOCALE, Kind, clean_flags, show_value
 
 from .errors import EXCEL_ERRORS, OFFICE_JS, ExcelCellError, Layout, register_layout
 
@@ -78,10 +78,10 @@ COM_ERRORS = {
     -2146826273: "#VALUE!",
 }
 
-#: What a column holds, for telling a header from data: numbers (scores, amounts, counts), yes/no
-#: flags, dates, ids (customer ids: any text or number) or free text (segment labels).
-Kind = Literal["number", "flag", "date", "id", "text"]
-_TYPED: frozenset[str] = frozenset({"number", "flag", "date"})
+#: What a column holds: the engine's one vocabulary (:data:`kpi_xl.metrics.rules.KINDS`), used here
+#: to tell a header from data. Numbers (score, amount, count, share), flags and dates are typed;
+#: ids, text and labels take any value.
+_TYPED: frozenset[str] = rules.NUMBER_KINDS | {"flag", "date"}
 
 _NONE = type(None)
 _NUMERIC_TYPES = frozenset({float, int, _NONE})
@@ -263,14 +263,25 @@ class _Cells:
         return [(self.values[i], bool(self.blank[i]), bool(self.error[i])) for i in range(n)]
 
 
-def _invalid_for(kind: str, v: Any) -> bool:
-    """Whether the engine's own cleaner rejects ``v`` as a value of this kind."""
-    cleaner = {"number": clean_numbers, "flag": clean_flags, "date": clean_dates}[kind]
-    try:
-        cleaner([v], argument="header")
-    except KpiInputError:
-        return True
-    return False
+# Date text whose order the locale decides (03/04/2025): a value, even where it is ambiguous.
+_SLASH_DATE = re.compile(r"^\d{1,2}/\d{1,2}/\d{2,4}$")
+
+
+def _number_like(v: Any) -> bool:
+    """Text that reads as a number in some locale (``9,0``, ``12,50``, ``1,234.50``, ``45%``,
+    ``1.000``): never a header, whatever the locale in effect says about it."""
+    return any(
+        read.verdict[0] == "valid" or read.ambiguous[0]
+        for read in (rules.read_numbers([v], locale=loc) for loc in (None, "de", "en"))
+    )
+
+
+def _header_like(kind: str, v: Any) -> bool:
+    """Whether ``v`` can be a header above a column of this kind: text that is no value of the kind
+    by the engine's rules, and looks like no number."""
+    if _number_like(v) or (kind == "date" and _SLASH_DATE.match(str(v).strip())):
+        return False
+    return rules.verdicts([v], kind, scale=(0, 10) if kind == "score" else None).verdict[0] == "invalid"
 
 
 def _has_header(cells: Mapping[str, _Cells], kinds: Mapping[str, str]) -> bool:
@@ -281,7 +292,7 @@ def _has_header(cells: Mapping[str, _Cells], kinds: Mapping[str, str]) -> bool:
         return False
     typed = [(kinds[name], v) for name, v in texts if kinds[name] in _TYPED]
     if typed:
-        return all(_invalid_for(kind, v) for kind, v in typed)
+        return all(_header_like(kind, v) for kind, v in typed)
     # Only id or label columns have text in the first row. For a column of numeric ids a text first
     # cell is a header; for text ids or labels a header cannot be told from a value, so none is
     # assumed (docs: pass such columns without their header, e.g. as a Table column reference).
@@ -359,7 +370,7 @@ def read_columns(
 def read_column(
     value: Any,
     argument: str,
-    kind: Kind = "number",
+    kind: Kind = "amount",
     *,
     skip_errors: bool = False,
     office_js: bool = OFFICE_JS,
@@ -552,7 +563,7 @@ def choice(
 def column_or_scalar(
     value: Any,
     argument: str,
-    kind: Kind = "number",
+    kind: Kind = "amount",
     *,
     skip_errors: bool = False,
     office_js: bool = OFFICE_JS,

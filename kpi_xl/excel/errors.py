@@ -3,8 +3,10 @@
 The rules (documented for users in ``docs/excel-functions.md``):
 
 * :class:`~kpi_xl.metrics.KpiInputError` of kind ``"empty"`` (no data) is ``#N/A``, kind
-  ``"zero-base"`` (a denominator of 0) is ``#DIV/0!``, kind ``"invalid"`` (bad input) is ``#VALUE!``
-  with the engine's reason, rewritten to name the row of the range and the Excel argument to change.
+  ``"zero-base"`` (a denominator of 0) is ``#DIV/0!``, kinds ``"invalid"`` (bad input) and
+  ``"ambiguous"`` (``"1.000"`` with no locale, see :mod:`kpi_xl.excel.culture`) are ``#VALUE!`` with
+  the engine's reason, formatted from the error's fields with the row of the range and the Excel
+  argument to change. A model given too few customers (``insufficient``) shows its reason too.
 * An Excel error found in an input cell (``#N/A`` from a failed lookup, ``#DIV/0!`` ...) is passed
   on unchanged, as ``SUM`` and ``AVERAGE`` do, so the user sees the cause they already know.
 * Any other exception is a kpi-xl bug: it is logged with its traceback and shown as ``#VALUE!`` with
@@ -36,6 +38,9 @@ from typing import Any, TypeVar
 import xlwings as xw
 
 from kpi_xl.metrics import KpiInputError
+from kpi_xl.metrics.rules import use_locale
+
+from .culture import excel_locale
 
 __all__ = [
     "EXCEL_ERRORS",
@@ -74,7 +79,7 @@ EXCEL_ERRORS = frozenset(
 )
 
 #: KpiInputError.kind -> the Excel error a user expects for it.
-ERROR_BY_KIND = {"invalid": "#VALUE!", "empty": "#N/A", "zero-base": "#DIV/0!"}
+ERROR_BY_KIND = {"invalid": "#VALUE!", "ambiguous": "#VALUE!", "empty": "#N/A", "zero-base": "#DIV/0!"}
 
 # xlwings picks its decorators once, at import, from XLWINGS_ON_SERVER (xlwings Server, and xlwings
 # Lite's Pyodide runtime); the Office.js ones live in xlwings.pro.udfs_officejs. Asking which module
@@ -130,7 +135,7 @@ def register_layout(argument: str, layout: Layout) -> None:
 
 
 #: How the Excel functions ask for a locale (the engine's hint names a Python context manager).
-LOCALE_HINT = "set KPI_XL_LOCALE to de (1.234,56) or en (1,234.56) in xlwings.conf or the environment"
+LOCALE_HINT = "set KPI_XL_LOCALE (e.g. de-DE or en-US) in xlwings.conf or the environment"
 
 
 def excel_message(
@@ -152,28 +157,36 @@ def excel_message(
         group_where, where = f" (row {exc.index} of the table)", ""
     elif exc.position is not None and layout is not None:
         where = f"in {layout.where(exc.position)} of the range"
-    hint: str | None = None
-    if exc.hint is not None:
-        option = "skip_invalid" if exc.hint.argument == "on_invalid" else exc.hint.argument
-        if exc.hint.argument == "locale":
-            hint = LOCALE_HINT
-        elif option in parameters:
-            hint = f"set {option} to TRUE to {exc.hint.effect}"
-        else:
-            hint = ""
-    message = exc.message(where=where, hint=hint, group_where=group_where)
+    hints: list[str] | None = None
+    if exc.hints:
+        hints = []
+        for h in exc.hints:
+            option = "skip_invalid" if h.argument == "on_invalid" else h.argument
+            if h.argument == "locale":
+                hints.append(LOCALE_HINT)
+            elif option in parameters:
+                hints.append(f"set {option} to TRUE to {h.effect}")
+    message = exc.message(where=where, hint=hints, group_where=group_where)
     if len(message) > _MAX_MESSAGE:
         message = message[: _MAX_MESSAGE - 1].rstrip() + "…"
     return message
 
 
-def error_result(code: str, message: str = "", *, office_js: bool = OFFICE_JS) -> str:
+def error_result(code: str, message: str = "", *, office_js: bool = OFFICE_JS, explain: bool = False) -> str:
     """What a function hands back to Excel for an error ``code`` with an optional reason.
 
     Office.js: ``#VALUE!`` with a reason raises :class:`xlwings.XlwingsError` (shown on hover);
     everything else is returned as the error string, which xlwings turns into an error cell.
     Classic: returned as text, ``"#VALUE! reason"`` when there is a reason.
+
+    ``explain``: the reason matters more than the code (data were given, but too few for the
+    method). Classic shows ``"#N/A reason"``; Office.js, which cannot attach a reason to ``#N/A``,
+    raises so that the reason is shown on hover (the cell shows ``#VALUE!``).
     """
+    if explain and message:
+        if office_js:
+            raise xw.XlwingsError(f"{code} {message}")
+        return f"{code} {message}"
     if code == "#VALUE!" and message:
         if office_js:
             raise xw.XlwingsError(message)
@@ -196,12 +209,14 @@ def excel_function(fn: _F) -> _F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         token = _LAYOUTS.set({})
         try:
-            return fn(*args, **kwargs)
+            with use_locale(excel_locale()):
+                return fn(*args, **kwargs)
         except ExcelCellError as exc:
             return error_result(exc.code)
         except KpiInputError as exc:
             code = ERROR_BY_KIND.get(exc.kind, "#VALUE!")
-            return error_result(code, excel_message(exc, layouts=_LAYOUTS.get(), parameters=parameters))
+            message = excel_message(exc, layouts=_LAYOUTS.get(), parameters=parameters)
+            return error_result(code, message, explain=exc.insufficient)
         except Exception:  # noqa: BLE001 - a bug must still not put a traceback in a cell
             logger.exception("kpi-xl: %s failed", fn.__name__)
             # Python's own words (a class name, a numpy message) mean nothing in a cell; the log has them.

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-from ._errors import SET_LOCALE, SKIP_INVALID, KpiInputError, show_value
+from ._errors import SET_DATE_LOCALE, SET_LOCALE, SKIP_INVALID, Hint, KpiInputError, show_value
 from ._far import FAR_REASON, far_dates, far_serial, show_date
-from ._text import PLACEHOLDERS, current_locale, placeholder_key, read_number_text
+from ._text import PLACEHOLDERS, current_date_order, current_locale, placeholder_key, read_number_text
 
 __all__ = [
     "Cleaned",
@@ -232,6 +232,7 @@ def clean_numbers(
     on_invalid: OnInvalid = "raise",
     expected: str | None = None,
     locale: str | None = None,
+    hint: Hint | None = None,
 ) -> Cleaned:
     """Clean a 1-D input of numbers.
 
@@ -252,6 +253,9 @@ def clean_numbers(
         ``"drop"`` skips and counts invalid values.
     expected:
         Phrase for the error message, e.g. ``"an integer score from 0 to 10"``.
+    hint:
+        An option of the caller that would make the value valid (``allow_negative=True``), named
+        before the one that skips it.
     locale:
         ``"de"`` or ``"en"``: how number text is read (:mod:`kpi_xl.metrics.rules`); ``None``
         (default) reads text that has one reading only and rejects ``"1.000"`` as ambiguous.
@@ -276,7 +280,7 @@ def clean_numbers(
             value=arr[pos],
             kind="ambiguous" if ambiguous[pos] else "invalid",
             reason=reasons[pos],
-            hint=SET_LOCALE if ambiguous[pos] else SKIP_INVALID,
+            hint=SET_LOCALE if ambiguous[pos] else ((hint, SKIP_INVALID) if hint else SKIP_INVALID),
             n_more=n_invalid - 1,
         )
     keep = ~blank & ~placeholder & ~invalid
@@ -483,8 +487,9 @@ def clean_dates(
                 dtype="datetime64[ns]"
             )
     rest = ~blank & ~is_num
+    ambiguous = np.zeros(arr.shape, dtype=bool)
     if rest.any():
-        out[np.flatnonzero(rest)] = _parse_date_objects(s[rest])
+        out[np.flatnonzero(rest)], ambiguous[np.flatnonzero(rest)] = _parse_date_objects(s[rest])
     bad = ~blank & np.isnat(out)
     if bad.any() and on_invalid == "raise":
         far = np.flatnonzero(bad)[far_dates(arr[bad])]
@@ -504,7 +509,9 @@ def clean_dates(
                 argument=argument,
                 position=pos + 1,
                 value=arr[pos],
-                reason=f"is not {DATE_EXPECTED}",
+                kind="ambiguous" if ambiguous[pos] else "invalid",
+                reason=AMBIGUOUS_DATE if ambiguous[pos] else f"is not {DATE_EXPECTED}",
+                hint=SET_DATE_LOCALE if ambiguous[pos] else None,
                 n_more=int(bad.sum()) - 1,
             )
         blank = blank | bad
@@ -519,18 +526,22 @@ def clean_dates(
     return out, blank
 
 
-_DATE_FORMATS = ("%d.%m.%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%Y/%m/%d", "%d/%m/%Y")
+_DATE_FORMATS = ("%d.%m.%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%Y/%m/%d")
+_SLASH_DATE = r"^(\d{1,2})/(\d{1,2})/(\d{4})$"
+AMBIGUOUS_DATE = "could be day/month/year or month/day/year"
 
 
-def _parse_date_objects(sub: pd.Series) -> np.ndarray:
-    """Datetime-like objects and date text -> datetime64[ns]; NaT where nothing fits.
+def _parse_date_objects(sub: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Datetime-like objects and date text -> ``(datetime64[ns], ambiguous)``; NaT where nothing fits.
 
-    Text is tried as ISO 8601 first, then the day-first European forms (31.12.2025, 31/12/2025);
-    an ambiguous 01/02/2025 is read day-first because US-style month-first text is rare in exports
-    that also use dots, and ISO or real date cells are always unambiguous.
+    Text is tried as ISO 8601 first, then 31.12.2025 and 2025/12/31. ``a/b/yyyy`` is read in the
+    order of the locale in effect (en-US month first, de and en-GB day first); with no locale, in the
+    order the column shows (a first number above 12 is a day, a second one above 12 is a day), and
+    where neither says it (01/02/2025 in a column with no other evidence) the text is ambiguous.
     """
     is_str = _is_text(sub.to_numpy(dtype=object))
     result = pd.Series(pd.NaT, index=sub.index, dtype="datetime64[ns]")
+    ambiguous = pd.Series(False, index=sub.index)
     if (~is_str).any():
         objs = sub[~is_str]
         result[objs.index] = _datetimes(objs)
@@ -542,8 +553,35 @@ def _parse_date_objects(sub: pd.Series) -> np.ndarray:
             if not todo.any():
                 break
             parsed[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+        todo = parsed.isna()
+        if todo.any():
+            parts = text[todo].str.extract(_SLASH_DATE)
+            slash = parts[0].notna()
+            if slash.any():
+                parts = parts[slash]
+                first, second = pd.to_numeric(parts[0]), pd.to_numeric(parts[1])
+                order = current_date_order()
+                if order is None:
+                    shows_dmy, shows_mdy = bool((first > 12).any()), bool((second > 12).any())
+                    order = (
+                        "dmy"
+                        if shows_dmy and not shows_mdy
+                        else ("mdy" if shows_mdy and not shows_dmy else None)
+                    )
+                if order is None:
+                    # Each value by itself: a part above 12 is the day; equal parts read the same.
+                    day_first = (first > 12) | (first == second)
+                    month_first = (second > 12) & ~day_first
+                    ambiguous[parts.index[~day_first & ~month_first]] = True
+                else:
+                    day_first = pd.Series(order == "dmy", index=parts.index)
+                    month_first = ~day_first
+                day, month = parts[0].where(day_first, parts[1]), parts[1].where(day_first, parts[0])
+                stamp = parts[2] + "-" + month.str.zfill(2) + "-" + day.str.zfill(2)
+                read = day_first | month_first
+                parsed[parts.index[read]] = pd.to_datetime(stamp[read], format="%Y-%m-%d", errors="coerce")
         result[text.index] = _in_range(parsed).astype("datetime64[ns]")
-    return result.to_numpy(dtype="datetime64[ns]")
+    return result.to_numpy(dtype="datetime64[ns]"), ambiguous.to_numpy(dtype=bool)
 
 
 def _datetimes(objs: pd.Series) -> pd.Series:
@@ -751,8 +789,10 @@ def verdicts(
     arr = _as_1d(arr, "values")
     locale = locale or current_locale()
     none = np.zeros(arr.shape, dtype=bool)
-    if kind in ("number", "score", "amount", "count"):
-        lo, hi = scale if kind == "score" and scale is not None else (None, None)
+    if kind in ("number", "score", "amount", "count", "share"):
+        lo, hi = (
+            scale if kind == "score" and scale is not None else ((0, 1) if kind == "share" else (None, None))
+        )
         if kind == "score" and scale is None:
             raise KpiInputError("a score column needs its scale", argument="scale")
         expected = {
@@ -760,6 +800,7 @@ def verdicts(
             "score": f"a whole-number score from {lo:g} to {hi:g}" if lo is not None else "",
             "amount": "a finite number that is not negative",
             "count": "a whole number that is not negative",
+            "share": "a share from 0 to 1",
         }[kind]
         nums, blank, placeholder, invalid, ambiguous, reasons = _number_verdicts(
             arr, lo, hi, kind in ("score", "count"), kind == "number", expected, locale

@@ -6,7 +6,16 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["KpiInputError", "Hint", "SKIP_INVALID", "SET_LOCALE", "ErrorKind", "ERROR_KINDS", "show_value"]
+__all__ = [
+    "KpiInputError",
+    "Hint",
+    "SKIP_INVALID",
+    "SET_LOCALE",
+    "SET_DATE_LOCALE",
+    "ErrorKind",
+    "ERROR_KINDS",
+    "show_value",
+]
 
 #: What went wrong, for the faces to map (Excel: ``invalid`` and ``ambiguous`` -> #VALUE!,
 #: ``empty`` -> #N/A, ``zero-base`` -> #DIV/0!).
@@ -40,6 +49,13 @@ SET_LOCALE = Hint(
     "de",
     "read it as 1.234,56 (or 'en' for 1,234.56)",
     python="compute inside rules.use_locale('de') for 1.234,56 (or 'en' for 1,234.56)",
+)
+#: The hint for a/b/yyyy date text that reads two ways.
+SET_DATE_LOCALE = Hint(
+    "locale",
+    "de",
+    "read it day first (or 'en-US' month first)",
+    python="compute inside rules.use_locale('de') to read it day first (or 'en-US' month first)",
 )
 
 
@@ -99,7 +115,8 @@ class KpiInputError(ValueError):
         Why, without where: for a value at a position, the predicate that follows it ("is not a
         whole-number score from 0 to 10"); otherwise the whole sentence.
     hint:
-        The option that lets the call go through (:class:`Hint`), or ``None``.
+        The option that lets the call go through (:class:`Hint`), several (a tuple, most relevant
+        first; all are in ``hints``), or ``None``.
     n_more:
         How many further values of the argument are bad the same way.
     index:
@@ -107,6 +124,10 @@ class KpiInputError(ValueError):
         (``segment_table``); faces that built the table with their own row numbers show it.
     group:
         Segment (group) the value belongs to, when the error comes from one group of a table.
+    insufficient:
+        With kind ``"empty"``: data were given, but too few for the method (a model that needs ten
+        repeat customers). The reason is then not plain from the input, so a face that shows only
+        an error code shows the reason too.
     what:
         How the value is named when "value X" does not say it (``"the ticket"``, ``"the end date
         2025-01-03"``).
@@ -129,11 +150,12 @@ class KpiInputError(ValueError):
         value: Any = None,
         kind: str = "invalid",
         reason: str | None = None,
-        hint: Hint | None = None,
+        hint: Hint | tuple[Hint, ...] | None = None,
         n_more: int = 0,
         index: Any = None,
         group: str | None = None,
         what: str | None = None,
+        insufficient: bool = False,
     ) -> None:
         if kind not in ERROR_KINDS:
             raise ValueError(f"KpiInputError kind must be one of {ERROR_KINDS}, got {kind!r}")
@@ -144,11 +166,14 @@ class KpiInputError(ValueError):
         # A message given without a reason is the reason, and says where itself.
         self._says_where = reason is None and message is not None
         self.reason = reason if reason is not None else (message or "")
-        self.hint = hint
+        #: Every option that would let the call go through, most relevant first; ``hint`` is the first.
+        self.hints: tuple[Hint, ...] = hint if isinstance(hint, tuple) else (() if hint is None else (hint,))
+        self.hint = self.hints[0] if self.hints else None
         self.n_more = int(n_more)
         self.index = index
         self.group = group
         self.what = what
+        self.insufficient = insufficient
         super().__init__(self.message())
 
     def __str__(self) -> str:
@@ -172,7 +197,7 @@ class KpiInputError(ValueError):
         self,
         *,
         where: str | None = None,
-        hint: str | None = None,
+        hint: str | list[str] | None = None,
         show_hint: bool = True,
         group_where: str = "",
     ) -> str:
@@ -180,8 +205,8 @@ class KpiInputError(ValueError):
 
         ``where`` replaces ``at position N`` (e.g. ``"in row 3 of the range"``; ``""`` to name no
         place, when the face puts it in front); ``hint`` replaces ``pass on_invalid='drop' to ...``
-        (e.g. ``"set skip_invalid to TRUE to skip and count invalid values"``; ``""`` for just "fix
-        it", when the face has no such option); ``show_hint=False``
+        (e.g. ``"set skip_invalid to TRUE to skip and count invalid values"``, or a list of such
+        phrases; ``""`` or ``[]`` for just "fix it", when the face has no such option); ``show_hint=False``
         leaves the hint out (a face whose user cannot set that option); ``group_where`` follows the
         segment's name (``" (row 3 of the table)"``).
         """
@@ -191,10 +216,13 @@ class KpiInputError(ValueError):
             text = f"segment {self.group!r}{group_where}: {text}"
         if self.n_more:
             text += f" ({self.n_more} more invalid value(s) follow)"
-        if show_hint and (hint is not None or self.hint is not None):
-            # hint "" says only "fix it": the face has no option that would skip the value.
-            said = self.hint if hint is None else hint
-            text += f"; fix it, or {said}" if said else "; fix it"
+        if show_hint and (hint is not None or self.hints):
+            # A face's hint "" (or []) says only "fix it": it has no option that would help.
+            said = (
+                [str(h) for h in self.hints] if hint is None else ([hint] if isinstance(hint, str) else hint)
+            )
+            said = [h for h in said if h]
+            text += f"; fix it, or {', or '.join(said)}" if said else "; fix it"
         return text
 
     def with_fields(self, **fields: Any) -> KpiInputError:
@@ -205,11 +233,12 @@ class KpiInputError(ValueError):
             "value": self.value,
             "kind": self.kind,
             "reason": self.reason,
-            "hint": self.hint,
+            "hint": self.hints,
             "n_more": self.n_more,
             "index": self.index,
             "group": self.group,
             "what": self.what,
+            "insufficient": self.insufficient,
         }
         current.update(fields)
         copy = KpiInputError(**current)

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import advocacy, retention, service, survey, value
+from . import advocacy, retention, rules, service, survey, value
 from ._errors import KpiInputError
 from ._result import MetricResult
 
@@ -47,8 +47,8 @@ __all__ = [
     "roles_read",
 ]
 
-#: Kinds of value an input holds, as the value rules (``kpi_xl.metrics.rules``) check them.
-KINDS = ("score", "amount", "count", "flag", "date", "id", "text", "label")
+#: Kinds of value an input holds: the value rules' one vocabulary (``kpi_xl.metrics.rules``).
+KINDS = rules.KINDS
 
 #: The kind of every role a metric reads (and of ``order_id``, which files carry but no metric reads).
 ROLE_KINDS: dict[str, str] = {

@@ -5,8 +5,9 @@ the same cell gives the same number, the same n and the same problem everywhere.
 
 Kinds
     ``score`` (a whole number on a scale), ``amount`` (money, 0 or more), ``count`` (a whole number
-    of things, 0 or more), ``flag`` (yes/no), ``date``, ``id`` (a customer or order id: text or a
-    whole number), ``text`` (free text) and ``label`` (a segment label; see :func:`label_groups`).
+    of things, 0 or more), ``share`` (a rate or probability from 0 to 1), ``flag`` (yes/no),
+    ``date``, ``id`` (a customer or order id: text or a whole number), ``text`` (free text) and
+    ``label`` (a segment label; see :func:`label_groups`).
 
 Verdicts
     Each value is ``valid``, ``blank`` (an empty cell), ``placeholder`` (text that means "no
@@ -124,10 +125,10 @@ __all__ = [
 
 #: What a column holds. The one vocabulary for every face (Excel argument kinds, file roles, the
 #: template's table columns).
-Kind = Literal["score", "amount", "count", "flag", "date", "id", "text", "label"]
+Kind = Literal["score", "amount", "count", "share", "flag", "date", "id", "text", "label"]
 KINDS: tuple[str, ...] = get_args(Kind)
 #: Kinds whose values are numbers.
-NUMBER_KINDS = frozenset({"score", "amount", "count"})
+NUMBER_KINDS = frozenset({"score", "amount", "count", "share"})
 
 Verdict = Literal["valid", "blank", "placeholder", "invalid"]
 VERDICTS: tuple[str, ...] = get_args(Verdict)
@@ -200,6 +201,7 @@ def expected(kind: str, *, scale: tuple[float, float] | None = None) -> str:
     return {
         "amount": "a finite number that is not negative",
         "count": "a whole number that is not negative",
+        "share": "a share from 0 to 1",
         "flag": "a yes/no flag (TRUE/FALSE, 1/0, yes/no)",
         "date": "a date",
         "id": "a customer id (text or a whole number)",

@@ -22,7 +22,7 @@ from ._clean import (
     require_positive,
     require_share,
 )
-from ._errors import KpiInputError
+from ._errors import Hint, KpiInputError
 from ._intervals import mean_result, mean_result_from_moments
 from ._result import MetricResult
 
@@ -53,11 +53,8 @@ def _clean_amounts(amounts: Any, allow_negative: bool, on_invalid: OnInvalid) ->
         argument="amounts",
         allow_negative=allow_negative,
         on_invalid=on_invalid,
-        expected=(
-            "a finite amount"
-            if allow_negative
-            else "an amount of 0 or more (pass allow_negative=True to count refunds as negative amounts)"
-        ),
+        expected="a finite amount" if allow_negative else "an amount of 0 or more",
+        hint=None if allow_negative else Hint("allow_negative", True, "count refunds as negative amounts"),
     )
 
 

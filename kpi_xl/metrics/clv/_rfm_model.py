@@ -65,12 +65,14 @@ class _RfmModel(_Fitter):
                 "no customer made a repeat purchase, so the drop-out process cannot be estimated",
                 argument="frequency",
                 kind="empty",
+                insufficient=True,
             )
         if age.max() <= 0:
             raise KpiInputError(
                 "every customer has T = 0 (first purchase at the end of observation): nothing to fit",
                 argument="T",
                 kind="empty",
+                insufficient=True,
             )
         scale = float(age.max())
         txs, ages = tx / scale, age / scale

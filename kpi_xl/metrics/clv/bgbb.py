@@ -40,10 +40,7 @@ def _histories(
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
             raise KpiInputError(
-                f"{name} {values[pos]:g} at position {pos + 1} is {what}",
-                argument=name,
-                position=pos + 1,
-                value=float(values[pos]),
+                argument=name, position=pos + 1, value=float(values[pos]), reason=f"is {what}"
             )
     return x, tx, n, n_blank
 
@@ -139,6 +136,7 @@ class BetaGeoBetaBinomFitter(_Fitter):
                 "no customer made a repeat transaction, so the drop-out process cannot be estimated",
                 argument="frequency",
                 kind="empty",
+                insufficient=True,
             )
 
         def total_ll(logp: np.ndarray) -> float:

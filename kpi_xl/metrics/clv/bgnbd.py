@@ -227,12 +227,14 @@ class BetaGeoFitter(_Fitter):
                 "no customer made a repeat purchase, so the drop-out process cannot be estimated",
                 argument="frequency",
                 kind="empty",
+                insufficient=True,
             )
         if age.max() <= 0:
             raise KpiInputError(
                 "every customer has T = 0 (first purchase at the end of observation): nothing to fit",
                 argument="T",
                 kind="empty",
+                insufficient=True,
             )
         # Fit on times divided by the largest T so alpha starts near 1 whatever the unit; the
         # likelihood only shifts by a constant (-x*log(scale) per customer) and alpha rescales.

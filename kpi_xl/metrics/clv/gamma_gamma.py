@@ -193,6 +193,7 @@ class GammaGammaFitter(_Fitter):
                 f"repeat purchase and spend above 0; there are {total:g} ({self.n_excluded_:g} excluded)",
                 argument="frequency",
                 kind="empty",
+                insufficient=True,
             )
         # Fit on spend divided by its mean so v starts near the right size whatever the currency;
         # the likelihood shifts by -log(scale) per customer and v rescales.

@@ -94,11 +94,11 @@ def _split(customer_ids: Any, dates: Any, holdout_start: Any, holdout_end: Any, 
     if late.any():
         i = int(np.flatnonzero(late)[0])
         raise KpiInputError(
-            f"dates: {day[i]} at position {i + 1} is after holdout_end {end}; filter the log or move "
-            "holdout_end",
             argument="dates",
             position=i + 1,
             value=str(day[i]),
+            what=str(day[i]),
+            reason=f"is after holdout_end {end}; filter the log or move holdout_end",
         )
     length = period_length(unit)
     period = period_index(day[valid], unit)

@@ -29,10 +29,9 @@ def _survivors(survivors: Any) -> np.ndarray:
     if np.isnan(n).any():
         pos = int(np.flatnonzero(np.isnan(n))[0])
         raise KpiInputError(
-            f"survivors: the value at position {pos + 1} is blank; give the customers still active after "
-            "every period, with no gaps",
             argument="survivors",
             position=pos + 1,
+            reason="is blank; give the customers still active after every period, with no gaps",
         )
     if n.size < 3:
         raise KpiInputError(
@@ -52,11 +51,12 @@ def _survivors(survivors: Any) -> np.ndarray:
     if rising.size:
         pos = int(rising[0]) + 2
         raise KpiInputError(
-            f"survivors: {n[pos - 1]:g} at position {pos} is more than {n[pos - 2]:g} before it; a cohort "
-            "can only shrink (count customers of one starting cohort, not all active customers)",
             argument="survivors",
             position=pos,
             value=float(n[pos - 1]),
+            what=f"{n[pos - 1]:g}",
+            reason=f"is more than {n[pos - 2]:g} before it; a cohort can only shrink (count customers of "
+            "one starting cohort, not all active customers)",
         )
     return n
 
