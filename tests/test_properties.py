@@ -54,6 +54,11 @@ def bounded(n: int) -> settings:
     )
 
 
+#: File-system faults put in a refresh's way: cases tried, refreshes that ended cleanly (a result or
+#: a clear refusal), and books whose data changed (must stay 0).
+FAULTS: Counter[str] = Counter()
+
+
 class _Summary:
     """Prints the examples run per property after the test run (registered by the fixture below)."""
 
@@ -62,6 +67,12 @@ class _Summary:
         for name, n in sorted(EXAMPLES.items()):
             terminalreporter.write_line(f"{name}: {n} examples")
         terminalreporter.write_line(f"{len(EXAMPLES)} properties, {sum(EXAMPLES.values())} examples")
+        if FAULTS:
+            terminalreporter.write_line(
+                f"file-system faults: {FAULTS['tried']} cases tried ({FAULTS['refused']} refused clearly, "
+                f"{FAULTS['refreshed']} refreshed), {FAULTS['tried'] - FAULTS['crashed']} survived, "
+                f"data lost: {FAULTS['lost']}"
+            )
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -90,11 +101,18 @@ def error_cell(code: str) -> dict:
     return {"type": "Error", "basicType": "Error", "basicValue": code, "errorType": ERROR_TYPES[code]}
 
 
-EXTREME = [1e308, -1e308, 1.7976931348623157e308, 5e-324, -5e-324, 1e-300, -0.0, 2**53 + 1, -(2**63)]
+EXTREME = [
+    1e308, -1e308, 1.7976931348623157e308, 5e-324, -5e-324, 1e-300, -0.0, 2**53 + 1, -(2**63),
+    1e20, 2958465, 99991231, 9.000000000000002,
+]  # fmt: skip
 ODD_TEXT = [
     " 7 ", "1e3", "1,5", "1.234,56", "１２", "0x10", "NaN", "nan", "inf", "-inf", "-0", "10%", "€12,50",
     "TRUE", "false", "#N/A", "#DIV/0!", "=1+1", "2025-01-31", "31.12.2025", "1/2/2025", "\u00a09", "٣",
     "ja", "yes", "n", "",
+    # Regression cases of issue 15: placeholders, locale number text a header guess must not swallow,
+    # text dates whose order depends on the locale, far dates.
+    "k.A.", "keine Angabe", "-", "1.000", "1,000", "12,50", "1,234.50", "45%", "03/04/2025",
+    "9999-12-31", "31.12.9999", "2925-01-02",
 ]  # fmt: skip
 SERIALS = st.floats(36526, 47483, allow_nan=False)  # 2000-01-01 .. 2029-12-31 as Excel serials
 NUMBERS = st.one_of(
@@ -588,3 +606,291 @@ def test_a_damaged_workbook_is_read_or_refused_never_a_crash(tmp_path_factory, c
     out, err = capsys.readouterr()
     assert code in (0, 2), err
     assert "Traceback" not in err
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 15: the generators that would have found what an adversary found
+# --------------------------------------------------------------------------------------------------
+
+BASE_LABELS = ["SMB", "Retail", "Bäcker", "Enterprise", "北區"]
+
+
+def _decorated(label: str) -> st.SearchStrategy:
+    """A spelling of ``label`` users produce: any case, padded with spaces, tabs or no-break spaces."""
+    pad = st.text(alphabet=" \t\u00a0", max_size=2)
+    case = st.sampled_from([str, str.lower, str.upper, str.title])
+    return st.tuples(pad, case, pad).map(lambda t: t[0] + t[1](label) + t[2])
+
+
+@bounded(120)
+@given(
+    rows=st.lists(
+        st.tuples(st.sampled_from(BASE_LABELS).flatmap(lambda b: st.tuples(st.just(b), _decorated(b))),
+                  st.integers(0, 10)),
+        min_size=1,
+        max_size=50,
+    )
+)  # fmt: skip
+def test_label_variants_in_case_and_space_are_one_segment(rows):
+    """One label policy: "SMB", "smb " and "\u00a0Smb" are one group, counted once, in the Total."""
+    EXAMPLES["issue 15: case/space label variants form one segment"] += 1
+    frame = pd.DataFrame([(shown, score) for (_, shown), score in rows], columns=["segment", "score"])
+    table = m.segment_table(frame, "nps", columns="score", by="segment", min_n=1)
+    groups = table[table["group"] != "Total"]
+    want = Counter(base.casefold() for (base, _), _ in rows)
+    assert sorted(g.strip().casefold() for g in groups["group"]) == sorted(want)
+    assert dict(zip((g.strip().casefold() for g in groups["group"]), groups["n"], strict=True)) == want
+    assert groups["n"].sum() == table[table["group"] == "Total"].iloc[0]["n"] == len(rows)
+
+
+SUMMARY_LINE = st.tuples(
+    st.sampled_from(["Total", "TOTAL", "Summe", "Gesamt", "Average", "Durchschnitt:", "Grand total", "合計"]),
+    st.integers(0, 3),
+    st.floats(0, 1e6, allow_nan=False).map(lambda v: f"{v:.2f}"),
+)
+
+
+@bounded(100)
+@given(
+    amounts=st.lists(st.integers(1, 99_999).map(lambda c: c / 100), min_size=2, max_size=30),
+    summaries=st.lists(SUMMARY_LINE, min_size=0, max_size=3),
+    delimiter=st.sampled_from([",", ";"]),
+    blank_after=st.booleans(),
+)
+def test_totals_lines_under_an_export_are_left_out_and_no_record_is(
+    tmp_path_factory, amounts, summaries, delimiter, blank_after
+):
+    """Every record is read (data lost: none) and no summary line is read as a record."""
+    from kpi_xl.data import read_table
+
+    EXAMPLES["issue 15: trailing totals/summary lines left out"] += 1
+    d = delimiter
+    lines = [d.join(["order", "customer", "date", "amount"])]
+    lines += [d.join([f"O{i}", f"C{i % 4}", "2025-01-15", f"{a:.2f}"]) for i, a in enumerate(amounts)]
+    if blank_after:
+        lines.append("")
+    for word, at, value in summaries:
+        # The word in one of the first three columns, the figure in the amount column, the rest empty.
+        cells = [""] * 3 + [value]
+        cells[min(at, 2)] = word
+        lines.append(d.join(cells))
+    path = tmp_path_factory.mktemp("totals") / "orders.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    table = read_table(path)
+    assert list(table.frame["order"]) == [f"O{i}" for i in range(len(amounts))]
+    assert [float(v) for v in table.frame["amount"]] == amounts
+    assert sum("totals/summary line" in n for n in table.notes) == (1 if summaries else 0)
+
+
+@bounded(100)
+@given(
+    lines=st.lists(
+        st.tuples(
+            st.text(alphabet="abcXYZ äöüßéèñÄÖÜ", min_size=1, max_size=12).filter(lambda t: t.strip()),
+            st.sampled_from(["utf-8", "cp1252"]),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_lines_in_utf8_and_cp1252_mixed_are_each_read_as_written(tmp_path_factory, lines):
+    """Each line decodes in the encoding it was written in ("Bäcker" stays one segment). The alphabet
+    holds no character whose cp1252 byte could continue a UTF-8 sequence, the case where the bytes
+    themselves are ambiguous."""
+    from kpi_xl.data import read_table
+
+    EXAMPLES["issue 15: UTF-8 and cp1252 lines mixed in one file"] += 1
+    data = b"segment;n\n" + b"".join(f"{t};{i}\n".encode(enc) for i, (t, enc) in enumerate(lines))
+    path = tmp_path_factory.mktemp("mixed") / "m.csv"
+    path.write_bytes(data)
+    table = read_table(path)
+    assert list(table.frame["segment"]) == [t for t, _ in lines]
+
+
+@bounded(60)
+@given(
+    cells=st.lists(
+        st.one_of(
+            st.integers(0, 10).map(lambda v: ("value", v)),
+            st.sampled_from(["=1+8", "=A2*2", "=SUM(C2:C3)"]).map(lambda f: ("formula", f)),
+            st.sampled_from(["#N/A", "#DIV/0!", "#VALUE!"]).map(lambda e: ("error", e)),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_formulas_without_values_and_error_cells_are_never_read_as_blank(tmp_path_factory, cells):
+    import re
+    import zipfile
+
+    from kpi_xl.data import read_table
+
+    EXAMPLES["issue 15: formula cells without values, error cells"] += 1
+    folder = tmp_path_factory.mktemp("formulas")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["id", "nps"])
+    for i, (kind, v) in enumerate(cells):
+        ws.append([f"C{i}", v if kind != "error" else 0])
+    wb.save(folder / "plain.xlsx")
+    errors = {f"B{i + 2}": v for i, (kind, v) in enumerate(cells) if kind == "error"}
+    with zipfile.ZipFile(folder / "plain.xlsx") as zin, zipfile.ZipFile(folder / "s.xlsx", "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                for ref, code in errors.items():
+                    cell = f'<c r="{ref}" t="e"><v>{code}</v></c>'.encode()
+                    data = re.sub(rb'<c r="' + ref.encode() + rb'"[^>]*?(?:/>|>.*?</c>)', cell, data)
+            zout.writestr(info, data)
+    table = read_table(folder / "s.xlsx")
+    got = list(table.frame["nps"]) if "nps" in table.frame else []
+    assert len(got) == len(cells)
+    for (kind, v), seen in zip(cells, got, strict=True):
+        if kind == "value":
+            assert seen == v
+        elif kind == "formula":
+            assert seen == f"{v} (formula never calculated)"
+        else:
+            assert seen == f"{v} (Excel error)"
+
+
+FAR_DATE = st.one_of(
+    st.integers(2262, 9999).map(lambda y: dt.date(y, 12, 31)),
+    st.integers(1000, 1677).map(lambda y: f"{y}-06-30"),
+    st.integers(2262, 9999).map(lambda y: f"31.12.{y}"),
+    st.integers(2262, 9999).map(lambda y: float((dt.date(y, 1, 1) - dt.date(1899, 12, 30)).days)),
+)
+NEAR_DATE = st.dates(dt.date(1990, 1, 1), dt.date(2200, 12, 31))
+
+
+@bounded(150)
+@given(values=st.lists(st.one_of(FAR_DATE.map(lambda v: ("far", v)), NEAR_DATE.map(lambda v: ("near", v))),
+                       min_size=1, max_size=30))  # fmt: skip
+def test_far_dates_are_reported_never_wrapped_or_raised(values):
+    """Dates past 2261 or before 1678 (the open end 9999-12-31, a typo like 2925) are invalid with a
+    reason; every other date comes through exactly (no wrap into the 1700s)."""
+    EXAMPLES["issue 15: far dates"] += 1
+    raw = [v for _, v in values]
+    out, missing = m.rules.clean_dates(raw, on_invalid="drop")
+    for (kind, v), got, gone in zip(values, out, missing, strict=True):
+        if kind == "far":
+            assert gone and pd.isna(got)
+        else:
+            assert not gone and pd.Timestamp(got).date() == v
+    if any(kind == "far" for kind, _ in values):
+        with pytest.raises(KpiInputError, match="outside the years 1678-2261"):
+            m.rules.clean_dates(raw)
+        got = udfs.FRT([[v] for v in raw], [[45658.0]] * len(raw))
+        assert isinstance(got, str) and "outside the years 1678-2261" in got
+
+
+# --- file-system faults around a refresh -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fault_template(tmp_path_factory):
+    from kpi_xl.workbook import build_template
+
+    return build_template(tmp_path_factory.mktemp("fault-template") / "kpi_report.xlsm", lang="en")
+
+
+@pytest.fixture(scope="module")
+def small_disk(tmp_path_factory):
+    """A 3 MB tmpfs (room for one book, not for the new copy and its backup), or None where mounting
+    is not permitted (the full-disk fault is then skipped, and counted as not tried)."""
+    import os
+    import shutil
+    import subprocess
+
+    where = tmp_path_factory.mktemp("small-disk")
+    if getattr(os, "geteuid", lambda: 1)() != 0 or not shutil.which("mount"):
+        yield None
+        return
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(where)], check=False)
+    yield where if done.returncode == 0 else None
+    if done.returncode == 0:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def _data_parts(path) -> dict[str, bytes]:
+    """The parts holding the user's data (data tabs and their Tables), which no refresh may change."""
+    import zipfile
+
+    from kpi_xl.workbook.labels import labels
+    from kpi_xl.workbook.layout import TABLES
+    from kpi_xl.workbook.package import Package
+
+    pkg = Package(path)
+    names = labels("en")["sheet"]
+    parts = [pkg.sheets[names[k]] for k in TABLES]
+    with zipfile.ZipFile(path) as z:
+        return {p: z.read(p) for p in parts}
+
+
+FAULT_KINDS = ["read-only book", "read-only folder", "link", "full disk", "leftovers", "none"]
+
+
+@bounded(12)
+@given(faults=st.lists(st.sampled_from(FAULT_KINDS), min_size=1, max_size=3, unique=True))
+def test_a_refresh_under_file_system_faults_refuses_clearly_or_succeeds_and_loses_nothing(
+    fault_template, small_disk, tmp_path_factory, capsys, faults
+):
+    import os
+    import shutil
+    import stat
+    from pathlib import Path
+
+    EXAMPLES["issue 15: file-system faults around a refresh"] += 1
+    if "full disk" in faults and small_disk is None:
+        faults = [f for f in faults if f != "full disk"] or ["none"]
+    if "full disk" in faults:
+        for left in Path(small_disk).iterdir():
+            left.unlink()
+        folder = Path(small_disk)
+    else:
+        folder = tmp_path_factory.mktemp("fault")
+    book = folder / "kpi_report.xlsm"
+    shutil.copy(fault_template, book)
+    before = _data_parts(book)
+    original = book.read_bytes()
+    target = book
+    if "link" in faults:
+        other = tmp_path_factory.mktemp("link")
+        target = other / "report.xlsm"
+        target.symlink_to(book)
+    if "leftovers" in faults:
+        (folder / f".kpi-xl-{book.name}.x1y2z3.xlsm").write_bytes(b"partial")
+    if "full disk" in faults:
+        room = shutil.disk_usage(folder).free
+        (folder / "filler").write_bytes(b"\0" * max(room - book.stat().st_size // 2, 0))
+    if "read-only book" in faults:
+        book.chmod(0o444)
+    if "read-only folder" in faults:
+        folder.chmod(0o555)
+    FAULTS["tried"] += 1
+    try:
+        code = cli.main(["refresh", str(target), "--no-predict"])
+    except BaseException:
+        FAULTS["crashed"] += 1
+        raise
+    finally:
+        folder.chmod(0o755)
+        book.chmod(0o644)
+    _, err = capsys.readouterr()
+    assert "Traceback" not in err
+    refused = {"read-only book", "read-only folder", "full disk"} & set(faults)
+    if refused:
+        assert code == 2, (faults, err)
+        assert "refresh" in err or "read-only" in err or "full" in err
+        FAULTS["refused"] += 1
+        unchanged = book.read_bytes() == original
+    else:
+        assert code == 0, (faults, err)
+        FAULTS["refreshed"] += 1
+        unchanged = _data_parts(book) == before
+        assert not any(p.name.startswith(".kpi-xl-") for p in folder.iterdir())
+    if "link" in faults:
+        assert target.is_symlink()
+    if not unchanged:
+        FAULTS["lost"] += 1
+    assert unchanged and stat.S_ISREG(os.stat(book).st_mode)
