@@ -1095,15 +1095,9 @@ def _emit_segments(
 # ----------------------------------------------------------------------------------------------
 
 
-def _step(text: str) -> float | str:
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
 def _cmd_clv(args: argparse.Namespace) -> int:
     from .data._open import predict_clv_file
+    from .metrics import read_step
 
     _check_source(args)
     for flag, role in (("customer", "customer_id"), ("date", "date"), ("amount", "amount")):
@@ -1141,7 +1135,8 @@ def _cmd_clv(args: argparse.Namespace) -> int:
                 problems=problems,
                 time_unit=args.time_unit,
                 horizon=args.horizon,
-                step=_step(args.step),
+                # Numbers on a command line are written with a decimal point.
+                step=read_step(args.step, locale="en"),
                 discount_rate=args.discount_rate,
                 observation_end=args.observation_end,
                 margin=args.margin,

@@ -520,11 +520,7 @@ def CLV_PREDICT(
         discount_rate=coerce.number(discount_rate, "discount_rate", 0.0),
         observation_end=coerce.option(observation_end, "observation_end"),
         margin=coerce.number(margin, "margin", 1.0),
-        step=(
-            step_value.strip().lower()
-            if isinstance(step_value, str) and step_value.strip().lower() in ("day", "week", "month", "year")
-            else coerce.number(step_value, "discount_step")
-        ),
+        step=m.read_step(step_value, "discount_step"),
         model=coerce.text(model, "model", "bg/nbd"),
         interval=coerce.number(interval, "interval", None),
     )

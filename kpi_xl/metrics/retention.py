@@ -46,6 +46,8 @@ __all__ = [
     "purchase_frequency",
     "purchase_frequency_from_counts",
     "cohort_retention",
+    "cohort_average_curve",
+    "customers_active_at",
 ]
 
 ChurnBase = Literal["start", "average"]
@@ -1112,3 +1114,55 @@ def cohort_retention(
         }
     )
     return table
+
+
+def cohort_average_curve(table: pd.DataFrame) -> list[float | None]:
+    r"""The all-cohort retention curve of a :func:`cohort_retention` table, each cohort weighted by
+    its size over the cohorts observed at that period.
+
+    .. math::
+
+        R_k = \frac{\sum_{c \text{ observed at } k} n_c\, r_{c,k}}{\sum_{c \text{ observed at } k} n_c}
+
+    where :math:`n_c` is the size of cohort *c* and :math:`r_{c,k}` its share still buying in period
+    *k*. Cohorts too young to have reached period *k* are left out of both sums (not counted as 0),
+    so the curve does not bend down for want of time. ``None`` where no cohort reached *k*.
+
+    References
+    ----------
+    Fader, P. S. & Hardie, B. G. S. (2010), "Customer-base valuation in a contractual setting: the
+    perils of ignoring heterogeneity", *Marketing Science* 29(1), 85-93 (pooled survival curves).
+
+    Examples
+    --------
+    Cohort A (100 customers) keeps 50% then 40%; cohort B (300) keeps 30% and is not yet observed
+    in period 2: R_0 = 1, R_1 = (100 x 0.5 + 300 x 0.3) / 400 = 0.35, R_2 = 0.4.
+
+    >>> t = pd.DataFrame({"cohort_size": [100, 300], 0: [1.0, 1.0], 1: [0.5, 0.3], 2: [0.4, None]})
+    >>> [round(v, 4) for v in cohort_average_curve(t)]
+    [1.0, 0.35, 0.4]
+    """
+    shares = table.drop(columns="cohort_size").to_numpy(dtype=np.float64)
+    sizes = table["cohort_size"].to_numpy(dtype=np.float64)
+    observed = ~np.isnan(shares)
+    weighted = np.where(observed, np.nan_to_num(shares) * sizes[:, None], 0.0).sum(axis=0)
+    base = np.where(observed, sizes[:, None], 0.0).sum(axis=0)
+    return [float(w / b) if b > 0 else None for w, b in zip(weighted, base, strict=True)]
+
+
+def customers_active_at(start_dates: Any, end_dates: Any, day: Any) -> int:
+    """Customers active on ``day``: signed up before it and not ended (churned) before it; a blank
+    end date is a customer still active, a blank start date is no customer.
+
+    This is the starting base *S* of :func:`churn_from_records` (its ``customers_start``), for a
+    day where no churn rate is computed.
+
+    >>> customers_active_at(["2024-01-01", "2024-06-01", "2025-02-01"], [None, "2024-12-01", None],
+    ...                     "2025-01-01")
+    1
+    """
+    start, _ = clean_dates(start_dates, argument="start_dates", on_invalid="drop")
+    end, _ = clean_dates(end_dates, argument="end_dates", on_invalid="drop")
+    (when,), _ = clean_dates([day], argument="day")
+    s, e, d = (a.astype("datetime64[D]") for a in (start, end, np.asarray([when])))
+    return int(np.sum(~np.isnat(s) & (s < d[0]) & (np.isnat(e) | (e >= d[0]))))

@@ -33,6 +33,8 @@ __all__ = [
     "ces",
     "ces_from_counts",
     "wilson_interval",
+    "nps_distribution",
+    "satisfaction_index",
 ]
 
 NpsMethod = Literal["wald", "adjusted-wald"]
@@ -884,3 +886,63 @@ def _ces_result(
             "agree_threshold": thr,
         },
     )
+
+
+def nps_distribution(
+    scores: Any, *, promoter_min: int = 9, detractor_max: int = 6
+) -> list[tuple[int, int, int, int]]:
+    """Answers per score 0-10, split by NPS group: ``(score, detractors, passives, promoters)``,
+    the score's count in its own group's place and 0 in the others (a stacked histogram).
+
+    Only whole scores 0-10 count (blanks and anything else are left out, as :func:`nps` leaves
+    them out); the groups are :func:`nps`'s: detractors up to ``detractor_max``, promoters from
+    ``promoter_min``, passives between.
+
+    >>> nps_distribution([10, 9, 7, 3, 3, None], detractor_max=6)[3]
+    (3, 2, 0, 0)
+    >>> nps_distribution([10, 9, 7, 3, 3])[10], nps_distribution([10, 9, 7, 3, 3])[7]
+    ((10, 0, 0, 1), (7, 0, 1, 0))
+    """
+    values = np.asarray(scores, dtype=object)
+    numeric = np.array(
+        [
+            float(v) if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else np.nan
+            for v in values
+        ]
+    )
+    out = []
+    for k in range(11):
+        count = int(np.sum(numeric == k))
+        out.append(
+            (
+                k,
+                count if k <= detractor_max else 0,
+                count if detractor_max < k < promoter_min else 0,
+                count if k >= promoter_min else 0,
+            )
+        )
+    return out
+
+
+def satisfaction_index(mean: Any, *, scale: tuple[float, float]) -> float:
+    r"""A mean satisfaction score rescaled to a 0-100 index, the way the ACSI rescales its answers.
+
+    .. math::
+
+        I = \frac{\bar{x} - \text{low}}{\text{high} - \text{low}} \times 100
+
+    The ACSI rescales its 1-10 answers so (Fornell et al. 1996); it also combines three questions
+    with estimated weights, so an index from one question approximates the ACSI, not equals it.
+
+    References
+    ----------
+    Fornell, C., Johnson, M. D., Anderson, E. W., Cha, J. & Bryant, B. E. (1996), "The American
+    Customer Satisfaction Index: nature, purpose, and findings", *Journal of Marketing* 60(4), 7-18.
+
+    >>> satisfaction_index(4.0, scale=(1, 5))
+    75.0
+    """
+    lo, hi = float(scale[0]), float(scale[1])
+    if not hi > lo:
+        raise KpiInputError(f"scale must run from low to high, got {scale!r}", argument="scale", value=scale)
+    return (float(mean) - lo) / (hi - lo) * 100.0

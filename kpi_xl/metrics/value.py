@@ -35,6 +35,7 @@ __all__ = [
     "clv_formula",
     "lifespan_from_churn",
     "clv_retention",
+    "convert_discount_rate",
 ]
 
 ClvConvention = Literal["gupta-lehmann", "blattberg", "ofek"]
@@ -617,3 +618,30 @@ def clv_retention(
         method=convention,
         components={"margin_multiple": multiple, "margin": m, "retention": r, "discount_rate": d},
     )
+
+
+def convert_discount_rate(rate: Any, *, from_periods_per_year: Any, to_periods_per_year: Any) -> float:
+    r"""A discount rate for another period length, compounding alike.
+
+    .. math::
+
+        d_{to} = (1 + d_{from})^{f / t} - 1
+
+    where *f* and *t* are the periods per year of the given and the wanted rate (12 monthly, 1
+    annual). 10% a year is 0.797% a month, not 0.833%.
+
+    References
+    ----------
+    Brealey, R. A., Myers, S. C. & Allen, F., *Principles of Corporate Finance*, ch. 2 (effective
+    and compounded rates).
+
+    >>> round(convert_discount_rate(0.10, from_periods_per_year=1, to_periods_per_year=12), 6)
+    0.007974
+    """
+    d = float(rate)
+    if not math.isfinite(d) or d <= -1:
+        raise KpiInputError(f"rate must be above -1, got {rate!r}", argument="rate", value=rate)
+    f, t = float(from_periods_per_year), float(to_periods_per_year)
+    if not (f > 0 and t > 0):
+        raise KpiInputError("periods per year must be above 0", argument="periods_per_year")
+    return float(math.expm1((f / t) * math.log1p(d)))

@@ -637,18 +637,9 @@ def compute(data: Prepared, st: Settings, *, predict: bool = True) -> Results:
         cards["clv"] = Card(clv["mean"], None, None, "currency")
     cards.setdefault("clv", Card(None, None, None, "currency"))
 
-    dist_scores = r_in["nps"].to_numpy()
-    dist = []
-    for k in range(11):
-        count = float(np.sum(dist_scores == k))
-        dist.append(
-            (
-                k,
-                count if k <= st.nps_detractor_max else 0.0,
-                count if st.nps_detractor_max < k < st.nps_promoter_min else 0.0,
-                count if k >= st.nps_promoter_min else 0.0,
-            )
-        )
+    dist = m.nps_distribution(
+        r_in["nps"].to_numpy(), promoter_min=st.nps_promoter_min, detractor_max=st.nps_detractor_max
+    )
     trend_chart = [
         (pd.Timestamp(months[i]).strftime("%Y-%m"), trends[i]["nps"], trends[i]["csat"])
         for i in range(TREND_MONTHS)
@@ -720,7 +711,11 @@ def _customer_values(
     # Customers are rows with an id, as the native COUNTIFS(id, "<>") counts them.
     n_customers = int(pd.notna(cust["customer"]).sum())
     comp = eng.complaint_rate(t_in["complaint"].to_numpy(), n_customers)
-    start = _val(ch, "customers_start") if ch else _active_at_start(cust, win)
+    start = (
+        _val(ch, "customers_start")
+        if ch
+        else m.customers_active_at(cust["signup"].to_numpy(), cust["churn"].to_numpy(), win[0])
+    )
     return {
         "customers": n_customers,
         "active_start": start,
@@ -738,19 +733,6 @@ def _customer_values(
         "complaints_per_1000": _val(comp),
         "_small": start < eng.min_n,
     }
-
-
-def _active_at_start(cust: pd.DataFrame, win) -> int:
-    """Customers active on the first day when the engine has no churn to report (no starting cohort)."""
-    s, c = cust["signup"].to_numpy(), cust["churn"].to_numpy()
-    p0 = win[0].astype("datetime64[D]")
-    return int(
-        np.sum(
-            ~np.isnat(s)
-            & (s.astype("datetime64[D]") < p0)
-            & (np.isnat(c) | (c.astype("datetime64[D]") >= p0))
-        )
-    )
 
 
 def _customer_block(eng, dims, cust, r_in, o_in, t_in, win, groups, more) -> Block:
@@ -874,13 +856,7 @@ def _cohorts(orders: pd.DataFrame, st: Settings) -> tuple[pd.DataFrame | None, l
     )
     table = table.iloc[-COHORT_ROWS:]
     shares = table.drop(columns="cohort_size")
-    sizes = table["cohort_size"].to_numpy(dtype=float)
-    # The all-cohort curve weights each cohort by its size, over the cohorts that reached month k.
-    observed = shares.notna().to_numpy()
-    weighted = np.where(observed, shares.fillna(0).to_numpy() * sizes[:, None], 0.0).sum(axis=0)
-    base = np.where(observed, sizes[:, None], 0.0).sum(axis=0)
-    mean_curve = [float(w / b) if b > 0 else None for w, b in zip(weighted, base, strict=True)]
-    series = [("all", mean_curve)]
+    series = [("all", m.cohort_average_curve(table))]
     # The latest cohorts with at least 3 observed months, newest last.
     mature = [c for c in table.index if shares.loc[c].notna().sum() >= 4][-(CHART_COHORT_SERIES - 1) :]
     for c in mature:
@@ -904,15 +880,16 @@ def _clv(t: dict[str, pd.DataFrame], st: Settings, predict: bool) -> dict[str, A
     if o.empty:
         return {"error": "no orders up to the end of the reporting period"}
     hist = m.historical_clv(o["customer"].to_numpy(), o["amount"].to_numpy(), margin=st.clv_margin)
-    monthly_rate = (1.0 + st.clv_discount_rate) ** (1.0 / 12.0) - 1.0
-    weeks_per_month = MONTH_DAYS / 7.0
+    monthly_rate = m.convert_discount_rate(
+        st.clv_discount_rate, from_periods_per_year=1, to_periods_per_year=12
+    )
     try:
         pred = m.predict_clv(
             o["customer"].to_numpy(),
             o["date"].to_numpy(),
             o["amount"].to_numpy(),
             time_unit="week",
-            horizon=st.clv_horizon_months * weeks_per_month,
+            horizon=m.length_in_units(st.clv_horizon_months, "month", "week"),
             step="month",
             discount_rate=monthly_rate,
             observation_end=st.period_end,
@@ -947,7 +924,7 @@ def _benchmarks(
     eng: _Engine, r_in: pd.DataFrame, cards: dict[str, Card], st: Settings
 ) -> list[dict[str, Any]]:
     sat = eng.satisfaction(r_in["csat"].to_numpy())
-    acsi = None if sat is None else (sat.value - 1.0) / (st.csat_scale_max - 1.0) * 100.0
+    acsi = None if sat is None else m.satisfaction_index(sat.value, scale=(1, st.csat_scale_max))
     churn = cards["churn"].value
     monthly = (
         None

@@ -40,6 +40,7 @@ Davidson-Pilon, C. lifetimes 0.11.3 (MIT), the Python implementation these resul
 against.
 """
 
+from ._discount import length_in_units, read_step
 from ._inputs import check_time_unit as check_time_unit
 from .bgbb import BetaGeoBetaBinomFitter
 from .bgnbd import BetaGeoFitter
@@ -71,4 +72,6 @@ __all__ = [
     "ClvPrediction",
     "ClvSettings",
     "INTERVAL_METHOD",
+    "read_step",
+    "length_in_units",
 ]

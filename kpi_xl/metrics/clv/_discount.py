@@ -20,6 +20,51 @@ from .bgnbd import BetaGeoFitter
 STEP_NAMES = ("day", "week", "month", "year")
 
 
+def read_step(value: Any, argument: str = "step", *, locale: str | None = None) -> float | str:
+    """A discounting step as a user gives it, read once for every face: one of :data:`STEP_NAMES`
+    (any case, surrounding spaces), or a positive number of time units (a number, or number text
+    read by :func:`kpi_xl.metrics.rules.read_number` in ``locale``: ``4,5`` is 4.5 anywhere,
+    ``4.345`` needs a known locale). Anything else is bad input naming the step.
+
+    >>> read_step(" Month "), read_step("4,5"), read_step("4.345", locale="en"), read_step(2)
+    ('month', 4.5, 4.345, 2.0)
+    """
+    from ..rules import read_number
+
+    if isinstance(value, str):
+        name = value.strip().lower()
+        if name in STEP_NAMES:
+            return name
+        try:
+            number = read_number(value, argument=argument, locale=locale)
+        except KpiInputError as exc:
+            if exc.kind == "ambiguous":
+                raise
+            raise KpiInputError(
+                f"{argument} must be a number of time units or 'day', 'week', 'month' or 'year', "
+                f"got {value!r}",
+                argument=argument,
+                value=value,
+            ) from None
+        return require_positive(number, argument)
+    return require_positive(value, argument)
+
+
+def length_in_units(n: Any, unit: str, time_unit: str) -> float:
+    """``n`` days, weeks, months or years as a number of ``time_unit`` (a month is 30.4375 days,
+    a year 365.25, as the models count): a horizon of 12 months for a weekly model.
+
+    >>> round(length_in_units(12, "month", "week"), 4)
+    52.1786
+    """
+    for u in (unit, time_unit):
+        if u not in DAYS_PER_UNIT:
+            raise KpiInputError(
+                f"unit must be one of {', '.join(DAYS_PER_UNIT)}, got {u!r}", argument="time_unit", value=u
+            )
+    return require_positive(n, "n") * DAYS_PER_UNIT[unit] / DAYS_PER_UNIT[time_unit]
+
+
 def _steps(horizon: Any, step: Any, time_unit: str) -> tuple[int, float]:
     """Number of whole discounting steps in the horizon, and the step length in model units."""
     h = require_positive(horizon, "horizon")
