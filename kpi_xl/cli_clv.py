@@ -100,9 +100,9 @@ def run_holdout(args: argparse.Namespace, read_options: Any, problems: Any) -> i
     )
     customers = with_customer_ids(ds, report.customers)
     if args.output is not None:
-        from .cli import _write_predictions
+        from .cli import _output_table, _write_predictions
 
-        _write_predictions(customers, args.output)
+        _write_predictions(ds, customers, args.output, _output_table(args.output))
     unit = report.time_unit
     fh = sys.stdout
     comparison = report.comparison.reset_index()
