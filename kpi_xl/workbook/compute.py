@@ -21,6 +21,7 @@ Nothing here knows about cells or formulas; :mod:`kpi_xl.workbook.sheets` places
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .. import metrics as m
-from ..metrics import KpiInputError, MetricResult
+from ..metrics import KpiInputError, MetricResult, catalog
 from ..metrics.rules import clean_dates, clean_numbers, clean_scores, label_groups, placeholder_mask
 from .benchmarks import BENCHMARKS, INDUSTRIES
 from .errors import WorkbookError
@@ -487,91 +488,72 @@ def _val(r: MetricResult | None, attr: str = "value") -> Any:
 
 
 class _Engine:
-    """The engine calls the sheets need, with the workbook's settings applied once."""
+    """The engine calls the sheets need: each metric from the catalog (:mod:`kpi_xl.metrics.catalog`),
+    with the workbook's settings given to the options it takes (by their names)."""
 
     def __init__(self, st: Settings, min_n: int) -> None:
         self.st, self.conf, self.min_n = st, st.confidence, min_n
+        self._settings: dict[str, Any] = {
+            "confidence": self.conf,
+            "min_n": min_n,
+            "target_hours": st.sla_target_hours,
+        }
+        # Settings that belong to one survey question (the role its scores answer).
+        self._by_role: dict[str, dict[str, Any]] = {
+            "nps_score": {"promoter_min": st.nps_promoter_min, "detractor_max": st.nps_detractor_max},
+            "csat_score": {"scale": (1, st.csat_scale_max), "threshold": st.csat_threshold},
+            "ces_score": {"scale": (1, st.ces_scale_max), "agree_threshold": st.ces_agree_threshold},
+        }
+
+    def run(self, name: str, *columns: Any, variant: dict[str, Any] | None = None, **extra: Any):
+        """The catalog metric ``name`` (the variant with ``variant``'s fixed options) on ``columns``,
+        or None where the engine says there is nothing to compute."""
+        spec = next(s for s in catalog.variants(name) if not variant or dict(s.options) == variant)
+        params = inspect.signature(spec.function).parameters
+        wanted = {**self._settings, **self._by_role.get(spec.roles[0], {}), **extra}
+        return _safe(spec.run, *columns, **{k: v for k, v in wanted.items() if k in params})
 
     def nps(self, scores: np.ndarray) -> MetricResult | None:
-        return _safe(
-            m.nps,
-            scores,
-            promoter_min=self.st.nps_promoter_min,
-            detractor_max=self.st.nps_detractor_max,
-            confidence=self.conf,
-            min_n=self.min_n,
-        )
+        return self.run("nps", scores)
 
     def csat(self, scores: np.ndarray) -> MetricResult | None:
-        return _safe(
-            m.csat,
-            scores,
-            scale=(1, self.st.csat_scale_max),
-            threshold=self.st.csat_threshold,
-            confidence=self.conf,
-            min_n=self.min_n,
-        )
+        return self.run("csat", scores)
 
     def satisfaction(self, scores: np.ndarray) -> MetricResult | None:
-        return _safe(m.satisfaction_mean, scores, scale=(1, self.st.csat_scale_max), confidence=self.conf)
+        return self.run("satisfaction_mean", scores)
 
     def ces(self, scores: np.ndarray) -> MetricResult | None:
-        return _safe(
-            m.ces,
-            scores,
-            scale=(1, self.st.ces_scale_max),
-            agree_threshold=self.st.ces_agree_threshold,
-            confidence=self.conf,
-            min_n=self.min_n,
-        )
+        return self.run("ces", scores)
 
     def churn(self, signup: np.ndarray, churn: np.ndarray, window: tuple[np.datetime64, np.datetime64]):
         if signup.size == 0:
             return None
         last = (window[1] - np.timedelta64(1, "D")).astype("datetime64[D]")
-        return _safe(
-            m.churn_from_records,
-            signup,
-            churn,
-            period_start=window[0].astype("datetime64[D]"),
-            period_end=last,
-            confidence=self.conf,
-            min_n=self.min_n,
+        return self.run(
+            "churn", signup, churn, period_start=window[0].astype("datetime64[D]"), period_end=last
         )
 
     def aov(self, amounts: np.ndarray) -> MetricResult | None:
-        return _safe(m.average_order_value, amounts, confidence=self.conf, min_n=self.min_n)
+        return self.run("aov", amounts)
 
     def refund(self, flags: np.ndarray) -> MetricResult | None:
-        return _safe(m.refund_rate, flags, confidence=self.conf, min_n=self.min_n)
+        return self.run("refund_rate", flags)
 
     def repeat(self, customers: np.ndarray) -> MetricResult | None:
         ids = customers[pd.notna(customers)]
-        return (
-            _safe(m.repeat_purchase_rate, ids, confidence=self.conf, min_n=self.min_n) if ids.size else None
-        )
+        return self.run("repeat_purchase_rate", ids) if ids.size else None
 
     def frt(self, created: np.ndarray, replied: np.ndarray) -> MetricResult | None:
-        if created.size == 0:
-            return None
-        return _safe(m.first_response_time, created, replied, confidence=self.conf, min_n=self.min_n)
+        return self.run("first_response_time", created, replied) if created.size else None
 
     def sla(self, created: np.ndarray, replied: np.ndarray) -> MetricResult | None:
-        if created.size == 0:
-            return None
-        return _safe(
-            m.sla_rate,
-            created,
-            replied,
-            target_hours=self.st.sla_target_hours,
-            confidence=self.conf,
-            min_n=self.min_n,
-        )
+        return self.run("sla_rate", created, replied) if created.size else None
 
     def complaints(self, flags: np.ndarray) -> MetricResult | None:
-        return _safe(m.complaint_volume, flags)
+        return self.run("complaint_volume", flags)
 
     def complaint_rate(self, flags: np.ndarray, base: int) -> MetricResult | None:
+        # Complaints per 1,000 customers takes a count of customers, not a column: not a catalog metric.
         if base == 0 or np.isnan(flags).all():
             return None
         return _safe(m.complaint_rate, flags[~np.isnan(flags)], base, confidence=self.conf)
@@ -583,7 +565,7 @@ class _Engine:
         keep = ~np.isnan(total) & (reach > 0)
         if not keep.any():
             return None
-        return _safe(m.engagement_rate, total[keep], reach[keep], basis="reach", confidence=self.conf)
+        return self.run("engagement_rate", total[keep], reach[keep], variant={"basis": "reach"}, min_n=None)
 
 
 def _groups(values: np.ndarray) -> tuple[pd.Series, list[str], int]:
