@@ -83,7 +83,7 @@ def test_refresh_writes_injected_segment_labels_and_values_as_text(template, tmp
     wb.save(book)
 
     report = refresh_workbook(book)
-    assert ("Responses", "NPS score", "=1+1") in {(i.sheet, i.column, i.value) for i in report.invalid}
+    assert ("Responses", "NPS score", "=1+1") in {(i.source, i.column, i.value) for i in report.invalid}
 
     out = openpyxl.load_workbook(book)
     written = []

@@ -101,7 +101,7 @@ def case():
 
 def test_invalid_values_are_listed_with_sheet_row_column_value_and_reason(case):
     data, _ = case
-    found = {(i.sheet, i.row, i.column, i.value): i.why for i in data.invalid}
+    found = {(i.source, i.row, i.column, i.value): i.reason for i in data.invalid}
     assert set(found) == {
         ("Responses", 5, "CSAT score", "4"),
         ("Responses", 6, "NPS score", 9.5),
@@ -214,3 +214,36 @@ def test_bad_settings_name_the_cell():
         _settings(industry="Space travel")
     with pytest.raises(WorkbookError, match="a date"):
         _settings(period_start="soon")
+
+
+def test_blank_required_cells_and_placeholders_are_listed_as_problems():
+    # An order row with a blank amount, one with a blank customer id, one with "n/a" for the amount:
+    # each is a Problem on the Start tab list (verdict blank or placeholder), not only a lower n.
+    from kpi_xl.metrics import Problem
+    from kpi_xl.workbook.compute import REQUIRED_BLANK
+
+    lab = labels("en")
+    orders = [
+        ("O1", "C1", D(2025, 1, 5), 40.0, "no"),  # 2
+        ("O2", "C1", D(2025, 1, 6), None, "no"),  # 3: blank amount
+        ("O3", None, D(2025, 1, 7), 20.0, "no"),  # 4: blank customer id
+        ("O4", "C2", D(2025, 1, 8), "n/a", "no"),  # 5: placeholder amount
+    ]
+    data = prepare(
+        _raw({"orders": orders}),
+        _settings(),
+        sheet_names=dict(lab["sheet"]),
+        headers={t: dict(lab["col"][t]) for t in TABLES},
+        yes="yes",
+        no="no",
+    )
+    assert all(isinstance(p, Problem) for p in data.invalid)
+    got = {(p.source, p.row, p.column, p.verdict): p.reason for p in data.invalid}
+    assert got == {
+        ("Orders", 3, "Amount", "blank"): REQUIRED_BLANK,
+        ("Orders", 4, "Customer", "blank"): REQUIRED_BLANK,
+        ("Orders", 5, "Amount", "placeholder"): "a placeholder for no value: left out, like a blank",
+    }
+    # The numbers leave those cells out: AOV over 40 and 20 (the row without a customer still has
+    # an amount).
+    assert data.tables["orders"]["amount"].dropna().tolist() == [40.0, 20.0]

@@ -54,7 +54,7 @@ def test_refresh_reports_invalid_rows_on_the_start_sheet_and_in_the_report(book)
         "Tickets": 900,
         "Engagement": 315,
     }
-    got = {(i.sheet, i.column, i.value) for i in report.invalid}
+    got = {(i.source, i.column, i.value) for i in report.invalid}
     assert got == {
         ("Responses", "NPS score", 11),
         ("Responses", "CSAT score", "n/a"),
@@ -65,10 +65,10 @@ def test_refresh_reports_invalid_rows_on_the_start_sheet_and_in_the_report(book)
     first = START.invalid_row + 2
     listed = [[start.cell(row=r, column=c).value for c in range(1, 6)] for r in range(first, first + 4)]
     for inv in report.invalid:
-        assert [inv.sheet, inv.row, inv.column, inv.value, inv.why] in listed
+        assert [inv.source, inv.row, inv.column, inv.value, inv.reason] in listed
     # The row numbers point at the bad cells.
     for inv in report.invalid:
-        ws = wb[inv.sheet]
+        ws = wb[inv.source]
         header = [c.value for c in ws[1]]
         assert ws.cell(row=inv.row, column=header.index(inv.column) + 1).value == inv.value
     assert listed[3] == [None] * 5
@@ -350,8 +350,8 @@ def test_excel_path_writes_the_same_values_as_the_file_path(book, tmp_path):
     open_book.wb.save(tmp_path / "via_excel.xlsm")
     file_report = refresh_workbook(other)
     assert report.rows_read == file_report.rows_read
-    assert [(i.sheet, i.row, i.column, i.value) for i in report.invalid] == [
-        (i.sheet, i.row, i.column, i.value) for i in file_report.invalid
+    assert [(i.source, i.row, i.column, i.value) for i in report.invalid] == [
+        (i.source, i.row, i.column, i.value) for i in file_report.invalid
     ]
     a, b = load_workbook(tmp_path / "via_excel.xlsm"), load_workbook(other)
     for key in ("start", "segments", "trends", "cohorts", "clv", "chartdata", "dashboard", "benchmarks"):

@@ -234,9 +234,9 @@ def _frame_rows(frame: pd.DataFrame, spec) -> list[list[Any]]:
     cols = []
     for col in spec.columns:
         s = frame[col.key]
-        if col.kind in ("date", "datetime") and pd.api.types.is_datetime64_any_dtype(s):
+        if col.kind == "date" and pd.api.types.is_datetime64_any_dtype(s):
             stamps = [None if pd.isna(v) else v.to_pydatetime() for v in s]
-            cols.append([v.date() if v is not None and col.kind == "date" else v for v in stamps])
+            cols.append([v.date() if v is not None and not col.time else v for v in stamps])
         else:
             cols.append(
                 [
@@ -474,18 +474,18 @@ def _build_table(ws: Any, spec, frame: pd.DataFrame, lab: dict[str, Any], lang: 
         letter = get_column_letter(j)
         ws.column_dimensions[letter].width = col.width
         full = f"{letter}2:{letter}1048576"
-        if col.kind in ("date", "datetime"):
-            fmt = DATE_FORMATS[lang] if col.kind == "date" else DATETIME_FORMATS[lang]
+        if col.kind == "date":
+            fmt = DATETIME_FORMATS[lang] if col.time else DATE_FORMATS[lang]
             for (cell,) in ws.iter_rows(min_row=2, max_row=last, min_col=j, max_col=j):
                 cell.number_format = fmt
             dv = DataValidation(
                 type="date", operator="between", formula1="DATE(1990,1,1)", formula2="DATE(2100,12,31)"
             )
-        elif col.kind in ("nps", "csat", "ces"):
+        elif col.kind == "score":
             top = {"nps": "10", "csat": setting_name("csat_scale_max"), "ces": setting_name("ces_scale_max")}[
-                col.kind
+                col.scale
             ]
-            low = "0" if col.kind == "nps" else "1"
+            low = "0" if col.scale == "nps" else "1"
             dv = DataValidation(type="whole", operator="between", formula1=low, formula2=top)
         elif col.kind == "amount":
             dv = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0")

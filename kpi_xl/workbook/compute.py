@@ -33,7 +33,7 @@ import pandas as pd
 
 from .. import metrics as m
 from ..metrics import KpiInputError, MetricResult, catalog
-from ..metrics.rules import clean_dates, clean_numbers, clean_scores, label_groups, placeholder_mask
+from ..metrics.rules import Problem, clean_dates, clean_numbers, clean_scores, label_groups, placeholder_mask
 from .benchmarks import BENCHMARKS, INDUSTRIES
 from .errors import WorkbookError
 from .layout import (
@@ -50,7 +50,6 @@ from .layout import (
 )
 
 __all__ = [
-    "Invalid",
     "Settings",
     "Prepared",
     "Results",
@@ -60,21 +59,11 @@ __all__ = [
     "MONTH_DAYS",
 ]
 
+#: Why a blank required cell is listed on the Start tab.
+REQUIRED_BLANK = "is blank; the row is left out of the KPIs that need this value"
+
 #: Average month length in days (365.25 / 12), used to turn months into weeks and days.
 MONTH_DAYS = 30.4375
-
-
-@dataclass(frozen=True)
-class Invalid:
-    """One invalid value: where it is (sheet name, 1-based row, column header), what, and why."""
-
-    sheet: str
-    row: int
-    column: str
-    value: Any
-    why: str
-    #: "invalid", or "placeholder" for text meaning no value ("n/a"): listed, left out as a blank.
-    verdict: str = "invalid"
 
 
 @dataclass(frozen=True)
@@ -187,7 +176,7 @@ class Prepared:
 
     tables: dict[str, pd.DataFrame]
     rows_read: dict[str, int]
-    invalid: list[Invalid]
+    invalid: list[Problem]
     invalid_by_table: dict[str, int]
 
 
@@ -247,7 +236,7 @@ class _Checker:
 
     def __init__(self, sheet: str, headers: dict[str, str], rows: np.ndarray) -> None:
         self.sheet, self.headers, self.rows = sheet, headers, rows
-        self.found: list[Invalid] = []
+        self.found: list[Problem] = []
 
     def flag(
         self,
@@ -260,7 +249,7 @@ class _Checker:
         for i in np.flatnonzero(mask):
             v = raw.iloc[i]
             self.found.append(
-                Invalid(
+                Problem(
                     self.sheet,
                     int(self.rows[i]),
                     self.headers[column],
@@ -345,7 +334,7 @@ def prepare(
     workbook, for messages.
     """
     tables: dict[str, pd.DataFrame] = {}
-    invalid: list[Invalid] = []
+    invalid: list[Problem] = []
     by_table: dict[str, int] = {}
     rows_read: dict[str, int] = {}
     for key, spec in TABLES.items():
@@ -354,14 +343,14 @@ def prepare(
         out: dict[str, Any] = {}
         for col in spec.columns:
             s = frame[col.key].astype(object).reset_index(drop=True)
-            if col.kind in ("date", "datetime"):
+            if col.kind == "date":
                 out[col.key] = _dates(col.key, s, chk)
-            elif col.kind in ("nps", "csat", "ces"):
+            elif col.kind == "score":
                 lo, hi = {
                     "nps": (0, 10),
                     "csat": (1, settings.csat_scale_max),
                     "ces": (1, settings.ces_scale_max),
-                }[col.kind]
+                }[col.scale]
                 out[col.key] = _numbers(
                     col.key,
                     s,
@@ -389,6 +378,12 @@ def prepare(
                 out[col.key] = _flags(col.key, s, chk, yes, no)
             else:
                 out[col.key] = _as_text(s).to_numpy(dtype=object)
+        for col in spec.columns:
+            if col.required:
+                # A row with other values and this cell empty (a blank amount on an order row, a
+                # blank customer id) is left out of what needs the cell: listed, not only counted.
+                s = frame[col.key].astype(object).reset_index(drop=True)
+                chk.flag(col.key, s, _blank(s), REQUIRED_BLANK, "blank")
         df = pd.DataFrame(out)
         _cross_checks(key, df, chk)
         tables[key] = df

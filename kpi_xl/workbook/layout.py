@@ -24,6 +24,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from ..metrics.rules import Kind
+
 __all__ = [
     "TEMPLATE_VERSION",
     "DEFAULT_TEMPLATE_NAME",
@@ -113,15 +115,20 @@ def setting_name(key: str) -> str:
 class Column:
     """One column of a data Table.
 
-    ``kind`` says what a valid value is: ``"date"``, ``"datetime"``, ``"id"`` and ``"text"`` (any
-    text or number), ``"nps"``/``"csat"``/``"ces"`` (whole-number scores on the scale set on the
-    Settings tab), ``"amount"`` (a number >= 0), ``"count"`` (a whole number >= 0), ``"flag"``
-    (the workbook's yes/no words, as offered by the drop-down).
+    ``kind`` is the engine's vocabulary (:data:`kpi_xl.metrics.rules.KINDS`): ``"date"`` (with
+    ``time``: a date and time), ``"id"``, ``"label"`` (a segment label) and ``"text"`` (any text or
+    number), ``"score"`` (a whole number on the scale named by ``scale``: ``"nps"``, ``"csat"`` or
+    ``"ces"``, set on the Settings tab), ``"amount"`` (a number >= 0), ``"count"`` (a whole number
+    >= 0), ``"flag"`` (the workbook's yes/no words, as offered by the drop-down). ``required``: a
+    row with other values needs this one; a blank there is listed on the Start tab.
     """
 
     key: str
-    kind: str
+    kind: Kind
     width: float = 14
+    scale: str | None = None
+    time: bool = False
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,10 +149,10 @@ TABLES: dict[str, TableSpec] = {
         (
             Column("date", "date", 12),
             Column("customer", "id", 12),
-            Column("segment", "text", 14),
-            Column("nps", "nps", 11),
-            Column("csat", "csat", 11),
-            Column("ces", "ces", 11),
+            Column("segment", "label", 14),
+            Column("nps", "score", 11, scale="nps"),
+            Column("csat", "score", 11, scale="csat"),
+            Column("ces", "score", 11, scale="ces"),
             Column("comment", "text", 40),
         ),
     ),
@@ -153,10 +160,10 @@ TABLES: dict[str, TableSpec] = {
         "customers",
         "tblCustomers",
         (
-            Column("customer", "id", 13),
-            Column("segment", "text", 14),
-            Column("region", "text", 14),
-            Column("channel", "text", 12),
+            Column("customer", "id", 13, required=True),
+            Column("segment", "label", 14),
+            Column("region", "label", 14),
+            Column("channel", "label", 12),
             Column("signup", "date", 13),
             Column("churn", "date", 13),
             Column("referred_by", "id", 13),
@@ -167,9 +174,9 @@ TABLES: dict[str, TableSpec] = {
         "tblOrders",
         (
             Column("order", "id", 12),
-            Column("customer", "id", 12),
-            Column("date", "date", 12),
-            Column("amount", "amount", 12),
+            Column("customer", "id", 12, required=True),
+            Column("date", "date", 12, required=True),
+            Column("amount", "amount", 12, required=True),
             Column("refunded", "flag", 11),
         ),
     ),
@@ -179,9 +186,9 @@ TABLES: dict[str, TableSpec] = {
         (
             Column("ticket", "id", 11),
             Column("customer", "id", 12),
-            Column("created", "datetime", 17),
-            Column("first_response", "datetime", 17),
-            Column("resolved", "datetime", 17),
+            Column("created", "date", 17, time=True),
+            Column("first_response", "date", 17, time=True),
+            Column("resolved", "date", 17, time=True),
             Column("complaint", "flag", 11),
         ),
     ),
@@ -190,7 +197,7 @@ TABLES: dict[str, TableSpec] = {
         "tblEngagement",
         (
             Column("date", "date", 12),
-            Column("channel", "text", 13),
+            Column("channel", "label", 13),
             Column("reach", "count", 11),
             Column("followers", "count", 11),
             Column("likes", "count", 9),

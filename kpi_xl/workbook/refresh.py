@@ -38,8 +38,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..metrics.rules import NUMBER_KINDS, Problem
 from ..safety import check_workbook_file, excel_text, lock_path, refresh_lock
-from .compute import Invalid, compute, prepare, read_settings
+from .compute import compute, prepare, read_settings
 from .errors import WorkbookError
 from .labels import LANGUAGES, header_aliases, labels
 from .layout import MARKER_NAME, SETTINGS, SHEETS, START, TABLES, setting_name, sheet_anchor
@@ -71,7 +72,7 @@ class RefreshReport:
     language: str
     rows_read: dict[str, int]
     invalid_rows: dict[str, int]
-    invalid: list[Invalid]
+    invalid: list[Problem]
     notes: list[str]
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -91,7 +92,7 @@ class RefreshReport:
             lines.append(
                 f"{len(self.invalid)} invalid value(s), left out of the KPIs (the rest of each row is used):"
             )
-            lines += [f"  {i.sheet}!{i.column} row {i.row}: {i.value!r}: {i.why}" for i in self.invalid]
+            lines += [f"  {i.source}!{i.column} row {i.row}: {i.value!r}: {i.reason}" for i in self.invalid]
         lines += [f"note: {n}" for n in self.notes]
         if self.backup:
             lines.append(f"previous version kept as {self.backup.name}")
@@ -107,11 +108,12 @@ class RefreshReport:
             "invalid_rows": self.invalid_rows,
             "invalid": [
                 {
-                    "sheet": i.sheet,
+                    "sheet": i.source,
                     "row": i.row,
                     "column": i.column,
                     "value": _jsonable(i.value),
-                    "why": i.why,
+                    "why": i.reason,
+                    "verdict": i.verdict,
                 }
                 for i in self.invalid
             ],
@@ -182,7 +184,7 @@ def _header_map(table: str, headers: Sequence[Any], where: str) -> dict[str, int
 
 
 #: Column kinds whose cells Excel's formulas read as numbers, whatever their format.
-_NUMBER_KINDS = frozenset({"nps", "csat", "ces", "amount", "count"})
+_NUMBER_KINDS = NUMBER_KINDS
 
 
 def _dates_as_numbers(

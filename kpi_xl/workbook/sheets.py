@@ -27,9 +27,9 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from ..metrics.rules import BLANK_LABEL
+from ..metrics.rules import BLANK_LABEL, Problem
 from .benchmarks import DIRECTION, TOLERANCE
-from .compute import MONTH_DAYS, Invalid, Results
+from .compute import MONTH_DAYS, Results
 from .layout import (
     BENCH_HEADER_ROW,
     CARDS,
@@ -181,7 +181,7 @@ class Status:
     refreshed: dt.datetime
     rows_read: dict[str, int]
     invalid_by_table: dict[str, int]
-    invalid: list[Invalid]
+    invalid: list[Problem]
     notes: list[str]
 
 
@@ -416,7 +416,7 @@ def _place_start(sink: Sink, ctx: Context, st: Status) -> None:
     first = START.invalid_row + 2
     sink.clear("start", first, 5, START.last_row)
     shown = st.invalid[:MAX_INVALID_LISTED]
-    body: list[list[Any]] = [[i.sheet, i.row, i.column, _cell_text(i.value), i.why] for i in shown]
+    body: list[list[Any]] = [[i.source, i.row, i.column, _cell_text(i.value), i.reason] for i in shown]
     if len(st.invalid) > MAX_INVALID_LISTED:
         body.append([t["inv_more"].format(n=len(st.invalid) - MAX_INVALID_LISTED), None, None, None, None])
     if not st.invalid:
