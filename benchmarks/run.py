@@ -27,6 +27,10 @@ Measurements (kpi-xl / the anchor):
 ``scale``     BG/NBD + Gamma-Gamma on 250k, 500k and 1M synthetic customers with the same distinct
               (frequency, recency, T) patterns / lifetimes (one run per size): time, and memory of
               the fit on customers, of the compression to patterns, and of the fit on patterns.
+``files``     ``kpi-xl report`` and ``kpi-xl clv`` on 1M and 10M generated orders, CSV and Parquet, on
+              the DuckDB route (Ibis), fresh processes / the one-query floor (interpreter, import
+              duckdb, one hand-written query; for clv plus kpi-xl's fits) and the pandas path
+              (``benchmarks/bench_scale.py``, which also times the Spark route; --quick: 20k rows).
 ``refresh``   ``kpi-xl refresh`` of the template holding 100k responses, 50k customers, 500k orders
               and 50k tickets: time and peak memory of read, compute, write / LibreOffice
               recalculating the same book's native formulas (whose values must equal the engine's).
@@ -68,7 +72,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 RECALC = REPO.parent / "shared" / "tools" / "recalc.py"
-CASES = ("nps", "udf", "startup", "segments", "clv", "scale", "refresh", "build")
+CASES = ("nps", "udf", "startup", "segments", "clv", "scale", "files", "refresh", "build")
 SHEET_ROWS = 1_048_576
 NOTES_MARKER = "<!-- analysis: kept as it is by benchmarks/run.py --write -->"
 
@@ -933,6 +937,14 @@ def case_build(quick: bool, repeat: int, data: Path) -> list[dict[str, Any]]:
     ]
 
 
+def case_files(quick: bool, repeat: int, data: Path) -> list[dict[str, Any]]:
+    """Files beyond Excel on the DuckDB route against the one-query floor and the pandas path (see
+    ``benchmarks/bench_scale.py``, which also times the Spark route and an earlier tree)."""
+    from benchmarks.bench_scale import case_files as files
+
+    return files(quick, repeat, data, row)
+
+
 RUNNERS = {
     "nps": case_nps,
     "udf": case_udf,
@@ -942,6 +954,7 @@ RUNNERS = {
     "scale": case_scale,
     "refresh": case_refresh,
     "build": case_build,
+    "files": case_files,
 }
 
 

@@ -68,6 +68,8 @@ class Judged:
     reasons: np.ndarray
     how: str = "lookup"
     cast: str | None = None
+    #: Whether any cell is blank or a placeholder (else no query lists them).
+    has_blank: bool = True
     #: Segment columns: each distinct value's group label (the engine's label policy).
     labels: pd.Series | None = None
     #: Rows holding a rejected value (counted when the problems are listed).
@@ -314,6 +316,8 @@ class BackendDataset(Dataset):
     def _blank_cells(self, role: str) -> tuple[np.ndarray, np.ndarray, dict[Any, int] | None]:
         """Blank and placeholder cells of a role: the first rows (file rows, raw text) and every
         raw spelling's count."""
+        if not self.judged[role].has_blank:
+            return np.zeros(0, np.int64), np.zeros(0, dtype=object), None
         t = self.table([role])
         name = self.column_name(role)
         cells = t.filter(t[name].isnull() & ~t[f"{name}__bad"])
@@ -389,9 +393,16 @@ def judge(
             empty = pd.Series([], dtype=object)
             raw = ds.src[f"c{i}"]
             # Most id columns hold no id to strip: then the column is its own key.
-            strip = bool(ds.scalar(ds.src.filter(aggregate.id_needs_key(raw, sorted(BLANK_TEXT))).count()))
+            needs = aggregate.id_needs_key(raw, sorted(BLANK_TEXT))
+            got = ds.fetch(ds.src.aggregate(strip=ds.src.count(where=needs), null=raw.isnull().sum()))
+            strip, null = int(got["strip"].iloc[0]), int(got["null"].iloc[0] or 0)
             ds.judged[role] = Judged(
-                empty, empty, np.zeros(0, dtype=object), "key", "strip" if strip else None
+                empty,
+                empty,
+                np.zeros(0, dtype=object),
+                "key",
+                "strip" if strip else None,
+                has_blank=bool(strip or null),
             )
             continue
         casts: tuple[str, ...] = ()
@@ -414,7 +425,8 @@ def judge(
             if _cast_agrees(values, reasons, got[f"as_{c}"], "date" if kind == "date" else kind):
                 how, cast = "cast", c
                 break
-        ds.judged[role] = Judged(raw, values, reasons, how, cast)
+        blank = bool((pd.isna(values).to_numpy() & (reasons == "")).any())
+        ds.judged[role] = Judged(raw, values, reasons, how, cast, has_blank=blank)
         if parsed.labels is not None:
             ds.id_labels[role] = parsed.labels
         if parsed.note:
@@ -596,7 +608,8 @@ def _customers(ds, roles: tuple[str, ...], by, date_role, grouped: bool, days: b
     # A canonical order (by value), so float sums over customers do not depend on the backend's.
     # np.lexsort's last key is the primary one: group, then customer (the blank row last), orders...
     keys = [out[c].to_numpy(dtype=np.float64) for c in ("revenue", "days", "orders", "customer")]
-    order = np.lexsort([*keys, out["_group"].to_numpy(dtype=str)])
+    group, _ = pd.factorize(out["_group"], sort=True)
+    order = np.lexsort([*keys, group])
     return out.iloc[order].reset_index(drop=True)
 
 
