@@ -89,3 +89,17 @@ def test_the_check_finds_each_form_of_private_use():
     )
     found = private_engine_uses(source, ["kpi_xl", "data"], "probe.py")
     assert sorted(int(f.split(":")[1]) for f in found) == [1, 2, 3, 4, 6, 9], found
+
+
+def test_no_face_reads_an_engine_message_with_a_regular_expression():
+    # The faces that used to turn engine messages back into fields (issue 10) now format from the
+    # error's fields; none of them imports the regular-expression module any more.
+    for module in ("excel/errors.py", "data/_catalog.py", "data/_validate.py"):
+        tree = ast.parse((PACKAGE / module).read_text(encoding="utf-8"))
+        imported = {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Import, ast.ImportFrom))
+            for alias in node.names
+        } | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert "re" not in imported, module

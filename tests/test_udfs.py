@@ -463,3 +463,49 @@ def test_spill_pairs_and_row():
         ["x", None],
     ]
     assert spill.row([np.float64(1.5), None]) == [[1.5, None]]
+
+
+# -------------------------------------------------------------------------------------------------
+# The locale of the Excel functions (kpi_xl.excel.culture)
+# -------------------------------------------------------------------------------------------------
+
+
+def test_locale_from_the_environment_then_xlwings_conf(monkeypatch):
+    from kpi_xl.excel import culture
+
+    monkeypatch.delenv("KPI_XL_LOCALE", raising=False)
+    monkeypatch.setattr(culture, "_conf_setting", lambda: None)
+    # No setting and no Office.js call in progress: no locale, "1.000" is ambiguous.
+    assert culture.excel_locale() is None
+    got = udfs.CHURN("1.000", 120)
+    assert got.startswith("#VALUE! customers_start: value '1.000' reads as 1 or as 1000")
+    assert "set KPI_XL_LOCALE" in got
+    # xlwings.conf's KPI_XL_LOCALE key...
+    monkeypatch.setattr(culture, "_conf_setting", lambda: "de-DE")
+    assert culture.excel_locale() == "de-DE"
+    assert udfs.CHURN("1.000", 120) == pytest.approx(0.12)
+    assert udfs.CLV("60,5", 6, "0,4", 3) == pytest.approx(m.clv_formula(60.5, 6, 0.4, 3).value)
+    # ...and the environment variable before it.
+    monkeypatch.setenv("KPI_XL_LOCALE", "en-US")
+    assert culture.excel_locale() == "en-US"
+    assert udfs.CHURN("1,000", 120) == pytest.approx(0.12)
+    assert udfs.NPS("9,0").startswith("#VALUE! scores: value '9,0'")
+
+
+def test_a_locale_setting_that_is_no_locale_says_where_it_was_set(monkeypatch):
+    monkeypatch.setenv("KPI_XL_LOCALE", "Klingon")
+    got = udfs.NPS(rows(10.0, 9.0))
+    assert got.startswith(
+        "#VALUE! KPI_XL_LOCALE: value 'Klingon' (in the environment variable) is not a locale"
+    )
+
+
+def test_the_classic_runtime_shows_a_models_reason_for_too_few_customers():
+    # Four customers, three with a repeat purchase: the Gamma-Gamma spend model needs ten.
+    ids = rows("a", "a", "b", "b", "c", "c", "d")
+    dates = rows(*[45658.0, 45689.0, 45662.0, 45717.0, 45664.0, 45695.0, 45666.0])
+    amounts = rows(10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0)
+    got = udfs.CLV_PREDICT(ids, dates, amounts, "week", 52)
+    assert got.startswith("#N/A ") and "Gamma-Gamma spend model needs at least 10 customers" in got
+    # An empty range is still a plain #N/A: nothing to explain.
+    assert udfs.NPS(rows(None, None)) == "#N/A"
