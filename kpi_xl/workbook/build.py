@@ -43,7 +43,7 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 
 from ..safety import set_text
 from .benchmarks import BENCHMARKS, INDUSTRIES
-from .charts import add_dashboard_charts
+from .charts import add_clv_holdout_chart, add_dashboard_charts
 from .compute import compute, prepare, read_settings
 from .demo import demo_tables
 from .errors import WorkbookError
@@ -59,7 +59,11 @@ from .layout import (
     COHORT_PERIODS,
     COHORT_ROWS,
     DEFAULT_TEMPLATE_NAME,
+    HOLDOUT_COL,
+    HOLDOUT_FREQ_ROW,
+    HOLDOUT_ROW,
     MARKER_NAME,
+    PROJECTION_COL,
     SEGMENT_BLOCKS,
     SETTINGS,
     SHEETS,
@@ -610,6 +614,9 @@ def _build_cohorts(ws: Any, lab: dict[str, Any]) -> None:
         ),
     )
     _widths(ws, {"A": 14, "B": 11, **{get_column_letter(j): 7.5 for j in range(3, 4 + COHORT_PERIODS)}})
+    ws.cell(row=COHORT_HEADER_ROW - 2, column=PROJECTION_COL, value=t["retention_projection"]).font = _H2
+    _header_row(ws, COHORT_HEADER_ROW, PROJECTION_COL, t["retention_projection_header"])
+    _widths(ws, {get_column_letter(PROJECTION_COL + j): 13 for j in range(4)})
     ws.freeze_panes = f"C{first}"
 
 
@@ -624,7 +631,12 @@ def _build_clv(ws: Any, lab: dict[str, Any]) -> None:
     _header_row(ws, 4, 4, [k["segment"], k["customers"], k["clv"], f"{k['clv']} Σ"])
     ws.cell(row=CLV_TABLE_ROW - 1, column=1, value=t["clv_predictive"]).font = _H2
     _header_row(ws, CLV_TABLE_ROW, 1, [k[c] for c in CLV_COLUMNS])
+    ws.cell(row=HOLDOUT_ROW, column=HOLDOUT_COL, value=t["clv_holdout"]).font = _H2
+    _header_row(ws, HOLDOUT_ROW + 2, HOLDOUT_COL, t["clv_holdout_header"])
+    _header_row(ws, HOLDOUT_FREQ_ROW, HOLDOUT_COL, t["clv_holdout_by_frequency"])
+    add_clv_holdout_chart(ws, lab)
     _widths(ws, {"A": 30, "B": 16, "C": 12, "D": 14, "E": 12, "F": 14, "G": 14, "H": 14, "I": 14})
+    _widths(ws, {get_column_letter(HOLDOUT_COL + j): 13 for j in range(8)})
     ws.freeze_panes = f"A{CLV_TABLE_ROW + 1}"
 
 

@@ -35,10 +35,14 @@ from .layout import (
     CHART_SEGMENTS,
     CHART_TREND_ROW,
     COHORT_PERIODS,
+    HOLDOUT_BUCKETS,
+    HOLDOUT_COL,
+    HOLDOUT_FREQ_ROW,
+    HOLDOUT_ROW,
     TREND_MONTHS,
 )
 
-__all__ = ["add_dashboard_charts", "CHART_ANCHORS", "CHART_SIZE_CM"]
+__all__ = ["add_dashboard_charts", "add_clv_holdout_chart", "CHART_ANCHORS", "CHART_SIZE_CM"]
 
 #: Top-left cells of the four charts on the dashboard, in the order listed in the module docstring.
 CHART_ANCHORS = ("A15", "F15", "A32", "F32")
@@ -158,3 +162,24 @@ def add_dashboard_charts(dash: Worksheet, data: Worksheet, lab: dict[str, Any]) 
     coh.y_axis.scaling.min = 0
     _size(coh)
     dash.add_chart(coh, CHART_ANCHORS[3])
+
+
+def add_clv_holdout_chart(ws: Worksheet, lab: dict[str, Any]) -> None:
+    """The holdout check's conditional-expectation chart on the CLV sheet (Fader, Hardie & Lee
+    2005, Figure 4): mean repeat purchases in the holdout by purchases before it, actual next to
+    the recommended model's prediction, read from the table refresh writes beside it."""
+    first, last = HOLDOUT_FREQ_ROW, HOLDOUT_FREQ_ROW + HOLDOUT_BUCKETS
+    chart = BarChart()
+    chart.type, chart.grouping, chart.gapWidth = "col", "clustered", 60
+    chart.title = lab["text"]["chart_clv_holdout"]
+    chart.add_data(
+        Reference(ws, min_col=HOLDOUT_COL + 2, max_col=HOLDOUT_COL + 3, min_row=first, max_row=last),
+        titles_from_data=True,
+    )
+    chart.set_categories(Reference(ws, min_col=HOLDOUT_COL, min_row=first + 1, max_row=last))
+    for s, colour in zip(chart.series, (_BLUE, _AMBER), strict=True):
+        _solid(s, colour)
+    _axes(chart, None, "0.0")
+    _size(chart)
+    # Right of the tables, inside the rows the sheet keeps frozen above the customer table.
+    ws.add_chart(chart, f"{get_column_letter(HOLDOUT_COL + 9)}{HOLDOUT_ROW}")

@@ -456,6 +456,7 @@ class Results:
     cohorts: pd.DataFrame | None
     cohort_chart: list[tuple[str, list[Any]]]
     clv: dict[str, Any]
+    retention_projection: dict[str, Any]
     benchmarks: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
 
@@ -625,6 +626,7 @@ def compute(data: Prepared, st: Settings, *, predict: bool = True) -> Results:
     segment_chart = [(g, survey.values[(i, "nps")]) for i, g in enumerate(survey.groups[:CHART_SEGMENTS])]
 
     cohorts, cohort_chart = _cohorts(orders, st)
+    projection = _retention_projection(orders, st)
     bench = _benchmarks(eng, r_in, cards, st)
     return Results(
         settings=st,
@@ -638,6 +640,7 @@ def compute(data: Prepared, st: Settings, *, predict: bool = True) -> Results:
         cohorts=cohorts,
         cohort_chart=cohort_chart,
         clv=clv,
+        retention_projection=projection,
         benchmarks=bench,
         notes=notes,
     )
@@ -841,6 +844,78 @@ def _cohorts(orders: pd.DataFrame, st: Settings) -> tuple[pd.DataFrame | None, l
     return table, series
 
 
+#: Months of the retention projection next to the cohort table, and the most calibration months.
+PROJECTION_MONTHS = 24
+PROJECTION_CALIBRATION = COHORT_PERIODS
+#: Share of the order history the holdout check fits on; the rest is predicted.
+HOLDOUT_CALIBRATION_SHARE = 2 / 3
+
+
+def _retention_projection(orders: pd.DataFrame, st: Settings) -> dict[str, Any]:
+    """sBG (Fader & Hardie 2007) fitted to the customers still buying k months after their first
+    purchase (:func:`kpi_xl.metrics.cohort_survivors`), over as many months as at least
+    ``min_segment_n`` customers were observed for (12 at most), projected to 24 months."""
+    dates = orders["date"].to_numpy()
+    keep = (
+        ~np.isnat(dates)
+        & (dates < _d64(st.period_end) + np.timedelta64(1, "D"))
+        & pd.notna(orders["customer"]).to_numpy()
+    )
+    if not keep.any():
+        return {"error": "no orders up to the end of the reporting period"}
+    ids, when = orders["customer"].to_numpy()[keep], dates[keep]
+    for months in range(PROJECTION_CALIBRATION, 2, -1):
+        survivors = m.cohort_survivors(ids, when, periods=months, as_of=st.period_end)
+        if survivors[0] >= st.min_segment_n:
+            break
+    else:
+        return {"error": f"fewer than {st.min_segment_n} customers were observed for 3 months"}
+    try:
+        model = m.ShiftedBetaGeoFitter().fit(survivors)
+    except KpiInputError as exc:
+        return {"error": str(exc)}
+    if not (model.converged and model.identified):
+        return {"error": f"the sBG model could not be fitted: {model.message}"}
+    table = model.projection(PROJECTION_MONTHS)
+    return {
+        "alpha": float(model.params_["alpha"]),
+        "beta": float(model.params_["beta"]),
+        "customers": int(survivors[0]),
+        "months": months,
+        "table": table,
+    }
+
+
+def _clv_holdout(o: pd.DataFrame) -> dict[str, Any]:
+    """BG/NBD and MBG/NBD fitted on the first two thirds of the order history and checked on the
+    last third (:func:`kpi_xl.metrics.clv_holdout`), weekly. Pareto/NBD is left to the command
+    line and CLV_HOLDOUT: its fit has no closed-form gradient and can take seconds, too long for a
+    refresh."""
+    days = o["date"].to_numpy().astype("datetime64[D]")
+    first, last = days.min(), days.max()
+    start = first + np.timedelta64(int((last - first).astype(int) * HOLDOUT_CALIBRATION_SHARE) + 1, "D")
+    try:
+        rep = m.clv_holdout(
+            o["customer"].to_numpy(),
+            days,
+            holdout_start=start,
+            holdout_end=last,
+            time_unit="week",
+            models=("bg/nbd", "mbg/nbd"),
+        )
+    except KpiInputError as exc:
+        return {"error": str(exc)}
+    return {
+        "comparison": rep.comparison,
+        "recommended": rep.recommended,
+        "recommendation": rep.recommendation,
+        "by_frequency": rep.by_frequency,
+        "calibration_end": rep.calibration_end,
+        "holdout_end": rep.holdout_end,
+        "weeks": rep.duration,
+    }
+
+
 def _clv(t: dict[str, pd.DataFrame], st: Settings, predict: bool) -> dict[str, Any]:
     orders, cust = t["orders"], t["customers"]
     end = _d64(st.period_end) + np.timedelta64(1, "D")
@@ -884,7 +959,9 @@ def _clv(t: dict[str, pd.DataFrame], st: Settings, predict: bool) -> dict[str, A
         .sort_values("sum", ascending=False)
     )
     bg, gg, warnings = models
+    holdout = _clv_holdout(o)
     return {
+        "holdout": holdout,
         "mean": float(pred["clv"].mean()),
         "total": float(pred["clv"].sum()),
         "customers": len(pred),

@@ -157,6 +157,34 @@ _EN: dict[str, Any] = {
         "clv_summary": "Summary",
         "clv_by_segment": "By segment",
         "clv_not_available": "Predictive CLV not available: {why}",
+        "clv_holdout": "Holdout check: which purchase model predicts best",
+        "clv_holdout_note": "Fitted to the orders up to {cal_end}; predicted the {weeks:.1f} weeks to {end}.",
+        "clv_holdout_header": [
+            "Model",
+            "Log-likelihood",
+            "BIC",
+            "MAE",
+            "RMSE",
+            "Bias",
+            "Predicted",
+            "Actual",
+        ],
+        "clv_holdout_recommended": "Recommended: {why}",
+        "clv_holdout_by_frequency": [
+            "Repeat purchases before",
+            "Customers",
+            "Actual (mean)",
+            "Predicted (mean)",
+        ],
+        "clv_holdout_not_available": "Holdout check not available: {why}",
+        "chart_clv_holdout": "Holdout: repeat purchases per customer by purchases before",
+        "retention_projection": "Retention projection (shifted-beta-geometric, Fader & Hardie 2007)",
+        "retention_projection_note": (
+            "alpha {alpha:.3f}, beta {beta:.3f}: {customers} customers still buying k"
+            " months after the first purchase, {months} months observed."
+        ),
+        "retention_projection_header": ["Month", "Observed", "sBG survival", "sBG retention"],
+        "retention_projection_not_available": "Retention projection not available: {why}",
         "benchmarks_title": "Benchmarks: published industry figures beside your own values",
         "bm_metric": "Metric",
         "bm_industry": "Industry",
@@ -386,6 +414,31 @@ _DE: dict[str, Any] = {
         "clv_summary": "Übersicht",
         "clv_by_segment": "Nach Segment",
         "clv_not_available": "Prognostizierter CLV nicht verfügbar: {why}",
+        "clv_holdout": "Holdout-Prüfung: welches Kaufmodell am besten vorhersagt",
+        "clv_holdout_note": (
+            "Angepasst an die Bestellungen bis {cal_end}; vorhergesagt die {weeks:.1f} Wochen bis {end}."
+        ),
+        "clv_holdout_header": [
+            "Modell",
+            "Log-Likelihood",
+            "BIC",
+            "MAE",
+            "RMSE",
+            "Verzerrung",
+            "Vorhergesagt",
+            "Tatsächlich",
+        ],
+        "clv_holdout_recommended": "Empfohlen: {why}",
+        "clv_holdout_by_frequency": ["Wiederkäufe davor", "Kunden", "Tatsächlich (Ø)", "Vorhergesagt (Ø)"],
+        "clv_holdout_not_available": "Holdout-Prüfung nicht verfügbar: {why}",
+        "chart_clv_holdout": "Holdout: Wiederkäufe je Kunde nach Käufen davor",
+        "retention_projection": "Bindungsprognose (Shifted-Beta-Geometric, Fader & Hardie 2007)",
+        "retention_projection_note": (
+            "alpha {alpha:.3f}, beta {beta:.3f}: {customers} Kunden, die k Monate"
+            " nach dem Erstkauf noch kaufen, {months} Monate beobachtet."
+        ),
+        "retention_projection_header": ["Monat", "Beobachtet", "sBG-Überleben", "sBG-Bindung"],
+        "retention_projection_not_available": "Bindungsprognose nicht verfügbar: {why}",
         "benchmarks_title": "Benchmarks: veröffentlichte Branchenwerte neben Ihren Werten",
         "bm_metric": "Kennzahl",
         "bm_industry": "Branche",
@@ -605,6 +658,20 @@ _ZH: dict[str, Any] = {
         "clv_summary": "摘要",
         "clv_by_segment": "各區隔",
         "clv_not_available": "無法計算預測型 CLV：{why}",
+        "clv_holdout": "保留期檢驗：哪個購買模型預測最準",
+        "clv_holdout_note": "以 {cal_end} 前的訂單配適；預測至 {end} 的 {weeks:.1f} 週。",
+        "clv_holdout_header": ["模型", "對數概似", "BIC", "MAE", "RMSE", "偏誤", "預測", "實際"],
+        "clv_holdout_recommended": "建議：{why}",
+        "clv_holdout_by_frequency": ["先前重複購買次數", "客戶數", "實際（平均）", "預測（平均）"],
+        "clv_holdout_not_available": "無法進行保留期檢驗：{why}",
+        "chart_clv_holdout": "保留期：依先前購買次數的每位客戶重複購買",
+        "retention_projection": "留存預測（shifted-beta-geometric，Fader & Hardie 2007）",
+        "retention_projection_note": (
+            "alpha {alpha:.3f}，beta {beta:.3f}：{customers}"
+            " 位客戶在首購後 k 個月仍購買，觀察 {months} 個月。"
+        ),
+        "retention_projection_header": ["月份", "觀察值", "sBG 存活", "sBG 留存"],
+        "retention_projection_not_available": "無法計算留存預測：{why}",
         "benchmarks_title": "產業基準：公開的產業數據與您的數值並列",
         "bm_metric": "指標",
         "bm_industry": "產業",

@@ -68,6 +68,13 @@ __all__ = [
     "CHART_COHORT_ROW",
     "CHART_COHORT_SERIES",
     "BENCH_HEADER_ROW",
+    "HOLDOUT_ROW",
+    "HOLDOUT_COL",
+    "HOLDOUT_MODELS",
+    "HOLDOUT_BUCKETS",
+    "HOLDOUT_FREQ_ROW",
+    "PROJECTION_COL",
+    "PROJECTION_ROWS",
 ]
 
 TEMPLATE_VERSION = 1
@@ -427,3 +434,14 @@ CHART_COHORT_ROW = CHART_SEG_ROW + CHART_SEGMENTS + 2
 CHART_COHORT_SERIES = 4
 
 BENCH_HEADER_ROW = 4
+
+#: The holdout check on the CLV sheet, right of the summary: title, note, model table (header and
+#: one row per model), recommendation; then the table by calibration frequency, and its chart.
+HOLDOUT_ROW = 3
+HOLDOUT_COL = 11
+HOLDOUT_MODELS = 2
+HOLDOUT_BUCKETS = 8
+HOLDOUT_FREQ_ROW = HOLDOUT_ROW + HOLDOUT_MODELS + 5
+#: The retention projection right of the cohort table (after one blank column), months 0 .. 24.
+PROJECTION_COL = COHORT_PERIODS + 5
+PROJECTION_ROWS = 25

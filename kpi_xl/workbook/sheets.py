@@ -42,8 +42,15 @@ from .layout import (
     COHORT_HEADER_ROW,
     COHORT_PERIODS,
     COHORT_ROWS,
+    HOLDOUT_BUCKETS,
+    HOLDOUT_COL,
+    HOLDOUT_FREQ_ROW,
+    HOLDOUT_MODELS,
+    HOLDOUT_ROW,
     MAX_INVALID_LISTED,
     NOTES_ROWS,
+    PROJECTION_COL,
+    PROJECTION_ROWS,
     SEGMENT_BLOCKS,
     SLOTS,
     START,
@@ -663,6 +670,31 @@ def _place_cohorts(sink: Sink, ctx: Context, res: Results) -> None:
     body += [[None] * (COHORT_PERIODS + 3)] * (COHORT_ROWS - len(body))
     fmts = [None, FORMATS["count"]] + [FORMATS["share"]] * (COHORT_PERIODS + 1)
     sink.rows("cohorts", COHORT_HEADER_ROW + 1, 1, body, fmts)
+    _place_projection(sink, ctx, res)
+
+
+def _place_projection(sink: Sink, ctx: Context, res: Results) -> None:
+    """The sBG retention projection beside the cohort table: a note with the fit, then per month
+    the observed share still buying, the model's survival and retention."""
+    t = ctx.lab["text"]
+    proj = res.retention_projection
+    body: list[list[Any]] = []
+    if "error" in proj:
+        note = t["retention_projection_not_available"].format(why=proj["error"])
+    else:
+        note = t["retention_projection_note"].format(
+            alpha=proj["alpha"], beta=proj["beta"], customers=proj["customers"], months=proj["months"]
+        )
+        for month, row in proj["table"].iterrows():
+            body.append(
+                [int(month), _none(row["observed_survival"]), _none(row["survival"]), _none(row["retention"])]
+            )
+    sink.value("cohorts", COHORT_HEADER_ROW - 1, PROJECTION_COL, note)
+    body += [[None] * 4] * (PROJECTION_ROWS - len(body))
+    share = FORMATS["share"]
+    sink.rows(
+        "cohorts", COHORT_HEADER_ROW + 1, PROJECTION_COL, body[:PROJECTION_ROWS], ["0", share, share, share]
+    )
 
 
 def _place_clv(sink: Sink, ctx: Context, res: Results) -> None:
@@ -692,6 +724,7 @@ def _place_clv(sink: Sink, ctx: Context, res: Results) -> None:
             by_seg.append([seg, int(row["count"]), float(row["mean"]), float(row["sum"])])
     by_seg += [[None] * 4] * (SLOTS - len(by_seg))
     sink.rows("clv", 5, 4, by_seg, [None, FORMATS["count"], FORMATS["currency"], FORMATS["currency"]])
+    _place_holdout(sink, ctx, clv.get("holdout", {"error": clv.get("error", "")}))
     sink.clear("clv", CLV_TABLE_ROW + 1, len(CLV_COLUMNS))
     if "table" in clv:
         tab = clv["table"]
@@ -722,6 +755,38 @@ def _place_clv(sink: Sink, ctx: Context, res: Results) -> None:
         ]
         fmts = [None, None, "0", "0.0", "0.0", "0.000", "0.00", FORMATS["currency"], FORMATS["currency"]]
         sink.rows("clv", CLV_TABLE_ROW + 1, 1, body, fmts)
+
+
+def _place_holdout(sink: Sink, ctx: Context, rep: dict[str, Any]) -> None:
+    """The holdout check beside the CLV summary: the split, one row per model (log-likelihood,
+    BIC, holdout MAE, RMSE, bias, totals), the recommendation, and mean holdout purchases by
+    purchases before, actual and predicted by the recommended model (the chart reads these)."""
+    t = ctx.lab["text"]
+    models: list[list[Any]] = []
+    buckets: list[list[Any]] = []
+    if "error" in rep:
+        note = t["clv_holdout_not_available"].format(why=rep["error"])
+        advice = None
+    else:
+        note = t["clv_holdout_note"].format(
+            cal_end=rep["calibration_end"].date(), weeks=rep["weeks"], end=rep["holdout_end"].date()
+        )
+        advice = t["clv_holdout_recommended"].format(why=rep["recommendation"])
+        for name, r in rep["comparison"].iterrows():
+            models.append(
+                [name, _none(r["log_likelihood"]), _none(r["bic"]), _none(r["mae"]), _none(r["rmse"]),
+                 _none(r["bias"]), _none(r["predicted_total"]), _none(r["actual_total"])]
+            )  # fmt: skip
+        best = f"predicted_{rep['recommended']}"
+        for bucket, r in rep["by_frequency"].iterrows():
+            buckets.append([str(bucket), int(r["customers"]), _none(r["actual"]), _none(r.get(best))])
+    sink.value("clv", HOLDOUT_ROW + 1, HOLDOUT_COL, note)
+    models += [[None] * 8] * (HOLDOUT_MODELS - len(models))
+    fmts = [None, "0.0", "0.0", "0.000", "0.000", "0.000", "#,##0.0", "#,##0"]
+    sink.rows("clv", HOLDOUT_ROW + 3, HOLDOUT_COL, models, fmts)
+    sink.value("clv", HOLDOUT_ROW + 3 + HOLDOUT_MODELS, HOLDOUT_COL, advice)
+    buckets += [[None] * 4] * (HOLDOUT_BUCKETS - len(buckets))
+    sink.rows("clv", HOLDOUT_FREQ_ROW + 1, HOLDOUT_COL, buckets, [None, FORMATS["count"], "0.00", "0.00"])
 
 
 def _place_benchmarks(sink: Sink, ctx: Context, f: _F, res: Results) -> None:

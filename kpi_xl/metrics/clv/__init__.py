@@ -50,7 +50,7 @@ from .holdout import HoldoutReport, calibration_holdout_summary, clv_holdout, co
 from .mbgnbd import ModifiedBetaGeoFitter
 from .pareto_nbd import ParetoNBDFitter
 from .predict import INTERVAL_METHOD, ClvPrediction, ClvSettings, predict_clv, predict_clv_from_summary
-from .sbg import ShiftedBetaGeoFitter
+from .sbg import ShiftedBetaGeoFitter, cohort_survivors
 from .summary import rfm_summary
 
 __all__ = [
@@ -61,6 +61,7 @@ __all__ = [
     "ModifiedBetaGeoFitter",
     "BetaGeoBetaBinomFitter",
     "ShiftedBetaGeoFitter",
+    "cohort_survivors",
     "calibration_holdout_summary",
     "clv_holdout",
     "compare_purchase_models",

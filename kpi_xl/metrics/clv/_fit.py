@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,7 @@ def _maximise(
     neg_mean_ll: Callable[[np.ndarray], tuple[float, np.ndarray]],
     starts: list[np.ndarray],
     names: tuple[str, ...],
+    upper: dict[str, float] | None = None,
 ) -> _Fit:
     """Maximise a mean log-likelihood over log-parameters, trying harder only when it has to.
 
@@ -53,7 +55,11 @@ def _maximise(
     L-BFGS-B again to polish. The best point found is returned; ``converged`` says whether it is a
     proper interior maximum.
     """
-    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(names)
+    # A model may cap a parameter lower (``upper``: log-parameter limits), where going further only
+    # says the data cannot tell the model from a simpler one and each evaluation gets slow.
+    caps = upper or {}
+    high = np.array([caps.get(n, _LOG_BOUND) for n in names])
+    bounds = [(-_LOG_BOUND, float(h)) for h in high]
 
     def safe(logp: np.ndarray) -> tuple[float, np.ndarray]:
         # Overflow while exploring far-off parameters must read as "much worse", not as NaN.
@@ -65,7 +71,7 @@ def _maximise(
     def lbfgs(x0: np.ndarray) -> optimize.OptimizeResult:
         return optimize.minimize(
             safe,
-            np.clip(x0, -_LOG_BOUND, _LOG_BOUND),
+            np.clip(x0, -_LOG_BOUND, high),
             jac=True,
             method="L-BFGS-B",
             bounds=bounds,
@@ -111,9 +117,18 @@ def _maximise(
             False,
             "the log-likelihood could not be evaluated at any starting point (" + "; ".join(tried) + ")",
         )
-    at_bound = np.abs(best_x) >= _LOG_BOUND - 1e-6
+    at_bound = (best_x <= -_LOG_BOUND + 1e-4) | (best_x >= high - 1e-4)
     if converged and not at_bound.any():
         return _Fit(best_x, True, "converged")
+    capped = [n for n, v in zip(names, best_x, strict=True) if n in caps and v >= caps[n] - 1e-4]
+    if capped:
+        return _Fit(
+            best_x,
+            False,
+            f"parameter(s) {', '.join(capped)} reached the limit of "
+            f"{', '.join(f'{math.exp(caps[n]):g}' for n in capped)}: the data do not pin the model down "
+            "(its mixing distribution collapses to a single value)",
+        )
     drifting = [n for n, v in zip(names, best_x, strict=True) if abs(v) >= _DRIFT_LOG]
     if drifting:
         return _Fit(

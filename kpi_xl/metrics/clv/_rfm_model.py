@@ -25,6 +25,8 @@ class _RfmModel(_Fitter):
 
     #: Starting points of the optimiser in log-parameters, on the rescaled time axis.
     _starts: tuple[tuple[float, ...], ...] = ()
+    #: Upper limits of some parameters on the rescaled axis (see :func:`_maximise`).
+    _upper: dict[str, float] = {}
 
     @staticmethod
     def _loglik_rows(params: np.ndarray, x: np.ndarray, tx: np.ndarray, age: np.ndarray) -> np.ndarray:
@@ -85,7 +87,8 @@ class _RfmModel(_Fitter):
         def neg_mean_ll(logp: np.ndarray) -> tuple[float, np.ndarray]:
             return -scaled_ll(logp) / total, -_numeric_gradient(scaled_ll, logp) / total
 
-        fit = _maximise(neg_mean_ll, [np.log(s) for s in self._starts], self.param_names)
+        upper = {n: math.log(v) for n, v in self._upper.items()}
+        fit = _maximise(neg_mean_ll, [np.log(s) for s in self._starts], self.param_names, upper)
         logp = fit.logp + self._time_shift(scale)
         with np.errstate(all="ignore"):
             ll = float(np.einsum("i,i->", w, self._loglik_rows(np.exp(logp), x, tx, age)))

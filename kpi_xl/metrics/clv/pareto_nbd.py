@@ -73,6 +73,11 @@ class ParetoNBDFitter(_RfmModel):
     time_params = ("alpha", "beta")
     model_name = "Pareto/NBD"
     _starts = ((1.0, 1.0, 1.0, 1.0), (0.5, 0.2, 0.5, 0.2), (0.1, 0.1, 0.1, 0.1))
+    # s beyond 20 (drop-out rates with a coefficient of variation under 22%) is a Pareto/NBD whose
+    # drop-out heterogeneity is vanishing; such a fit runs off towards infinity, and the
+    # hypergeometric function slows down by orders of magnitude on the way, so the search stops
+    # there and says so (published fits have s below 5: CDNOW 0.61).
+    _upper = {"s": 20.0}
 
     @staticmethod
     def _loglik_rows(params: np.ndarray, x: np.ndarray, tx: np.ndarray, age: np.ndarray) -> np.ndarray:

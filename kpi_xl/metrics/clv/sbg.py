@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, hyp2f1
 
-from .._clean import require_positive
+from .._clean import _as_1d, _blank_mask, clean_dates, require_positive
 from .._errors import KpiInputError
 from .._result import small_sample_warnings
 from ._fit import _Fitter, _maximise, _numeric_gradient
@@ -305,3 +305,57 @@ class ShiftedBetaGeoFitter(_Fitter):
         model = cls()
         model._given((alpha, beta))
         return model
+
+
+def cohort_survivors(customer_ids: Any, dates: Any, *, periods: int, as_of: Any = None) -> np.ndarray:
+    r"""Survivors per month of the customers whose first purchase is at least ``periods`` months
+    before ``as_of``, for fitting :class:`ShiftedBetaGeoFitter` to order data.
+
+    In order data the moment a customer leaves is not observed, so "still a customer k months
+    after the first purchase" is read as "bought again in month k or later"; only cohorts observed
+    for all K = ``periods`` months count, so no cohort is cut short by the end of the data:
+
+    .. math::
+
+        n_k = \#\{i : f_i \le m_{end} - K,\ l_i - f_i \ge k\}, \quad k = 0, \ldots, K
+
+    with :math:`f_i, l_i` the calendar months of customer i's first and last order and
+    :math:`m_{end}` the month of ``as_of`` (default: of the last order).
+
+    Examples
+    --------
+    a buys in January and March, b in January and February, c in February, d in March. With data
+    to March and K = 2 only the January cohort (a, b) is observed for 2 months: n = [2, 2, 1].
+
+    >>> cohort_survivors(["a", "a", "b", "b", "c", "d"],
+    ...                  ["2025-01-05", "2025-03-01", "2025-01-20", "2025-02-02", "2025-02-10", "2025-03-03"],
+    ...                  periods=2).tolist()
+    [2, 2, 1]
+    """
+    ids = _as_1d(customer_ids, "customer_ids")
+    when, blank = clean_dates(dates, argument="dates")
+    if ids.size != when.size:
+        raise KpiInputError(
+            f"give one date per order: customer_ids has {ids.size} values, dates {when.size}",
+            argument="dates",
+        )
+    k = int(periods)
+    if k != periods or k < 2:
+        raise KpiInputError(
+            f"periods must be a whole number of 2 or more, got {periods!r}", argument="periods"
+        )
+    keep = ~blank & ~_blank_mask(ids)
+    if not keep.any():
+        raise KpiInputError("no orders with a customer and a date", argument="customer_ids", kind="empty")
+    month = when[keep].astype("datetime64[M]").astype(np.int64)
+    if as_of is None:
+        end = int(month.max())
+    else:
+        end_date, end_blank = clean_dates([as_of], argument="as_of")
+        if end_blank[0]:
+            raise KpiInputError("as_of is blank; leave it out to use the last order", argument="as_of")
+        end = int(end_date.astype("datetime64[M]").astype(np.int64)[0])
+    span = pd.DataFrame({"id": ids[keep], "month": month}).groupby("id")["month"].agg(["min", "max"])
+    old = span[span["min"] <= end - k]
+    lived = (old["max"] - old["min"]).to_numpy()
+    return np.array([(lived >= t).sum() for t in range(k + 1)], dtype=np.int64)
