@@ -24,6 +24,9 @@ Measurements (kpi-xl / the anchor):
 ``clv``       BG/NBD + Gamma-Gamma fit and every prediction for the 23,570 CDNOW customers /
               lifetimes 0.11.3; log-likelihoods must agree to 1e-6 (relative). Also the RFM
               summary of the 69,659 CDNOW transactions.
+``clv_family`` Pareto/NBD and MBG/NBD (CDNOW sample; MBG/NBD on the master at full size), BG/BB
+              (donations) and the 39 + 39-week holdout check (CDNOW sample) / lifetimes 0.11.3:
+              fit and predictions, which must agree to 1e-4 (relative). sBG has no lifetimes peer.
 ``scale``     BG/NBD + Gamma-Gamma on 250k, 500k and 1M synthetic customers with the same distinct
               (frequency, recency, T) patterns / lifetimes (one run per size): time, and memory of
               the fit on customers, of the compression to patterns, and of the fit on patterns.
@@ -72,7 +75,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 RECALC = REPO.parent / "shared" / "tools" / "recalc.py"
-CASES = ("nps", "udf", "startup", "segments", "clv", "scale", "files", "refresh", "build")
+CASES = ("nps", "udf", "startup", "segments", "clv", "clv_family", "scale", "files", "refresh", "build")
 SHEET_ROWS = 1_048_576
 NOTES_MARKER = "<!-- analysis: kept as it is by benchmarks/run.py --write -->"
 
@@ -599,6 +602,144 @@ def case_clv(quick: bool, repeat: int, data: Path) -> list[dict[str, Any]]:
     ]
 
 
+def _max_rel(pairs: list[tuple[Any, Any]]) -> float:
+    """Largest relative difference over pairs of prediction arrays (values below 1e-6 compared
+    absolutely: a 1e-9 expected purchase differs relatively for no reason that matters)."""
+    import numpy as np
+
+    out = 0.0
+    for a, b in pairs:
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        out = max(out, float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-6))))
+    return out
+
+
+def case_clv_family(quick: bool, repeat: int, data: Path) -> list[dict[str, Any]]:
+    from kpi_xl.datasets import load_cdnow_summary, load_cdnow_transactions, load_donations
+    from kpi_xl.metrics import (
+        BetaGeoBetaBinomFitter,
+        ModifiedBetaGeoFitter,
+        ParetoNBDFitter,
+        clv_holdout,
+        rfm_summary,
+    )
+
+    lifetimes, _ = _quiet_lifetimes()
+    from lifetimes.utils import calibration_and_holdout_data
+
+    rows = []
+    sample = load_cdnow_summary()
+    if quick:
+        big, big_label = sample, "CDNOW sample"
+    else:
+        tx = load_cdnow_transactions(sample=False)
+        tx = tx[tx["date"] <= "1997-09-30"]
+        big = rfm_summary(tx["customer_id"], tx["date"], time_unit="week", observation_end="1997-09-30")
+        big_label = "CDNOW master"
+    for name, ours, theirs, d, label, tol in (
+        ("Pareto/NBD", ParetoNBDFitter, lifetimes.ParetoNBDFitter, sample, "CDNOW sample", 1e-10),
+        ("MBG/NBD", ModifiedBetaGeoFitter, lifetimes.ModifiedBetaGeoFitter, big, big_label, 1e-7),
+    ):
+        f, r, T = d["frequency"], d["recency"], d["T"]
+
+        def kpi(ours=ours, f=f, r=r, T=T):
+            m = ours().fit(f, r, T, time_unit="week")
+            return m, m.conditional_expected_purchases(39, f, r, T), m.probability_alive(f, r, T)
+
+        def lt(theirs=theirs, f=f, r=r, T=T, tol=tol):
+            m = theirs().fit(f, r, T, tol=tol)
+            return (
+                m,
+                m.conditional_expected_number_of_purchases_up_to_time(39, f, r, T),
+                m.conditional_probability_alive(f, r, T),
+            )
+
+        (t_kpi, t_lt), (mine, other) = median_times(repeat, kpi, lt)
+        diff = _max_rel(list(zip(mine[1:], other[1:], strict=True)))
+        agree = f"predictions within {diff:.0e}"
+        rows.append(
+            row(
+                "clv_family",
+                f"{name}: fit, expected purchases (39 weeks) and P(alive)",
+                f"{label}: {len(f):,} customers",
+                t_kpi,
+                None,
+                "lifetimes 0.11.3",
+                t_lt,
+                None,
+                agree if diff <= 1e-4 else "DIFFER: " + agree,
+                "predictions equal to 1e-4",
+            )  # fmt: skip
+        )
+    don = load_donations()
+    args = (don["frequency"], don["recency"], don["periods"])
+
+    def kpi_bgbb():
+        m = BetaGeoBetaBinomFitter().fit(*args, weights=don["weights"])
+        return m, m.conditional_expected_purchases(5, *args), m.probability_alive(*args, periods=1)
+
+    def lt_bgbb():
+        m = lifetimes.BetaGeoBetaBinomFitter().fit(*args, weights=don["weights"])
+        return (
+            m,
+            m.conditional_expected_number_of_purchases_up_to_time(5, *args),
+            m.conditional_probability_alive(1, *args),
+        )
+
+    (t_kpi, t_lt), (mine, other) = median_times(repeat, kpi_bgbb, lt_bgbb)
+    diff = _max_rel(list(zip(mine[1:], other[1:], strict=True)))
+    agree = f"predictions within {diff:.0e}"
+    rows.append(
+        row(
+            "clv_family",
+            "BG/BB: fit, expected transactions (5 periods) and P(alive)",
+            "donations: 11,104 donors in 22 patterns",
+            t_kpi,
+            None,
+            "lifetimes 0.11.3",
+            t_lt,
+            None,
+            agree if diff <= 1e-4 else "DIFFER: " + agree,
+            "predictions equal to 1e-4",
+        )  # fmt: skip
+    )
+    tx = load_cdnow_transactions()
+
+    def kpi_holdout():
+        return clv_holdout(tx["customer_id"], tx["date"], holdout_start="1997-10-01", time_unit="week",
+                           models=("bg/nbd",))  # fmt: skip
+
+    def lt_holdout():
+        s = calibration_and_holdout_data(
+            tx[["customer_id", "date", "amount"]], "customer_id", "date", calibration_period_end="1997-09-30",
+            observation_period_end="1998-06-30", freq="D", freq_multiplier=7, monetary_value_col="amount",
+        )  # fmt: skip
+        bg = lifetimes.BetaGeoFitter().fit(s["frequency_cal"], s["recency_cal"], s["T_cal"])
+        return bg.conditional_expected_number_of_purchases_up_to_time(
+            s["duration_holdout"], s["frequency_cal"], s["recency_cal"], s["T_cal"]
+        )
+
+    (t_kpi, t_lt), (mine, other) = median_times(repeat, kpi_holdout, lt_holdout)
+    diff = _max_rel([(mine.customers["predicted_bg/nbd"], other)])
+    agree = f"holdout predictions within {diff:.0e}"
+    rows.append(
+        row(
+            "clv_family",
+            "Holdout check (39 + 39 weeks): split, BG/NBD fit, holdout predictions",
+            "CDNOW sample: 6,919 transactions",
+            t_kpi,
+            None,
+            "lifetimes calibration_and_holdout_data + fit",
+            t_lt,
+            None,
+            agree if diff <= 1e-4 else "DIFFER: " + agree,
+            "predictions equal to 1e-4",
+            note="kpi-xl also gives errors, buckets and tracking",
+        )  # fmt: skip
+    )
+    return rows
+
+
 def case_scale(quick: bool, repeat: int, data: Path) -> list[dict[str, Any]]:
     import numpy as np
     import pandas as pd
@@ -951,6 +1092,7 @@ RUNNERS = {
     "startup": case_startup,
     "segments": case_segments,
     "clv": case_clv,
+    "clv_family": case_clv_family,
     "scale": case_scale,
     "refresh": case_refresh,
     "build": case_build,
