@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 from .cli_actions import add_action_commands
-from .cli_clv import add_clv_options, add_retention_command, run_holdout
+from .cli_clv import add_clv_options, add_retention_command, run_holdout, schedule_lines
 from .metrics import KpiInputError
 
 # pandas, the engine and the file readers are imported by the commands that use them, so that
@@ -1299,6 +1299,7 @@ def _emit_clv(args: argparse.Namespace, d: Any, pred: ClvPrediction, problems: P
             "summary": summary,
             "warnings": warnings,
             "predictions_file": str(target) if target else None,
+            "schedule": pred.schedule().reset_index().to_dict(orient="records") if args.schedule else None,
             **_problem_payload(problems),
         }
         json.dump(_jsonable(payload), fh, indent=2, ensure_ascii=False)
@@ -1353,6 +1354,8 @@ def _emit_clv(args: argparse.Namespace, d: Any, pred: ClvPrediction, problems: P
             f"(per customer: clv_low, clv_high); {pred.interval_method}",
             file=fh,
         )
+    if args.schedule:
+        print("\n".join(schedule_lines(pred)), file=fh)
     if target is not None:
         print(f"Per-customer predictions written to {target}", file=fh)
     else:

@@ -15,7 +15,7 @@ from typing import Any
 
 from .metrics import KpiInputError
 
-__all__ = ["add_clv_options", "add_retention_command", "run_holdout"]
+__all__ = ["add_clv_options", "add_retention_command", "run_holdout", "schedule_lines"]
 
 _RETENTION_EXAMPLES = """\
 examples:
@@ -51,6 +51,25 @@ def add_clv_options(p: argparse.ArgumentParser) -> None:
         "on and compare with what happened (per customer, by calibration frequency, week by week)",
     )
     p.add_argument("--holdout-end", metavar="DATE", help="last day of the holdout (default: the last order)")
+    p.add_argument(
+        "--schedule",
+        action="store_true",
+        help="also print the CLV of all customers step by step: expected purchases, value, discounted value",
+    )
+
+
+def schedule_lines(pred: Any) -> list[str]:
+    """The per-step CLV schedule of all customers as text lines (for ``--schedule``)."""
+    sched = pred.schedule()
+    unit = pred.settings.time_unit
+    rows = [
+        [str(k), _fmt(r["end"], "g"), _fmt(r["expected_purchases"], ",.1f"), _fmt(r["value"], ",.2f"),
+         _fmt(r["discount_factor"], ".4f"), _fmt(r["discounted_value"], ",.2f"),
+         _fmt(r["cumulative_discounted_value"], ",.2f")]
+        for k, r in sched.iterrows()
+    ]  # fmt: skip
+    header = ["step", f"end ({unit}s)", "purchases", "value", "discount", "discounted", "cumulative"]
+    return ["", "CLV schedule, all customers (value = purchases x spend x margin):", _table(header, rows)]
 
 
 def add_retention_command(sub: Any, output: argparse.ArgumentParser) -> None:

@@ -76,6 +76,22 @@ def test_clv_with_model_and_interval(cdnow, capsys):
     assert payload["settings"]["model"] == "mbg/nbd"
 
 
+def test_clv_schedule(cdnow, capsys):
+    path, tx = cdnow
+    argv = ["clv", path, "--time-unit", "month", "--horizon", "3", "--discount-rate", "0.01", "--schedule",
+            "--format", "json"]  # fmt: skip
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    payload = json.loads(out)
+    steps = payload["schedule"]
+    assert [s["step"] for s in steps] == [1, 2, 3]
+    assert steps[-1]["cumulative_discounted_value"] == pytest.approx(
+        payload["summary"]["clv_total"], rel=1e-9
+    )
+    code, out, err = run(argv[:-2], capsys)
+    assert code == 0 and "CLV schedule, all customers" in out and "end (months)" in out
+
+
 def test_retention_command(capsys):
     survivors = [1000, 631, 468, 382, 326, 289, 262, 241]
     code, out, err = run(
