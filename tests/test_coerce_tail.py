@@ -19,7 +19,7 @@ def whole_column(values, empty):
 def test_tail_of_a_whole_column(empty):
     col = whole_column([9, "", 7, None, "8"], empty)
     assert _empty_tail(col) == SHEET_ROWS - 6
-    got = coerce.read_column(col, "scores", "number", office_js=True)
+    got = coerce.read_column(col, "scores", "score", office_js=True)
     assert got.tolist()[:1] == [9] and len(got) == 5  # header removed, blanks inside kept
 
 
@@ -43,4 +43,9 @@ def test_a_full_column_of_zeros_is_still_refused():
     # Office.js builds that send empty cells as 0: a full column ending in 0 (no empty tail to drop).
     col = [["Score"]] + [[7]] * 10 + [[0]] * (SHEET_ROWS - 11)
     with pytest.raises(KpiInputError, match="empty cells of the whole column as 0"):
-        coerce.read_column(col, "scores", "number", office_js=True)
+        coerce.read_column(col, "scores", "score", office_js=True)
+
+
+def test_an_unknown_kind_is_a_wrapper_bug_not_a_silent_skip():
+    with pytest.raises(ValueError, match="unknown column kind"):
+        coerce.read_column([["Score"], [9]], "scores", "number", office_js=True)

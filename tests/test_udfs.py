@@ -286,11 +286,11 @@ def test_header_of_id_columns():
 
 def test_aligned_columns_trim_to_the_longest_and_must_be_single_columns():
     cols = coerce.read_columns(
-        {"a": rows(1.0, 2.0, None, None), "b": rows(1.0, 2.0, 3.0, None)}, {"a": "number", "b": "number"}
+        {"a": rows(1.0, 2.0, None, None), "b": rows(1.0, 2.0, 3.0, None)}, {"a": "amount", "b": "amount"}
     )
     assert len(cols["a"]) == len(cols["b"]) == 3
     with pytest.raises(KpiInputError, match="b must be a single column"):
-        coerce.read_columns({"a": rows(1.0), "b": ((1.0, 2.0),)}, {"a": "number", "b": "number"})
+        coerce.read_columns({"a": rows(1.0), "b": ((1.0, 2.0),)}, {"a": "amount", "b": "amount"})
 
 
 def test_error_cells_stop_or_become_invalid_values():

@@ -335,6 +335,11 @@ def read_columns(
         Argument name -> 1-D numpy array (float64 when the range held only numbers and blanks,
         object otherwise, blanks as NaN/None), trailing blank rows and a header row removed.
     """
+    unknown = {kind for kind in kinds.values() if kind not in rules.KINDS}
+    if unknown:
+        # A wrapper bug, not bad input: a kind outside the engine's vocabulary would silently skip
+        # the header check.
+        raise ValueError(f"unknown column kind(s) {sorted(unknown)}; use one of {rules.KINDS}")
     cells = {name: _Cells(value, name, office_js) for name, value in _without_empty_tails(ranges).items()}
     for c in cells.values():
         c.check_blanks_as_zero()
