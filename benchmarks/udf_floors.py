@@ -35,11 +35,11 @@ class ColumnCase:
     want: Callable[[Any], float]
 
 
-def _column(header: str | None, cells: list[Any]) -> list[list[Any]]:
-    """A whole column: the header (None: none, as for ids, which a header cannot be told from),
-    the cells, then empty cells to the last row."""
+def _column(header: str | None, cells: list[Any], rows: int) -> list[list[Any]]:
+    """A column of ``rows`` cells: the header (None: none, as for ids, which a header cannot be
+    told from), the cells, then empty cells to the last row."""
     head = [] if header is None else [[header]]
-    return head + [[c] for c in cells] + [[""]] * (SHEET_ROWS - len(cells) - len(head))
+    return head + [[c] for c in cells] + [[""]] * (rows - len(cells) - len(head))
 
 
 def _serial(days: np.ndarray) -> np.ndarray:
@@ -75,9 +75,13 @@ def flatten(columns: list[list[list[Any]]]) -> int:
     )
 
 
-def cases(n: int, rng: np.random.Generator) -> list[ColumnCase]:
-    """Every Excel function that takes a column, with ``n`` values per column (the rest empty)."""
+def cases(n: int, rng: np.random.Generator, rows: int = SHEET_ROWS) -> list[ColumnCase]:
+    """Every Excel function that takes a column, with ``n`` values in columns of ``rows`` cells
+    (a whole column by default; the rest empty)."""
     from kpi_xl import metrics as m
+
+    def _column_of(header: str | None, cells: list[Any]) -> list[list[Any]]:
+        return _column(header, cells, rows)
 
     def scores(hi: int, lo: int = 0) -> tuple[list[Any], np.ndarray]:
         # Numbers as Excel sends them; one answer in ten typed as text, 5% blank.
@@ -103,39 +107,39 @@ def cases(n: int, rng: np.random.Generator) -> list[ColumnCase]:
     value = lambda r: r.value  # noqa: E731
     first = lambda r: r[0][0] if isinstance(r, list) else r  # noqa: E731
     return [
-        ColumnCase("NPS", [_column("Score", nps_cells)], (), lambda: m.nps(nps_x), first, value),
+        ColumnCase("NPS", [_column_of("Score", nps_cells)], (), lambda: m.nps(nps_x), first, value),
         ColumnCase(
-            "NPS_BREAKDOWN", [_column("Score", nps_cells)], (), lambda: m.nps(nps_x),
+            "NPS_BREAKDOWN", [_column_of("Score", nps_cells)], (), lambda: m.nps(nps_x),
             lambda r: dict(r)["nps"], value,
         ),
         ColumnCase(
-            "NPS_CI", [_column("Score", nps_cells)], (), lambda: m.nps(nps_x), first, lambda r: r.ci_low,
+            "NPS_CI", [_column_of("Score", nps_cells)], (), lambda: m.nps(nps_x), first, lambda r: r.ci_low,
         ),
         ColumnCase(
-            "NPS_DIFF", [_column("A", nps_cells), _column("B", nps_b_cells)], (),
+            "NPS_DIFF", [_column_of("A", nps_cells), _column_of("B", nps_b_cells)], (),
             lambda: m.nps_diff(nps_x, nps_b_x), lambda r: r[1][0], lambda r: r.value,
         ),
-        ColumnCase("CSAT", [_column("CSAT", csat_cells)], (), lambda: m.csat(csat_x), first, value),
-        ColumnCase("CES", [_column("CES", ces_cells)], (), lambda: m.ces(ces_x), first, value),
+        ColumnCase("CSAT", [_column_of("CSAT", csat_cells)], (), lambda: m.csat(csat_x), first, value),
+        ColumnCase("CES", [_column_of("CES", ces_cells)], (), lambda: m.ces(ces_x), first, value),
         ColumnCase(
-            "AOV", [_column("Amount", amounts.tolist())], (), lambda: m.average_order_value(amounts),
+            "AOV", [_column_of("Amount", amounts.tolist())], (), lambda: m.average_order_value(amounts),
             first, value,
         ),
         ColumnCase(
-            "REPEAT_RATE", [_column(None, ids.tolist())], (),
+            "REPEAT_RATE", [_column_of(None, ids.tolist())], (),
             lambda: m.repeat_purchase_rate(ids), first, value,
         ),
         ColumnCase(
-            "FRT", [_column("Created", created.tolist()), _column("Replied", replied.tolist())], (),
+            "FRT", [_column_of("Created", created.tolist()), _column_of("Replied", replied.tolist())], (),
             lambda: m.first_response_time(created_dt, replied_dt), first, value,
         ),
         ColumnCase(
-            "REFUND_RATE", [_column("Refunded", flags.tolist())], (), lambda: m.refund_rate(flags),
+            "REFUND_RATE", [_column_of("Refunded", flags.tolist())], (), lambda: m.refund_rate(flags),
             first, value,
         ),
         ColumnCase(
             "ADVOCACY_REVENUE_SHARE",
-            [_column("Amount", amounts.tolist()), _column("Referred", flags.tolist())], (),
+            [_column_of("Amount", amounts.tolist()), _column_of("Referred", flags.tolist())], (),
             lambda: m.advocacy_revenue_share(amounts, flags), first, value,
         ),
     ]  # fmt: skip
