@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_udfs_runtime import OfficeJs, Raised
+from test_udfs_runtime import OfficeJs, Raised, serial
 
 from kpi_xl import cli
 from kpi_xl import metrics as m
@@ -209,6 +209,15 @@ def test_command_line_agrees_with_the_engine(tmp_path, capsys, lang, engine):
     assert {g["group"]: triple(g["value"], g["n"], g["n_dropped"]) for g in by["groups"]} == ref["groups"]
     assert _cli_problems(by) == ref["problems"]
 
+    # By month: the unreadable date of row 10 puts its answer in "(no date)", in every face.
+    months = m.segment_table(
+        survey_frame(lang), "nps", columns=h["nps"], period="month", date=h["date"], on_invalid="drop"
+    )
+    want = {g: triple(v, n, d) for g, v, n, d in months[["group", "value", "n", "n_dropped"]].to_numpy()}
+    assert "(no date)" in want and want["Total"] == ref["total"]
+    by = _run(["metric", "nps", survey, "--period", "month", "--format", "json", "--engine", engine], capsys)
+    assert {g["group"]: triple(g["value"], g["n"], g["n_dropped"]) for g in by["groups"]} == want
+
     orders = write_csv(orders_frame(lang), tmp_path / f"orders_{lang}.csv", lang)
     ref = engine_aov(lang)
     report = _run(["report", orders, "--format", "json", "--engine", engine], capsys)
@@ -255,6 +264,21 @@ def test_excel_functions_agree_with_the_engine(xl, lang, culture):
     col = {name: i for i, name in enumerate(header)}
     groups = {r[col["group"]]: triple(r[col["value"]], r[col["n"]], r[col["n_dropped"]]) for r in rows}
     assert groups == ref["groups"]
+
+    # By month, with the dates as Excel sends them (serial numbers; the unreadable one stays text).
+    dated = [[h["date"], h["nps"]]] + [
+        [serial(d) if d else BAD_DATE[lang], _cell(v, lang)] for d, _, v in SURVEY
+    ]
+    got = xl.call(
+        "KPI_BY_SEGMENT", dated, None, "nps", h["nps"], None, h["date"], 30, True, True, culture=culture
+    )
+    header, *rows = got
+    col = {name: i for i, name in enumerate(header)}
+    months = m.segment_table(
+        survey_frame(lang), "nps", columns=h["nps"], period="month", date=h["date"], on_invalid="drop"
+    )
+    want = {g: triple(v, n, d) for g, v, n, d in months[["group", "value", "n", "n_dropped"]].to_numpy()}
+    assert {r[col["group"]]: triple(r[col["value"]], r[col["n"]], r[col["n_dropped"]]) for r in rows} == want
 
     # Without skip_invalid the first invalid value is the error, named by its row in the range.
     first = min(r for r, c, v in ref["problems"] if v == "invalid" and c == h["nps"])

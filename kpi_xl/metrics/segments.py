@@ -113,7 +113,8 @@ def segment_table(
         ``"month"`` to group by calendar month of ``date`` (``"YYYY-MM"``); with ``by`` as well,
         groups are ``"segment | YYYY-MM"``.
     date:
-        Date column for ``period``.
+        Date column for ``period``. A blank date puts its row in the group ``"(no date)"``; so does
+        an unreadable one with ``on_invalid="drop"`` (with the default it is an error naming it).
     min_n:
         Groups with fewer valid observations are flagged (``small_sample``) and their
         ``warning`` says so; the value is still shown, never hidden.
@@ -167,7 +168,11 @@ def segment_table(
             raise KpiInputError(f"period must be 'month', got {period!r}", argument="period")
         if date is None:
             raise KpiInputError("period='month' needs the date column (date=...)", argument="date")
-        dates, blank_dates = clean_dates(data[date], argument=date)
+        # With on_invalid="drop" an unreadable date is skipped like any invalid value: its row is in
+        # no month ("(no date)") but still in the metric, so the Total is the metric on all rows.
+        dates, blank_dates = clean_dates(
+            data[date], argument=date, on_invalid=options.get("on_invalid", "raise")
+        )
         month = pd.Series(pd.DatetimeIndex(dates).strftime("%Y-%m"), index=data.index)
         keys.append(month.where(~blank_dates, "(no date)"))
     if not keys:
