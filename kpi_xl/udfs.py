@@ -1141,6 +1141,7 @@ def FOLLOWUP_LIST(
         if not coerce.is_blank(rng):
             ranges[name], vkinds[name] = rng, kind
     v = coerce.read_columns(ranges, vkinds)
+    coerce.same_rows(v)
     value = pd.DataFrame({"customer_id": v.pop("customer_ids"), **v})
     out = m.followup_list(
         a["response_ids"],

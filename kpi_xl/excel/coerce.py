@@ -372,6 +372,18 @@ def read_columns(
     return out
 
 
+def same_rows(columns: Mapping[str, np.ndarray]) -> None:
+    """Refuse ranges that pair row by row but hold different numbers of rows (after blank tails and a
+    header are taken off), naming both, instead of letting a table be built from them."""
+    sizes = {name: len(v) for name, v in columns.items()}
+    if len(set(sizes.values())) > 1:
+        (a, n), (b, k) = sorted(sizes.items(), key=lambda kv: kv[1])[:: len(sizes) - 1]
+        raise KpiInputError(
+            f"{a} has {n} row(s) but {b} has {k}; these ranges pair row by row: select the same rows in each",
+            argument=a,
+        )
+
+
 def read_column(
     value: Any,
     argument: str,
