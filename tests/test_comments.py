@@ -140,3 +140,10 @@ def test_sentiment_shares_by_group_with_wilson_interval():
     assert t.loc["promoter", "positive_ci_low"] == pytest.approx(0.3424, abs=1e-4)
     assert "VADER" in t.attrs["lexicon"]
     assert np.isclose(t.loc["all", "n_scored"], 5)
+
+
+def test_examples_are_distinct_texts():
+    comments = ["slow delivery", "slow delivery", "so slow", "great"]
+    t = comment_themes(comments, [1, 2, 3, 10], language="en", min_count=1, min_g2=0, examples=3)
+    row = t[(t.group == "detractor") & (t.theme == "slow")].iloc[0]
+    assert [row["example_1"], row["example_2"], row["example_3"]] == ["slow delivery", "so slow", ""]

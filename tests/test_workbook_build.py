@@ -232,7 +232,7 @@ def test_dashboard_is_one_landscape_page_and_bars_go_down():
     assert dash.sheet_properties.pageSetUpPr.fitToPage
     assert dash.page_setup.fitToWidth == 1 and dash.page_setup.fitToHeight == 1
     charts = dash._charts
-    assert len(charts) == 4
+    assert len(charts) == 5  # four KPI charts and the top-themes chart
     bars = [c for c in charts if c.tagname == "barChart"]
     for chart in bars:
         for s in chart.series:

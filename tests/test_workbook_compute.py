@@ -27,7 +27,8 @@ def _raw(rows_by_table):
     """Raw frames as calamine returns them (numbers as floats), sheet rows from 2."""
     out = {}
     for key, spec in TABLES.items():
-        rows = rows_by_table.get(key, [])
+        # Rows may leave out the optional columns at the end (the attribute ratings): blank there.
+        rows = [tuple(r) + (None,) * (len(spec.columns) - len(r)) for r in rows_by_table.get(key, [])]
         frame = pd.DataFrame(rows, columns=[c.key for c in spec.columns], dtype=object)
         out[key] = (frame, np.arange(2, len(rows) + 2))
     return out

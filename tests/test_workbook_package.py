@@ -43,8 +43,12 @@ def test_refresh_copies_every_part_it_does_not_own_byte_for_byte(template, tmp_p
     before = _raw_members(book)
     pkg = Package(book)
     owned = {
-        pkg.sheets[n] for n in ("Start", "Dashboard", "Segments", "Trends", "Cohorts", "CLV", "Benchmarks")
-    }
+        pkg.sheets[n]
+        for n in (
+            "Start", "Dashboard", "Segments", "Trends", "Cohorts", "CLV", "Comments", "Follow-up",
+            "Advocates", "Drivers", "Benchmarks",
+        )
+    }  # fmt: skip
     owned.add(pkg.sheets["Chart data"])
     refresh_workbook(book)
     after = _raw_members(book)

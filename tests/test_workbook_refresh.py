@@ -122,7 +122,7 @@ def test_preservation_user_sheet_data_vba_and_button_survive_two_refreshes(book)
     assert _zip_part(book, "xl/drawings/vmlDrawing1.vml") == vml_before
     assert b"legacyDrawing" in _zip_part(book, "xl/worksheets/sheet1.xml")
     assert wb.code_name == "ThisWorkbook"
-    assert len(wb[SHEET["dashboard"]]._charts) == 4
+    assert len(wb[SHEET["dashboard"]]._charts) == 5
     assert wb[SHEET["responses"]].data_validations.dataValidation
     # The Table now includes the appended rows, and refresh says so.
     table = wb[SHEET["responses"]].tables["tblResponses"]

@@ -309,7 +309,7 @@ def comment_themes(
     top, min_count, min_g2:
         Themes kept per group and the thresholds above.
     examples:
-        Verbatim comments shown per theme (the first ones in input order that contain it).
+        Verbatim comments shown per theme (the first distinct ones in input order that contain it).
     promoter_min, detractor_max, on_invalid:
         As in :func:`kpi_xl.metrics.nps`.
 
@@ -433,9 +433,10 @@ def comment_themes(
                     log_ratio=_log_ratio(a[t], b[t], c[t], d[t]),
                 )
                 hits = o_rows[(o_terms == t) & (o_groups == g)]
-                shown_examples = list(dict.fromkeys(hits.tolist()))[:examples]
+                # Distinct texts: the same short comment written twice is one example.
+                shown_examples = list(dict.fromkeys(texts[hits].tolist()))[:examples]
                 for k in range(examples):
-                    row[f"example_{k + 1}"] = texts[shown_examples[k]] if k < len(shown_examples) else ""
+                    row[f"example_{k + 1}"] = shown_examples[k] if k < len(shown_examples) else ""
                 out_rows.append(row)
     columns = by_columns + [
         "group", "theme", "words", "count", "count_others", "comments", "share_comments",

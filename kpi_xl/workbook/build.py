@@ -42,6 +42,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
 from ..safety import set_text
+from .actions import build_action_sheets
 from .benchmarks import BENCHMARKS, INDUSTRIES
 from .charts import add_clv_holdout_chart, add_dashboard_charts
 from .compute import compute, prepare, read_settings
@@ -54,6 +55,7 @@ from .layout import (
     CHART_COHORT_ROW,
     CHART_DIST_ROW,
     CHART_SEG_ROW,
+    CHART_THEMES_ROW,
     CHART_TREND_ROW,
     COHORT_HEADER_ROW,
     COHORT_PERIODS,
@@ -67,6 +69,7 @@ from .layout import (
     SEGMENT_BLOCKS,
     SETTINGS,
     SHEETS,
+    SIDE_COL,
     SLOTS,
     START,
     TABLES,
@@ -299,6 +302,9 @@ def build_workbook(
     _build_trends(sheets["trends"], lab, lang)
     _build_cohorts(sheets["cohorts"], lab)
     _build_clv(sheets["clv"], lab)
+    build_action_sheets(
+        sheets, lab, {"title": _TITLE, "note": _NOTE, "h2": _H2, "header": _header_row, "widths": _widths}
+    )
     _build_benchmarks(sheets["benchmarks"], lab)
     _build_chartdata(sheets["chartdata"], lab)
     _build_dashboard(sheets["dashboard"], lab, lang)
@@ -707,6 +713,9 @@ def _build_chartdata(ws: Any, lab: dict[str, Any]) -> None:
     ws.cell(row=CHART_SEG_ROW, column=1, value=lab["kpi"]["segment"])
     ws.cell(row=CHART_SEG_ROW, column=2, value=t["series_nps"])
     ws.cell(row=CHART_COHORT_ROW, column=1, value=t["months_since"])
+    ws.cell(row=CHART_THEMES_ROW, column=1, value=t["th_theme"])
+    ws.cell(row=CHART_THEMES_ROW, column=2, value=t["group_detractor"])
+    ws.cell(row=CHART_THEMES_ROW, column=3, value=t["group_promoter"])
 
 
 def _build_dashboard(ws: Any, lab: dict[str, Any], lang: str) -> None:
@@ -738,6 +747,8 @@ def _build_dashboard(ws: Any, lab: dict[str, Any], lang: str) -> None:
                 ws.cell(row=r, column=c).border = _BOX
         ws.row_dimensions[row + 1].height = 30
     _widths(ws, {get_column_letter(j): 14.5 for j in range(1, 11)})
+    # The closed-loop column on the right: a narrow gap, then cards and the top-themes chart.
+    _widths(ws, {"K": 2, **{get_column_letter(j): 14.5 for j in range(SIDE_COL, SIDE_COL + 6)}})
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
@@ -746,7 +757,7 @@ def _build_dashboard(ws: Any, lab: dict[str, Any], lang: str) -> None:
     ws.print_options.horizontalCentered = True
     ws.page_margins.left = ws.page_margins.right = 0.4
     ws.page_margins.top = ws.page_margins.bottom = 0.5
-    ws.print_area = "A1:J49"
+    ws.print_area = f"A1:{get_column_letter(SIDE_COL + 5)}49"
     ws.sheet_view.showGridLines = False
 
 

@@ -1,4 +1,4 @@
-"""The dashboard's four charts, drawn by openpyxl from the hidden chart-data sheet.
+"""The dashboard's five charts, drawn by openpyxl from the hidden chart-data sheet.
 
 * NPS distribution: a column per score 0-10 in three series (detractors red, passives amber,
   promoters green), so the breakpoints from the Settings tab show as colours.
@@ -9,6 +9,8 @@
   and the value axis crosses at zero (``crosses="autoZero"``), so the bars start at 0.
 * Cohort retention by months since the first purchase (from month 1; month 0 is 100% by
   construction): the size-weighted mean of all cohorts and the latest cohorts.
+* Top themes of open comments (right-hand column): horizontal bars, the share of detractor comments
+  (red) and of promoter comments (green) that mention each of the strongest themes of the group.
 
 All charts plot only visible cells (``plotVisOnly``), so the empty segment slots that refresh
 hides never appear as blank categories. Axes are written with ``delete=False``: openpyxl 3.1
@@ -33,19 +35,23 @@ from .layout import (
     CHART_DIST_ROW,
     CHART_SEG_ROW,
     CHART_SEGMENTS,
+    CHART_THEMES,
+    CHART_THEMES_ROW,
     CHART_TREND_ROW,
     COHORT_PERIODS,
     HOLDOUT_BUCKETS,
     HOLDOUT_COL,
     HOLDOUT_FREQ_ROW,
     HOLDOUT_ROW,
+    SIDE_COL,
     TREND_MONTHS,
 )
 
 __all__ = ["add_dashboard_charts", "add_clv_holdout_chart", "CHART_ANCHORS", "CHART_SIZE_CM"]
 
-#: Top-left cells of the four charts on the dashboard, in the order listed in the module docstring.
-CHART_ANCHORS = ("A15", "F15", "A32", "F32")
+#: Top-left cells of the four charts on the dashboard, in the order listed in the module docstring,
+#: then the top-themes chart in the closed-loop column on the right (below its cards).
+CHART_ANCHORS = ("A15", "F15", "A32", "F32", f"{get_column_letter(SIDE_COL)}15")
 #: Width and height of each chart (cm): two side by side span the five card columns.
 CHART_SIZE_CM = (16.8, 8.2)
 
@@ -162,6 +168,24 @@ def add_dashboard_charts(dash: Worksheet, data: Worksheet, lab: dict[str, Any]) 
     coh.y_axis.scaling.min = 0
     _size(coh)
     dash.add_chart(coh, CHART_ANCHORS[3])
+
+    themes = BarChart()
+    themes.type, themes.grouping, themes.overlap, themes.gapWidth = "bar", "clustered", 100, 50
+    themes.title = t["chart_themes"]
+    last = CHART_THEMES_ROW + 2 * CHART_THEMES
+    themes.add_data(
+        Reference(data, min_col=2, max_col=3, min_row=CHART_THEMES_ROW, max_row=last), titles_from_data=True
+    )
+    themes.set_categories(Reference(data, min_col=1, min_row=CHART_THEMES_ROW + 1, max_row=last))
+    for s, colour in zip(themes.series, (_RED, _GREEN), strict=True):
+        _solid(s, colour)
+    _axes(themes, None, "0%")
+    # The strongest theme on top: categories read from the top down.
+    themes.x_axis.scaling.orientation = "maxMin"
+    themes.legend.position = "b"
+    themes.width, themes.height = CHART_SIZE_CM[0], 2 * CHART_SIZE_CM[1] + 0.4
+    themes.layout = Layout(manualLayout=ManualLayout(x=0.02, y=0.08, w=0.96, h=0.8))
+    dash.add_chart(themes, CHART_ANCHORS[4])
 
 
 def add_clv_holdout_chart(ws: Worksheet, lab: dict[str, Any]) -> None:

@@ -34,6 +34,7 @@ import pandas as pd
 from .. import metrics as m
 from ..metrics import KpiInputError, MetricResult, catalog
 from ..metrics.rules import Problem, clean_dates, clean_numbers, clean_scores, label_groups, placeholder_mask
+from .actions import compute_actions
 from .benchmarks import BENCHMARKS, INDUSTRIES
 from .errors import WorkbookError
 from .layout import (
@@ -459,6 +460,8 @@ class Results:
     retention_projection: dict[str, Any]
     benchmarks: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
+    #: The closed-loop tabs (Comments, Follow-up, Advocates, Drivers): see :mod:`.actions`.
+    actions: dict[str, Any] = field(default_factory=dict)
 
 
 def _safe(fn: Callable[..., MetricResult], *args: Any, **kw: Any) -> MetricResult | None:
@@ -614,6 +617,9 @@ def compute(data: Prepared, st: Settings, *, predict: bool = True) -> Results:
     elif "mean" in clv:
         cards["clv"] = Card(clv["mean"], None, None, "currency")
     cards.setdefault("clv", Card(None, None, None, "currency"))
+    actions = compute_actions(t, st, clv, r_in)
+    cards["revenue_at_risk"] = Card(actions["revenue_at_risk"], None, None, "currency")
+    cards["followup"] = Card(actions["followup_count"], None, None, "count")
 
     dist = m.nps_distribution(
         r_in["nps"].to_numpy(), promoter_min=st.nps_promoter_min, detractor_max=st.nps_detractor_max
@@ -643,6 +649,7 @@ def compute(data: Prepared, st: Settings, *, predict: bool = True) -> Results:
         retention_projection=projection,
         benchmarks=bench,
         notes=notes,
+        actions=actions,
     )
 
 
@@ -809,7 +816,7 @@ def _cards(eng: _Engine, t: dict[str, pd.DataFrame], win, prev) -> dict[str, Car
     now, before = one(win), one(prev)
     out = {}
     for key, unit, _native in CARDS:
-        if key == "clv":
+        if key in ("clv", "revenue_at_risk", "followup"):
             continue
         r = now[key]
         interval = (r.ci_low, r.ci_high) if r is not None and r.ci_low is not None else None
@@ -932,6 +939,9 @@ def _clv(t: dict[str, pd.DataFrame], st: Settings, predict: bool) -> dict[str, A
     if o.empty:
         return {"error": "no orders up to the end of the reporting period"}
     hist = m.historical_clv(o["customer"].to_numpy(), o["amount"].to_numpy(), margin=st.clv_margin)
+    by_customer = m.historical_clv_by_customer(
+        o["customer"].to_numpy(), o["amount"].to_numpy(), margin=st.clv_margin
+    )
     monthly_rate = m.convert_discount_rate(
         st.clv_discount_rate, from_periods_per_year=1, to_periods_per_year=12
     )
@@ -948,7 +958,7 @@ def _clv(t: dict[str, pd.DataFrame], st: Settings, predict: bool) -> dict[str, A
             margin=st.clv_margin,
         )
     except KpiInputError as exc:
-        return {"error": str(exc), "historical": hist.value}
+        return {"error": str(exc), "historical": hist.value, "historical_by_customer": by_customer}
     seg = pd.Series(cust["segment"].to_numpy(), index=cust["customer"].to_numpy()).groupby(level=0).first()
     models = (pred.purchase_model.as_dict(), pred.spend_model.as_dict(), pred.warnings)
     pred = pred.customers.sort_values("clv", ascending=False)
@@ -966,6 +976,7 @@ def _clv(t: dict[str, pd.DataFrame], st: Settings, predict: bool) -> dict[str, A
         "total": float(pred["clv"].sum()),
         "customers": len(pred),
         "historical": hist.value,
+        "historical_by_customer": by_customer,
         "table": pred,
         "by_segment": by_segment,
         "bgnbd": bg,

@@ -40,32 +40,87 @@ _REGIONS = (("DACH", 0.34), ("Nordics", 0.14), ("UK & Ireland", 0.2), ("Benelux"
 _CHANNELS = (("Web", 0.42), ("Sales", 0.24), ("Partner", 0.18), ("App", 0.16))
 _SOCIAL = (("LinkedIn", 5200, 0.021), ("Instagram", 9800, 0.034), ("Newsletter", 7400, 0.012))
 
-_COMMENTS = {
+# Open comments by language and NPS group (detractor, passive, promoter). Detractors write about slow
+# delivery, unanswered support, wrong invoices and a confusing app; promoters about friendly support,
+# quality and value: so the themes tab has real differences to find, in each of the three languages.
+_COMMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "en": (
-        "Quick and friendly support.",
-        "Delivery took too long.",
-        "Great value for money.",
-        "The new app is confusing.",
-        "Would recommend to colleagues.",
-        "Invoice was wrong twice.",
+        (
+            "Delivery took too long and nobody told us why.",
+            "Support never answered my emails.",
+            "The invoice was wrong twice this year.",
+            "The new app is confusing and keeps crashing.",
+            "Too expensive for what we get.",
+            "Slow delivery again, third time this quarter.",
+            "Waited a week for support to call back.",
+            "Wrong invoice again, very frustrating.",
+        ),
+        (
+            "Good product, but delivery could be faster.",
+            "It works. The price is a bit high.",
+            "Support is friendly but slow.",
+            "Okay overall, nothing special.",
+            "The app is fine once you get used to it.",
+        ),
+        (
+            "Quick and friendly support, as always.",
+            "Great quality and good value for money.",
+            "Would recommend to colleagues.",
+            "Fast delivery and friendly support.",
+            "Great product, easy to use.",
+            "Excellent service, the team really cares.",
+        ),
     ),
     "de": (
-        "Schneller, freundlicher Support.",
-        "Die Lieferung dauerte zu lange.",
-        "Sehr gutes Preis-Leistungs-Verhältnis.",
-        "Die neue App ist verwirrend.",
-        "Würde ich Kollegen empfehlen.",
-        "Die Rechnung war zweimal falsch.",
+        (
+            "Die Lieferung dauerte viel zu lange.",
+            "Der Support hat nie auf meine E-Mails geantwortet.",
+            "Die Rechnung war zweimal falsch.",
+            "Die neue App ist verwirrend und stürzt ständig ab.",
+            "Zu teuer für die Leistung.",
+            "Wieder eine langsame Lieferung.",
+            "Eine Woche auf den Rückruf vom Support gewartet.",
+        ),
+        (
+            "Gutes Produkt, aber die Lieferung könnte schneller sein.",
+            "Funktioniert. Der Preis ist etwas hoch.",
+            "Der Support ist freundlich, aber langsam.",
+            "Insgesamt in Ordnung.",
+        ),
+        (
+            "Schneller, freundlicher Support.",
+            "Sehr gutes Preis-Leistungs-Verhältnis.",
+            "Würde ich Kollegen empfehlen.",
+            "Schnelle Lieferung und freundlicher Support.",
+            "Tolle Qualität, einfach zu bedienen.",
+        ),
     ),
     "zh-Hant": (
-        "客服快速又親切。",
-        "出貨太慢了。",
-        "物超所值。",
-        "新版 App 很難用。",
-        "會推薦給同事。",
-        "發票開錯兩次。",
+        (
+            "出貨太慢了，等了兩個星期。",
+            "客服一直沒有回覆我的郵件。",
+            "發票開錯兩次。",
+            "新版 App 很難用，常常當機。",
+            "價格太貴了。",
+            "又是出貨太慢。",
+        ),
+        (
+            "產品不錯，但出貨可以再快一點。",
+            "還可以，價格有點高。",
+            "客服很親切但是回覆很慢。",
+        ),
+        (
+            "客服快速又親切。",
+            "品質很好，物超所值。",
+            "會推薦給同事。",
+            "出貨很快，客服很親切。",
+            "產品很好用。",
+        ),
     ),
 }
+#: Share of comments written in the workbook's language; the rest are split over the other two
+#: (an international customer base answers in its own language).
+_OWN_LANGUAGE = 0.7
 
 
 def _day(offsets: np.ndarray) -> np.ndarray:
@@ -168,8 +223,13 @@ def demo_tables(
     ces = np.clip(np.round(1.5 + nps_score * 0.5 + rng.normal(0, 1.0, size=n_resp)), 1, 7)
     csat_col = np.where(rng.random(n_resp) < 0.05, None, csat.astype(int)).astype(object)
     ces_col = np.where(rng.random(n_resp) < 0.12, None, ces.astype(int)).astype(object)
-    comments = np.array(_COMMENTS.get(lang, _COMMENTS["en"]), dtype=object)
-    comment = np.where(rng.random(n_resp) < 0.3, comments[rng.integers(0, comments.size, size=n_resp)], None)
+    has_comment = rng.random(n_resp) < 0.3
+    # Drawn (and not used) so every table after this one keeps the rows of the seeded stream.
+    rng.integers(0, 6, size=n_resp)
+    # Comment texts and attribute ratings come from their own stream for the same reason.
+    aux = np.random.default_rng([seed, 12])
+    comment = _comments(aux, nps_score, has_comment, lang)
+    ratings = _ratings(aux, nps_score)
     responses = pd.DataFrame(
         {
             "date": _day(when),
@@ -179,6 +239,7 @@ def demo_tables(
             "csat": csat_col,
             "ces": ces_col,
             "comment": comment,
+            **ratings,
         }
     )
 
@@ -247,6 +308,37 @@ def demo_tables(
         "tickets": tickets,
         "engagement": engagement,
     }
+
+
+def _comments(aux: np.random.Generator, scores: np.ndarray, has: np.ndarray, lang: str) -> np.ndarray:
+    """A comment per answer where ``has``: the group's texts, mostly in the workbook's language."""
+    own = lang if lang in _COMMENTS else "en"
+    others = [k for k in _COMMENTS if k != own]
+    group = np.select([scores <= 6, scores <= 8], [0, 1], 2)
+    which = aux.random(scores.size)
+    langs = np.where(
+        which < _OWN_LANGUAGE, own, np.where(which < (1 + _OWN_LANGUAGE) / 2, others[0], others[1])
+    )
+    pick = aux.random(scores.size)
+    out = np.full(scores.size, None, dtype=object)
+    for i in np.flatnonzero(has):
+        texts = _COMMENTS[str(langs[i])][int(group[i])]
+        out[i] = texts[int(pick[i] * len(texts))]
+    return out
+
+
+def _ratings(aux: np.random.Generator, scores: np.ndarray) -> dict[str, np.ndarray]:
+    """Attribute ratings 1-5 that move with the score: support most, product less, price least (so a
+    driver analysis has an order to find); about 8% of each left blank."""
+    out = {}
+    for key, base, slope, noise in (
+        ("price", 2.6, 0.12, 1.0),
+        ("support", 0.6, 0.36, 0.75),
+        ("product", 1.7, 0.26, 0.85),
+    ):
+        r = np.clip(np.round(base + slope * scores + aux.normal(0, noise, scores.size)), 1, 5).astype(int)
+        out[key] = np.where(aux.random(scores.size) < 0.08, None, r).astype(object)
+    return out
 
 
 def _plant_invalid(responses: pd.DataFrame, orders: pd.DataFrame) -> None:

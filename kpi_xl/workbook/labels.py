@@ -785,3 +785,13 @@ def header_aliases(table: str) -> dict[str, str]:
 
 def _norm(header: object) -> str:
     return " ".join(str(header).split()).casefold()
+
+
+def _add_closed_loop_texts() -> None:
+    from .action_labels import merge
+
+    for lang, lab in _ALL.items():
+        merge(lab, lang)
+
+
+_add_closed_loop_texts()

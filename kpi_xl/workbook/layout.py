@@ -33,6 +33,7 @@ __all__ = [
     "SHEETS",
     "OWNED",
     "DATA_SHEETS",
+    "ADDED_SHEETS",
     "sheet_anchor",
     "setting_name",
     "Column",
@@ -67,6 +68,9 @@ __all__ = [
     "CHART_SEG_ROW",
     "CHART_COHORT_ROW",
     "CHART_COHORT_SERIES",
+    "CHART_THEMES",
+    "CHART_THEMES_ROW",
+    "SIDE_COL",
     "BENCH_HEADER_ROW",
     "HOLDOUT_ROW",
     "HOLDOUT_COL",
@@ -94,6 +98,10 @@ SHEETS = (
     "trends",
     "cohorts",
     "clv",
+    "comments",
+    "followup",
+    "advocates",
+    "drivers",
     "benchmarks",
     "settings",
     "responses",
@@ -104,8 +112,16 @@ SHEETS = (
     "chartdata",
 )
 
-OWNED = frozenset({"start", "dashboard", "segments", "trends", "cohorts", "clv", "benchmarks", "chartdata"})
+OWNED = frozenset(
+    {
+        "start", "dashboard", "segments", "trends", "cohorts", "clv", "comments", "followup", "advocates",
+        "drivers", "benchmarks", "chartdata",
+    }
+)  # fmt: skip
 DATA_SHEETS = ("responses", "customers", "orders", "tickets", "engagement")
+#: Owned sheets added after the first template: a workbook built before them still refreshes (its
+#: other sheets), and a note says how to get them.
+ADDED_SHEETS = frozenset({"comments", "followup", "advocates", "drivers"})
 
 
 def sheet_anchor(key: str) -> str:
@@ -136,6 +152,9 @@ class Column:
     scale: str | None = None
     time: bool = False
     required: bool = False
+    #: An optional column may be missing from the user's Table (it reads as blank): columns added
+    #: after the first template, so a workbook built before them keeps refreshing.
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -161,6 +180,10 @@ TABLES: dict[str, TableSpec] = {
             Column("csat", "score", 11, scale="csat"),
             Column("ces", "score", 11, scale="ces"),
             Column("comment", "text", 40),
+            # Attribute ratings for the key driver analysis, on the CSAT scale (1..csat_scale_max).
+            Column("price", "score", 11, scale="csat", optional=True),
+            Column("support", "score", 11, scale="csat", optional=True),
+            Column("product", "score", 11, scale="csat", optional=True),
         ),
     ),
     "customers": TableSpec(
@@ -410,6 +433,9 @@ CARDS: tuple[tuple[str, str, bool], ...] = (
     ("sla", "share", False),
     ("engagement", "share", True),
     ("clv", "currency", False),
+    # The closed loop (right-hand column of the dashboard): predicted CLV at risk, customers to call.
+    ("revenue_at_risk", "currency", False),
+    ("followup", "count", False),
 )
 CARDS_PER_ROW = 5
 #: Each card is 2 columns wide and 4 rows high: title, value, change, interval.
@@ -417,8 +443,15 @@ CARD_FIRST_ROW = 4
 CARD_HEIGHT = 5
 
 
+#: Column of the dashboard's right-hand closed-loop area (cards after the first two rows, themes chart).
+SIDE_COL = 12
+
+
 def card_cell(index: int) -> tuple[int, int]:
-    """(row, column) of the title cell of card ``index`` (1-based row and column)."""
+    """(row, column) of the title cell of card ``index`` (1-based row and column): two rows of
+    ``CARDS_PER_ROW`` cards, then the closed-loop cards stacked in the right-hand column."""
+    if index >= 2 * CARDS_PER_ROW:
+        return CARD_FIRST_ROW + (index - 2 * CARDS_PER_ROW) * CARD_HEIGHT, SIDE_COL
     r, c = divmod(index, CARDS_PER_ROW)
     return CARD_FIRST_ROW + r * CARD_HEIGHT, 1 + c * 2
 
@@ -426,12 +459,17 @@ def card_cell(index: int) -> tuple[int, int]:
 #: Chart-data sheet rows: the KPI cards' value and previous value (rows 2..), then the NPS
 #: distribution (11 scores), the trend (12 months), the segments and the cohort curves, each
 #: block starting with its header row.
-CHART_DIST_ROW = 2 + len(CARDS) + 2
+# Fixed at the first template's row: the two closed-loop cards use the two spare rows before it, so the
+# charts of a workbook built earlier still read the rows they were drawn from.
+CHART_DIST_ROW = 2 + 2 * CARDS_PER_ROW + 2
 CHART_TREND_ROW = CHART_DIST_ROW + 11 + 2
 CHART_SEG_ROW = CHART_TREND_ROW + TREND_MONTHS + 2
 CHART_COHORT_ROW = CHART_SEG_ROW + CHART_SEGMENTS + 2
 #: Curves in the cohort chart: the size-weighted mean of all cohorts and the latest few cohorts.
 CHART_COHORT_SERIES = 4
+#: Top themes chart: the strongest detractor themes and promoter themes, one bar each.
+CHART_THEMES = 5
+CHART_THEMES_ROW = CHART_COHORT_ROW + COHORT_PERIODS + 3
 
 BENCH_HEADER_ROW = 4
 

@@ -43,7 +43,7 @@ from ..safety import check_workbook_file, excel_text, lock_path, refresh_lock
 from .compute import compute, prepare, read_settings
 from .errors import WorkbookError
 from .labels import LANGUAGES, header_aliases, labels
-from .layout import MARKER_NAME, SETTINGS, SHEETS, START, TABLES, setting_name, sheet_anchor
+from .layout import ADDED_SHEETS, MARKER_NAME, SETTINGS, SHEETS, START, TABLES, setting_name, sheet_anchor
 from .package import Package, PackageError, PartsSink, table_with_ref, without_cached_values, write_copy
 from .sheets import Context, Status, place
 
@@ -171,7 +171,7 @@ def _header_map(table: str, headers: Sequence[Any], where: str) -> dict[str, int
         key = aliases.get(" ".join(str(h).split()).casefold()) if h is not None else None
         if key and key not in found:
             found[key] = i
-    missing = [c.key for c in TABLES[table].columns if c.key not in found]
+    missing = [c.key for c in TABLES[table].columns if c.key not in found and not c.optional]
     if missing:
         lab = labels("en")["col"][table]
         raise WorkbookError(
@@ -261,7 +261,8 @@ def _frame(
             cols[key] = np.empty(len(body), dtype=object)
             cols[key][keep] = kept
     frame = pd.DataFrame({k: pd.Series(v[keep], dtype=object) for k, v in cols.items()})
-    return frame[[c.key for c in TABLES[table].columns]], rows
+    # An optional column the Table does not have (a workbook built before it existed) is all blank.
+    return frame.reindex(columns=[c.key for c in TABLES[table].columns]).astype(object), rows
 
 
 def _report(path, backup, lang, ctx: Context, data, res, timings) -> RefreshReport:
@@ -314,8 +315,22 @@ def _load(path: Path) -> tuple[Package, str, dict[str, str]]:
             f"{path.name} cannot be read as an Excel workbook: {exc}", argument="path", value=str(path)
         )
     lang = _marker_lang(pkg.names.get(MARKER_NAME), path.name)
-    names = {k: _destination(pkg, sheet_anchor(k), path.name, lang)[0] for k in SHEETS}
+    names = {
+        k: _destination(pkg, sheet_anchor(k), path.name, lang)[0]
+        for k in SHEETS
+        if k not in ADDED_SHEETS or sheet_anchor(k) in pkg.names
+    }
     return pkg, lang, names
+
+
+def _added_sheets_note(names: dict[str, str], lang: str) -> list[str]:
+    missing = [labels(lang)["sheet"][k] for k in SHEETS if k in ADDED_SHEETS and k not in names]
+    if not missing:
+        return []
+    return [
+        f"This workbook was built before the {', '.join(missing)} tabs; build a new template (kpi-xl "
+        "template) and paste your data into it to get them."
+    ]
 
 
 def _coords(cell: str) -> tuple[int, int]:
@@ -435,7 +450,7 @@ def _compute_file(path: Path, pkg: Package, lang: str, names: dict[str, str], pr
     ctx = Context(lang, lab, names, headers, lab["yes"], lab["no"])
     data = prepare(raw, settings, sheet_names=names, headers=headers, yes=ctx.yes, no=ctx.no)
     res = compute(data, settings, predict=predict)
-    res.notes[:0] = notes
+    res.notes[:0] = notes + _added_sheets_note(names, lang)
     timings["compute"] = time.perf_counter() - t
     return ctx, data, res, timings, grown
 
@@ -780,7 +795,17 @@ def refresh_book(book: Any, *, predict: bool = True) -> RefreshReport:
                 f"{book.name}: the defined name {name} is missing; rebuild the template", argument=name
             )
 
-    sheets = {k: named_range(sheet_anchor(k)).sheet for k in SHEETS}
+    def has_name(name: str) -> bool:
+        try:
+            return book.names[name] is not None
+        except Exception:  # noqa: BLE001 - see above
+            return False
+
+    sheets = {
+        k: named_range(sheet_anchor(k)).sheet
+        for k in SHEETS
+        if k not in ADDED_SHEETS or has_name(sheet_anchor(k))
+    }
     names = {k: s.name for k, s in sheets.items()}
     raw_settings, where = {}, {}
     for s in SETTINGS:
@@ -814,7 +839,7 @@ def refresh_book(book: Any, *, predict: bool = True) -> RefreshReport:
     ctx = Context(lang, lab, names, headers, lab["yes"], lab["no"])
     data = prepare(raw, settings, sheet_names=names, headers=headers, yes=ctx.yes, no=ctx.no)
     res = compute(data, settings, predict=predict)
-    res.notes[:0] = notes
+    res.notes[:0] = notes + _added_sheets_note(names, lang)
     timings["compute"] = time.perf_counter() - t
     t = time.perf_counter()
     sink = XlwingsSink(sheets)

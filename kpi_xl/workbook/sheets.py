@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics.rules import BLANK_LABEL, Problem
+from .actions import place_actions
 from .benchmarks import DIRECTION, TOLERANCE
 from .compute import MONTH_DAYS, Results
 from .layout import (
@@ -81,6 +82,7 @@ FORMATS = {
     "change_score": "+0.00;-0.00;0.00",
     "change_currency": "+#,##0.00;-#,##0.00;0.00",
     "change_hours": "+0.0;-0.0;0.0",
+    "change_count": "+#,##0;-#,##0;0",
 }
 DATE_FORMATS = {"en": "yyyy-mm-dd", "de": "dd.mm.yyyy", "zh-Hant": "yyyy/m/d"}
 DATETIME_FORMATS = {"en": "yyyy-mm-dd hh:mm", "de": "dd.mm.yyyy hh:mm", "zh-Hant": "yyyy/m/d hh:mm"}
@@ -409,6 +411,7 @@ def place(sink: Sink, ctx: Context, res: Results, status: Status) -> None:
     _place_cohorts(sink, ctx, res)
     _place_clv(sink, ctx, res)
     _place_benchmarks(sink, ctx, f, res)
+    place_actions(sink, ctx, res.actions, {**FORMATS, "date": DATE_FORMATS[ctx.lang]})
 
 
 def _place_start(sink: Sink, ctx: Context, st: Status) -> None:
