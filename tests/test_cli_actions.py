@@ -67,7 +67,7 @@ def test_themes_csv_keeps_formula_like_comments_as_text(tmp_path, capsys):
 def test_followup_equals_the_engine_and_lists_unmatched(demo, capsys, tmp_path):
     folder, tables = demo
     survey = tables["responses"].copy()
-    survey.loc[len(survey)] = [pd.Timestamp("2025-12-30"), "NOT-A-CUSTOMER", "SMB", 0, 1, 1, "awful"]
+    survey.loc[len(survey)] = [pd.Timestamp("2025-12-30"), "NOT-A-CUSTOMER", "SMB", 0, 1, 1, "awful", 1, 1, 1]
     survey.to_csv(tmp_path / "survey.csv", index=False)
     code, out, _ = run(
         ["followup", tmp_path / "survey.csv", folder / "orders.csv", "--format", "json", "--horizon", "26"],
