@@ -75,7 +75,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 RECALC = REPO.parent / "shared" / "tools" / "recalc.py"
-CASES = ("nps", "udf", "startup", "segments", "clv", "clv_family", "scale", "files", "refresh", "build")
+CASES = (
+    "nps", "udf", "startup", "segments", "clv", "clv_family", "scale", "files", "refresh", "build", "actions",
+)  # fmt: skip
 SHEET_ROWS = 1_048_576
 NOTES_MARKER = "<!-- analysis: kept as it is by benchmarks/run.py --write -->"
 
@@ -1087,6 +1089,14 @@ def case_files(quick: bool, repeat: int, data: Path) -> list[dict[str, Any]]:
     return files(quick, repeat, data, row)
 
 
+def case_actions(quick: bool, repeat: int, data: Path) -> list[dict[str, Any]]:
+    """Comment themes over 100,000 comments and the follow-up join over 1,000,000 orders (see
+    ``benchmarks/bench_actions.py``)."""
+    from benchmarks.bench_actions import case_actions as actions
+
+    return actions(quick, repeat, data, row)
+
+
 RUNNERS = {
     "nps": case_nps,
     "udf": case_udf,
@@ -1098,6 +1108,7 @@ RUNNERS = {
     "refresh": case_refresh,
     "build": case_build,
     "files": case_files,
+    "actions": case_actions,
 }
 
 
