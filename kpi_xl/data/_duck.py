@@ -184,8 +184,12 @@ def _source(path: Path, options: ReadOptions, folder: str) -> tuple[str, str | N
 def _all_blank_sql(columns: Sequence[str]) -> str:
     """True where every one of ``columns`` is NULL or whitespace (Python's ``str.isspace`` set)."""
     space_class = "[" + "".join(f"\\x{{{c:x}}}" for c in WHITESPACE) + "]*"
+    points = ", ".join(map(str, WHITESPACE))
+    # A cell that starts with a visible character (nearly every one) is settled without a regex.
     return " AND ".join(
-        f"({c} IS NULL OR regexp_full_match(CAST({c} AS VARCHAR), {_literal(space_class)}))" for c in columns
+        f"({c} IS NULL OR (ascii(CAST({c} AS VARCHAR)) IN (0, {points}) AND "
+        f"regexp_full_match(CAST({c} AS VARCHAR), {_literal(space_class)})))"
+        for c in columns
     )
 
 
@@ -356,8 +360,13 @@ def _drop_summary_lines(
             f"WHERE _row IN ({', '.join(str(int(r)) for r in kept)}) ORDER BY _row"
         ).df()
     records_at = tail.pop("_row").to_numpy(dtype=np.int64)
-    tail.index = pd.Index(ds.file_rows(records_at), name="row")
-    left, notes = trailing_summary(tail.astype(object).where(tail.notna(), None))
+    tail = tail.astype(object).where(tail.notna(), None)
+    # Record numbers first: the file rows (which need the empty lines counted) only for a note.
+    tail.index = pd.Index(records_at, name="row")
+    left, notes = trailing_summary(tail)
+    if notes:
+        tail.index = pd.Index(ds.file_rows(records_at), name="row")
+        left, notes = trailing_summary(tail)
     gone = records_at[~tail.index.isin(left.index)]
     if gone.size:
         raw.execute(f"DELETE FROM src WHERE _row IN ({', '.join(str(int(r)) for r in gone)})")
