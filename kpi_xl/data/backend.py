@@ -569,7 +569,8 @@ def _scores_or_moments(ds, kind, roles, by, date_role, grouped: bool) -> pd.Data
 def _customers(ds, roles: tuple[str, ...], by, date_role, grouped: bool, days: bool) -> pd.DataFrame:
     """Per-customer figures of one role set, from one query that counts every order metric's
     role set at once (cached): purchase frequency, repeat rate and historical CLV read the same
-    customers, so they share one pass."""
+    customers, so they share one pass. One row per customer comes back as numbers only (arrow
+    columns; the group as codes into its few labels), never as Python objects per customer."""
     sets = [s for s in _CUSTOMER_SETS if all(r in ds.columns for r in s)]
     if roles not in sets:
         sets.append(roles)
@@ -579,38 +580,58 @@ def _customers(ds, roles: tuple[str, ...], by, date_role, grouped: bool, days: b
         columns = list(dict.fromkeys([r for s in sets for r in s] + ([date_role] if date_role else [])))
         t = _labelled(ds, columns, by, date_role, grouped)
         named = {f"s{n}": (s, list(s)) for n, s in enumerate(sets)}
-        ds._summaries[key] = ds.fetch(aggregate.customer_counts(t, named, ["_group"], days=days))
+        expr = aggregate.customer_counts(t, named, ["_group"] if grouped else [], days=days)
+        ds._summaries[key] = _arrow_columns(ds, expr)
     got = ds._summaries[key]
     s = f"s{sets.index(roles)}"
-    orders = got[f"{s}_orders"].to_numpy(dtype=np.int64)
+    orders = got[f"{s}_orders"].astype(np.int64)
+    codes, labels = got.get("_group", (np.zeros(len(orders), np.int64), np.array(["Total"], dtype=object)))
     has = orders > 0
-    frame = pd.DataFrame(
+    # Rows without a customer (a blank among the roles), per group: the engine's n_dropped.
+    dropped = np.bincount(codes, weights=got[f"{s}_dropped"], minlength=len(labels)).astype(np.int64)
+    n_blank = int((dropped > 0).sum())
+    group = np.concatenate([codes[has], np.flatnonzero(dropped > 0)])
+    revenue = got[f"{s}_revenue"][has] if "amount" in roles else np.zeros(int(has.sum()))
+    revenue = np.concatenate([revenue, np.zeros(n_blank)])
+    # A canonical order (group, then revenue), so float sums over customers do not depend on the
+    # backend's order; counts are whole numbers, whose sums do not depend on it.
+    if "amount" in roles:
+        order = np.lexsort([revenue, group]) if len(labels) > 1 else np.argsort(revenue, kind="stable")
+    else:
+        order = np.argsort(group, kind="stable")
+    day_counts = got[f"{s}_days"][has].astype(np.int64) if days else np.zeros(int(has.sum()), np.int64)
+    return pd.DataFrame(
         {
-            "_group": got["_group"].to_numpy(dtype=object)[has],
-            "customer": np.ones(int(has.sum())),
-            "orders": orders[has],
-            "days": got[f"{s}_days"].to_numpy(dtype=np.int64)[has] if days else 0,
-            "revenue": got[f"{s}_revenue"].to_numpy(dtype=np.float64)[has] if "amount" in roles else 0.0,
+            # Codes into the few group labels, not one Python string per customer.
+            "_group": pd.Categorical.from_codes(group[order], categories=pd.Index(labels, dtype=object)),
+            "customer": np.concatenate([np.ones(int(has.sum())), np.full(n_blank, np.nan)])[order],
+            "orders": np.concatenate([orders[has], dropped[dropped > 0]])[order],
+            "days": np.concatenate([day_counts, np.zeros(n_blank, np.int64)])[order],
+            "revenue": revenue[order],
         }
     )
-    dropped = got.groupby("_group", sort=False)[f"{s}_dropped"].sum()
-    dropped = dropped[dropped > 0]
-    blank = pd.DataFrame(
-        {
-            "_group": dropped.index.to_numpy(dtype=object),
-            "customer": np.nan,
-            "orders": dropped.to_numpy(np.int64),
-            "days": 0,
-            "revenue": 0.0,
-        }
-    )
-    out = pd.concat([frame, blank], ignore_index=True) if len(blank) else frame
-    # A canonical order (by value), so float sums over customers do not depend on the backend's.
-    # np.lexsort's last key is the primary one: group, then customer (the blank row last), orders...
-    keys = [out[c].to_numpy(dtype=np.float64) for c in ("revenue", "days", "orders", "customer")]
-    group, _ = pd.factorize(out["_group"], sort=True)
-    order = np.lexsort([*keys, group])
-    return out.iloc[order].reset_index(drop=True)
+
+
+def _arrow_columns(ds: BackendDataset, expr: Any) -> dict[str, Any]:
+    """An aggregate's columns as numpy arrays (NULL counts and sums as 0), ``_group`` as
+    ``(codes, labels)``: millions of rows without a Python object each."""
+    import pyarrow.compute as pc
+
+    with _quiet():
+        table = ds.con.to_pyarrow(expr)
+    ds.fetched_rows += table.num_rows
+    out: dict[str, Any] = {}
+    for name in table.column_names:
+        col = table.column(name)
+        if name == "_group":
+            encoded = pc.dictionary_encode(col).combine_chunks()
+            out[name] = (
+                encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+                np.asarray(encoded.dictionary.to_pylist(), dtype=object),
+            )
+        else:
+            out[name] = pc.fill_null(col, 0).to_numpy().astype(np.float64)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
