@@ -51,6 +51,8 @@ __all__ = [
     "CLV_PREDICT",
     "P_ALIVE",
     "CLV_HOLDOUT",
+    "CLV_SCHEDULE",
+    "CLV_BY_SEGMENT",
     "SBG_SURVIVAL",
     "DERL",
     "SUBSCRIPTION_CLV",
@@ -550,6 +552,92 @@ def P_ALIVE(customer_ids, dates, time_unit, observation_end=None):
     out = summary[["frequency", "recency", "T"]].copy()
     out["probability_alive"] = model.probability_alive(x, tx_, age)
     return spill.frame(out, index="customer_id")
+
+
+def _clv_settings(time_unit, horizon, discount_rate, margin, observation_end, discount_step):
+    return {
+        "time_unit": coerce.text(time_unit, "time_unit"),
+        "horizon": coerce.number(horizon, "horizon"),
+        "discount_rate": coerce.number(discount_rate, "discount_rate", 0.0),
+        "margin": coerce.number(margin, "margin", 1.0),
+        "observation_end": coerce.option(observation_end, "observation_end"),
+        "step": m.read_step(coerce.option(discount_step, "discount_step", 1.0), "discount_step"),
+    }
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("customer_ids", "raw", doc=IDS_DOC)
+@xw.arg("dates", "raw", doc=ORDER_DATES_DOC)
+@xw.arg("amounts", "raw", doc="Amount of each order, same rows.")
+@xw.arg("time_unit", "raw", doc=TIME_UNIT_DOC)
+@xw.arg("horizon", "raw", doc="Projection length in time units, e.g. 12 (months) for one year.")
+@xw.arg("discount_rate", "raw", doc="Optional. Discount rate per discount_step, default 0.")
+@xw.arg("margin", "raw", doc="Optional. Share of spend that is profit, 0 to 1; default 1 (CLV in revenue).")
+@xw.arg("observation_end", "raw", doc=OBS_END_DOC)
+@xw.arg(
+    "discount_step",
+    "raw",
+    doc="Optional. Length of a step: this many time units (default 1), or 'day', 'week', 'month'.",
+)
+@excel_function
+def CLV_SCHEDULE(
+    customer_ids,
+    dates,
+    amounts,
+    time_unit,
+    horizon,
+    discount_rate=0,
+    margin=1,
+    observation_end=None,
+    discount_step=1,
+):
+    """Spills the predicted CLV of all customers step by step (BG/NBD + Gamma-Gamma): expected purchases, value, discount factor, discounted and cumulative value. Example: =CLV_SCHEDULE(Orders[Customer], Orders[Date], Orders[Amount], "month", 12, 0.01)"""
+    tx = _transactions(customer_ids, dates, amounts)
+    settings = _clv_settings(time_unit, horizon, discount_rate, margin, observation_end, discount_step)
+    out = m.predict_clv(tx["customer_ids"], tx["dates"], tx["amounts"], **settings)
+    return spill.frame(out.schedule(), index="step")
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("customer_ids", "raw", doc=IDS_DOC)
+@xw.arg("dates", "raw", doc=ORDER_DATES_DOC)
+@xw.arg("amounts", "raw", doc="Amount of each order, same rows.")
+@xw.arg(
+    "segments",
+    "raw",
+    doc="Segment of each order, same rows; a customer counts in the segment of their first order.",
+)
+@xw.arg("time_unit", "raw", doc=TIME_UNIT_DOC)
+@xw.arg("horizon", "raw", doc="Projection length in time units, e.g. 52 (weeks) for one year.")
+@xw.arg("discount_rate", "raw", doc="Optional. Discount rate per discount_step, default 0.")
+@xw.arg("margin", "raw", doc="Optional. Share of spend that is profit, 0 to 1; default 1 (CLV in revenue).")
+@xw.arg("observation_end", "raw", doc=OBS_END_DOC)
+@xw.arg(
+    "discount_step",
+    "raw",
+    doc="Optional. Length of a step: this many time units (default 1), or 'day', 'week', 'month'.",
+)
+@excel_function
+def CLV_BY_SEGMENT(
+    customer_ids,
+    dates,
+    amounts,
+    segments,
+    time_unit,
+    horizon,
+    discount_rate=0,
+    margin=1,
+    observation_end=None,
+    discount_step=1,
+):
+    """Spills predicted CLV fitted separately per segment: customers, total and mean CLV, model parameters, a small-segment flag and why a segment could not be fitted. Example: =CLV_BY_SEGMENT(A2:A99, B2:B99, C2:C99, D2:D99, "week", 52)"""
+    tx = coerce.read_columns(
+        {"customer_ids": customer_ids, "dates": dates, "amounts": amounts, "segments": segments},
+        {"customer_ids": "id", "dates": "date", "amounts": "amount", "segments": "label"},
+    )
+    settings = _clv_settings(time_unit, horizon, discount_rate, margin, observation_end, discount_step)
+    out = m.predict_clv_by_segment(tx["customer_ids"], tx["dates"], tx["amounts"], tx["segments"], **settings)
+    return spill.frame(out.table, index="segment")
 
 
 HOLDOUT_VIEWS = ("models", "frequency", "tracking")

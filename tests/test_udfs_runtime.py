@@ -470,6 +470,27 @@ def test_clv_holdout_spills_the_engine_report(xl):
         xl.call("CLV_HOLDOUT", ids, dates, "1997-10-01", "week", None, "chart")
 
 
+def test_clv_schedule_and_by_segment_equal_the_engine(xl, cdnow):
+    ids, dates, amounts = _cdnow_columns(cdnow)
+    got = as_frame(xl.call("CLV_SCHEDULE", ids, dates, amounts, "month", 3, 0.01, None, None, None), "step")
+    pred = m.predict_clv(
+        cdnow["customer_id"], cdnow["date"], cdnow["amount"], time_unit="month", horizon=3, discount_rate=0.01
+    )
+    pd.testing.assert_frame_equal(got, pred.schedule(), check_dtype=False, check_names=False, rtol=1e-12)
+    labels = np.where(cdnow["customer_id"] % 2 == 0, "even", " Odd ")
+    segs = col("segment", *labels.tolist())
+    got = as_frame(
+        xl.call("CLV_BY_SEGMENT", ids, dates, amounts, segs, "week", 12, None, None, None, None), "segment"
+    )
+    expected = m.predict_clv_by_segment(
+        cdnow["customer_id"], cdnow["date"], cdnow["amount"], labels, time_unit="week", horizon=12
+    ).table
+    # " Odd " is grouped and shown trimmed, as segments are everywhere.
+    assert sorted(got.index) == ["Odd", "even"] and got.index.tolist() == expected.index.tolist()
+    assert got["clv_total"].to_numpy() == pytest.approx(expected["clv_total"].to_numpy(), rel=1e-12)
+    assert got["customers"].tolist() == expected["customers"].tolist()
+
+
 REGULAR = [1000, 631, 468, 382, 326, 289, 262, 241]
 
 
