@@ -42,6 +42,7 @@ examples:
   kpi-xl followup survey.csv orders.csv --time-unit week --horizon 52
   kpi-xl followup survey.csv orders.csv --tickets tickets.csv --by segment --threshold 0.3 -o calls.csv
   kpi-xl followup survey.csv orders.csv --time-unit month --horizon 12 --advocates customers.csv
+  kpi-xl followup survey.csv orders.csv --feedback reviews.csv    # share answered, time to answer
 
 Lists detractors (and CSAT answers of --csat-max or less) with their historical and predicted CLV,
 P(alive), open tickets and last contact, ranked by value at risk; prints revenue at risk by segment
@@ -103,6 +104,12 @@ def add_action_commands(sub: Any, files: argparse.ArgumentParser, output: argpar
     p.add_argument("survey", type=Path, metavar="SURVEY", help="survey answers with customer ids")
     p.add_argument("orders", type=Path, metavar="ORDERS", help="orders: customer id, date, amount")
     p.add_argument("--tickets", type=Path, metavar="FILE", help="tickets: customer id, created, resolved")
+    p.add_argument(
+        "--feedback",
+        type=Path,
+        metavar="FILE",
+        help="also the feedback engagement: share answered, time to answer (columns created, first response)",
+    )
     p.add_argument(
         "--advocates",
         type=Path,
@@ -329,6 +336,21 @@ def _cmd_followup(args: argparse.Namespace) -> int:
         ("follow-up list", follow),
         (f"revenue at risk (P(alive) < {args.threshold:g} or detractor)", risk),
     ]
+    if args.feedback is not None:
+        import pandas as pd
+
+        f, fb = _read(args, args.feedback, ["created", "first_response"], [])
+        _need(f, fb, "created", "when the feedback came in")
+        answered = fb["first_response"] if "first_response" in fb.columns else [None] * len(fb)
+        r = metrics.feedback_engagement(fb["created"], answered)
+        c = r.components
+        pairs = [
+            ("answer rate", r.value), ("ci_low", r.ci_low), ("ci_high", r.ci_high),
+            ("answered", c["answered"]), ("received", c["received"]),
+            ("median hours to answer", c["time_to_answer_hours"]),
+            ("hours ci_low", c["time_ci_low"]), ("hours ci_high", c["time_ci_high"]),
+        ]  # fmt: skip
+        sections.append(("feedback engagement", pd.DataFrame(pairs, columns=["measure", "value"])))
     if args.advocates is not None:
         _, cust = _read(args, args.advocates, ["customer_id"], [args.referred_by])
         refs = metrics.referral_summary(

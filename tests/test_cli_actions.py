@@ -134,3 +134,17 @@ def test_bad_input_exits_2_with_a_message(demo, capsys):
     assert code == 2 and "--margin" in err
     code, _, err = run(["drivers", folder / "responses.csv", "--attributes", "nope,other"], capsys)
     assert code == 2 and "nope" in err
+
+
+def test_followup_feedback_engagement_equals_the_engine(demo, capsys):
+    from kpi_xl.metrics import feedback_engagement
+
+    folder, tables = demo
+    argv = ["followup", folder / "responses.csv", folder / "orders.csv", "--feedback", folder / "tickets.csv"]
+    code, out, _ = run([*argv, "--format", "json", "--horizon", "26"], capsys)
+    assert code == 0
+    got = {r["measure"]: r["value"] for r in json.loads(out)["feedback engagement"]}
+    t = tables["tickets"]
+    want = feedback_engagement(t["created"], t["first_response"])
+    assert got["answer rate"] == pytest.approx(want.value)
+    assert got["median hours to answer"] == pytest.approx(want.components["time_to_answer_hours"])
