@@ -70,8 +70,10 @@ def _transcode(path: Path, encoding: str, folder: str) -> Path:
     return target
 
 
-def _empty_lines(path: Path) -> np.ndarray:
-    """Line numbers (1-based) of empty lines, which DuckDB skips but which are rows in Excel.
+def _empty_lines(path: Path, stop_after: int | None = None) -> tuple[np.ndarray, bool, int]:
+    """Line numbers (1-based) of empty lines, which DuckDB skips but which are rows in Excel, read
+    up to the chunk holding line ``stop_after`` (the whole file without it): ``(lines, whole file
+    read, lines read)``.
 
     Empty lines are rare, so chunks without one are only counted (at C speed), not split.
     """
@@ -90,20 +92,28 @@ def _empty_lines(path: Path) -> np.ndarray:
                     if line in (b"", b"\r") and not (lines_before == 0 and i == 0):
                         found.append(lines_before + i + 1)
             lines_before += whole.count(b"\n")
-    return np.asarray(found, dtype=np.int64)
+            if stop_after is not None and lines_before >= stop_after:
+                return np.asarray(found, dtype=np.int64), False, lines_before
+    return np.asarray(found, dtype=np.int64), True, lines_before
 
 
 class _CsvRows:
     """DuckDB's record numbers -> the file rows the user sees: the header is row 1 and empty lines
-    (which DuckDB skips) count. The file is searched for empty lines the first time a row is shown."""
+    (which DuckDB skips) count. The file is searched for empty lines only when a row is shown, and
+    only as far as the last row shown (problem rows are the first ones)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.gaps: np.ndarray | None = None if path is not None else np.zeros(0, np.int64)
+        self.complete = path is None
+        self.covered = 0
 
     def __call__(self, row: np.ndarray) -> np.ndarray:
-        if self.gaps is None:
-            empty = _empty_lines(self.path)
+        row = np.asarray(row, dtype=np.int64)
+        need = int(row.max()) + 2 if row.size else 0
+        while self.gaps is None or (not self.complete and self.covered < need + self.gaps.size):
+            target = max(need + (0 if self.gaps is None else self.gaps.size) + 1, 2 * self.covered)
+            empty, self.complete, self.covered = _empty_lines(self.path, target)
             # Data lines before each empty line: a record's file row is shifted by the empty lines above.
             self.gaps = empty - 2 - np.arange(empty.size)
         return row + 1 + np.searchsorted(self.gaps, row - 1, side="right")
