@@ -187,7 +187,10 @@ def report_workbook(
             first = dict(re.findall(r'<c r="([A-Z])2"((?: s="\d+")?)', rows[1]))
             spec = TABLES[key]
             styles = [first.get(_letter(j), "") for j in range(len(spec.columns))]
-            body, last = _sheet_rows(rows[0], [cols[c.key] for c in spec.columns], styles, strings, 0)
+            # Optional columns the generator does not fill (the attribute ratings) stay blank.
+            n = len(next(iter(cols.values())))
+            columns = [cols[c.key] if c.key in cols else np.full(n, np.nan) for c in spec.columns]
+            body, last = _sheet_rows(rows[0], columns, styles, strings, 0)
             end = _letter(len(spec.columns) - 1)
             head = xml[: xml.index("<sheetData")]
             head = re.sub(r'<dimension ref="[^"]*"', f'<dimension ref="A1:{end}{last}"', head)
