@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ..metrics import KpiInputError
 from ..metrics.catalog import ROLE_KINDS
+from ..metrics.rules import Kind
 
 __all__ = ["Role", "ROLES", "ColumnMap", "map_columns", "normalise_header", "is_generic_score_header"]
 
@@ -23,13 +24,13 @@ __all__ = ["Role", "ROLES", "ColumnMap", "map_columns", "normalise_header", "is_
 class Role:
     """Something a metric reads from a file.
 
-    ``kind`` says how values are parsed and checked: ``"id"`` and ``"text"`` (kept as text),
-    ``"date"``, ``"amount"`` (money, not negative), ``"count"`` (not negative), ``"score"``
-    (whole numbers on a survey scale) and ``"flag"`` (yes/no).
+    ``kind`` is the engine's vocabulary (:data:`kpi_xl.metrics.rules.KINDS`), which says how values
+    are parsed and checked: ``"id"`` (kept as text), ``"date"``, ``"amount"`` (money, not
+    negative), ``"count"``, ``"score"`` (whole numbers on a survey scale) and ``"flag"`` (yes/no).
     """
 
     name: str
-    kind: str
+    kind: Kind
     label: str
     headers: tuple[str, ...]
 

@@ -128,6 +128,9 @@ class KpiInputError(ValueError):
         With kind ``"empty"``: data were given, but too few for the method (a model that needs ten
         repeat customers). The reason is then not plain from the input, so a face that shows only
         an error code shows the reason too.
+    place:
+        The engine's own words for the position when "at position N" is not what the user counts
+        (``"(entry 2)"`` of a list of pairs); a face naming a row replaces it.
     what:
         How the value is named when "value X" does not say it (``"the ticket"``, ``"the end date
         2025-01-03"``).
@@ -156,6 +159,7 @@ class KpiInputError(ValueError):
         group: str | None = None,
         what: str | None = None,
         insufficient: bool = False,
+        place: str | None = None,
     ) -> None:
         if kind not in ERROR_KINDS:
             raise ValueError(f"KpiInputError kind must be one of {ERROR_KINDS}, got {kind!r}")
@@ -173,6 +177,7 @@ class KpiInputError(ValueError):
         self.index = index
         self.group = group
         self.what = what
+        self.place = place
         self.insufficient = insufficient
         super().__init__(self.message())
 
@@ -186,6 +191,8 @@ class KpiInputError(ValueError):
             place = where
         elif self.index is not None:
             place = f"at row index {self.index!r}"
+        elif self.place is not None:
+            place = self.place
         else:
             place = "" if self.position is None else f"at position {self.position}"
         if self.what is None and _blank(self.value) and not place:
@@ -238,6 +245,7 @@ class KpiInputError(ValueError):
             "index": self.index,
             "group": self.group,
             "what": self.what,
+            "place": self.place,
             "insufficient": self.insufficient,
         }
         current.update(fields)

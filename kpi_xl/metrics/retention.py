@@ -790,6 +790,7 @@ def _per_customer_counts(values: Any, argument: str) -> np.ndarray:
             argument=argument,
             position=pos + 1,
             value=value,
+            what=f"the value {value!r}",
             reason="is not a whole number of purchases, 1 or more; give a count for each customer who bought",
         )
     return cleaned.values.astype(np.int64)

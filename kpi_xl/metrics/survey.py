@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._clean import OnInvalid, clean_numbers, clean_scores, require_count
-from ._errors import KpiInputError, show_value
+from ._errors import KpiInputError
 from ._intervals import mean_result_from_moments, wilson_interval, z_value
 from ._result import MetricResult, small_sample_warnings
 
@@ -177,7 +177,8 @@ def _count_histogram(counts: Any, points: np.ndarray, argument: str = "counts") 
                 argument=argument,
                 position=pos,
                 value=score,
-                what=f"score {show_value(score)}",
+                what=f"score {score!r}",
+                place=f"(entry {pos})",
                 reason=f"is not a whole-number score from {lo} to {hi}",
             )
         c = _whole(n)
@@ -186,7 +187,8 @@ def _count_histogram(counts: Any, points: np.ndarray, argument: str = "counts") 
                 argument=argument,
                 position=pos,
                 value=n,
-                what=f"the number of responses {show_value(n)} for score {show_value(score)}",
+                what=f"the number of responses {n!r} for score {score!r}",
+                place=f"(entry {pos})",
                 reason="is not a whole number, 0 or more",
             )
         hist[s - lo] += c

@@ -351,6 +351,7 @@ def historical_clv_from_revenue(
             argument="revenue_per_customer",
             position=pos + 1,
             value=value,
+            what=f"the value {value!r}",
             reason=f"is not {need}; give each customer's revenue",
         )
     revenue = cleaned.values
