@@ -86,12 +86,12 @@ def _shared_strings(pkg: Package) -> list[str]:
 def _cells(root, shared: list[str]) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
     """``{"A1": (kind, text)}`` of the values (kind "text" or "number") and ``{"B2": formula}``."""
     values: dict[str, tuple[str, str]] = {}
-    formulas: dict[str, str] = {}
+    formula_cells: dict[str, str] = {}
     for c in root.iter(_q("c")):
         ref = c.get("r", "")
         f = c.find(_q("f"))
         if f is not None and f.text:
-            formulas[ref] = f.text
+            formula_cells[ref] = f.text
             continue
         t = c.get("t", "n")
         v = c.find(_q("v"))
@@ -105,7 +105,7 @@ def _cells(root, shared: list[str]) -> tuple[dict[str, tuple[str, str]], dict[st
             values[ref] = ("text", v.text or "")
         elif v is not None and v.text is not None:
             values[ref] = ("number" if t == "n" else t, v.text)
-    return values, formulas
+    return values, formula_cells
 
 
 def _check_formula(where: str, formula: str, values: dict[str, tuple[str, str]]) -> list[str]:
@@ -209,7 +209,7 @@ def lint_workbook(path: str | Path) -> list[str]:
     out = _check_names(pkg) + _check_formats(pkg)
     for sheet, part in pkg.sheets.items():
         root = SafeET.fromstring(pkg.read(part))
-        values, formulas = _cells(root, shared)
+        values, formula_cells = _cells(root, shared)
         for table in pkg.tables(sheet):
             out += _check_table(pkg, sheet, table.part, table.ref, values)
         for dv in root.iter(_q("dataValidation")):
@@ -222,7 +222,7 @@ def lint_workbook(path: str | Path) -> list[str]:
             sq = dv.find(f"{{{_XM}}}sqref")
             where = f"{sheet}!{sq.text if sq is not None else ''}"
             out += _check_validation(where, dv, f1.text if f1 is not None else None)
-        for ref, formula in formulas.items():
+        for ref, formula in formula_cells.items():
             out += _check_formula(f"{sheet}!{ref}", formula, values)
     return out
 
