@@ -200,3 +200,26 @@ def _scalar_if(out: np.ndarray, *inputs: Any) -> np.ndarray:
     if all(np.ndim(v) == 0 and not isinstance(v, pd.Series) for v in inputs):
         return out.reshape(())
     return out
+
+
+def check_fit_data(model_name: str, x: np.ndarray, age: np.ndarray, w: np.ndarray) -> None:
+    """Refuse compressed RFM data a purchase model cannot be fitted to: no customers, no repeat
+    purchase (the drop-out process is not identified) or every T = 0."""
+    if w.sum() <= 0:
+        raise KpiInputError(
+            f"no customers to fit the {model_name} model to", argument="frequency", kind="empty"
+        )
+    if not (x > 0).any():
+        raise KpiInputError(
+            "no customer made a repeat purchase, so the drop-out process cannot be estimated",
+            argument="frequency",
+            kind="empty",
+            insufficient=True,
+        )
+    if age.max() <= 0:
+        raise KpiInputError(
+            "every customer has T = 0 (first purchase at the end of observation): nothing to fit",
+            argument="T",
+            kind="empty",
+            insufficient=True,
+        )

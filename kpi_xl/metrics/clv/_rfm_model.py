@@ -17,7 +17,16 @@ import numpy as np
 from .._errors import KpiInputError
 from .._result import small_sample_warnings
 from ._fit import _Fitter, _maximise, _numeric_gradient
-from ._inputs import _as_output, _compress, _customers, _rfm_arrays, _scalar_if, _weights, check_time_unit
+from ._inputs import (
+    _as_output,
+    _compress,
+    _customers,
+    _rfm_arrays,
+    _scalar_if,
+    _weights,
+    check_fit_data,
+    check_time_unit,
+)
 
 
 class _RfmModel(_Fitter):
@@ -58,24 +67,7 @@ class _RfmModel(_Fitter):
             )
         x, tx, age, n_blank = _rfm_arrays(frequency, recency, T)
         (x, tx, age), w = _compress((x, tx, age), _weights(weights, x.size))
-        if w.sum() <= 0:
-            raise KpiInputError(
-                f"no customers to fit the {self.model_name} model to", argument="frequency", kind="empty"
-            )
-        if not (x > 0).any():
-            raise KpiInputError(
-                "no customer made a repeat purchase, so the drop-out process cannot be estimated",
-                argument="frequency",
-                kind="empty",
-                insufficient=True,
-            )
-        if age.max() <= 0:
-            raise KpiInputError(
-                "every customer has T = 0 (first purchase at the end of observation): nothing to fit",
-                argument="T",
-                kind="empty",
-                insufficient=True,
-            )
+        check_fit_data(self.model_name, x, age, w)
         scale = float(age.max())
         txs, ages = tx / scale, age / scale
         total = float(w.sum())

@@ -22,6 +22,7 @@ from ._inputs import (
     _rfm_arrays,
     _scalar_if,
     _weights,
+    check_fit_data,
     check_time_unit,
 )
 
@@ -220,22 +221,7 @@ class BetaGeoFitter(_Fitter):
         x, tx, age, n_blank = _rfm_arrays(frequency, recency, T)
         w = _weights(weights, x.size)
         (x, tx, age), w = _compress((x, tx, age), w)
-        if w.sum() <= 0:
-            raise KpiInputError("no customers to fit the BG/NBD model to", argument="frequency", kind="empty")
-        if not (x > 0).any():
-            raise KpiInputError(
-                "no customer made a repeat purchase, so the drop-out process cannot be estimated",
-                argument="frequency",
-                kind="empty",
-                insufficient=True,
-            )
-        if age.max() <= 0:
-            raise KpiInputError(
-                "every customer has T = 0 (first purchase at the end of observation): nothing to fit",
-                argument="T",
-                kind="empty",
-                insufficient=True,
-            )
+        check_fit_data("BG/NBD", x, age, w)
         # Fit on times divided by the largest T so alpha starts near 1 whatever the unit; the
         # likelihood only shifts by a constant (-x*log(scale) per customer) and alpha rescales.
         scale = float(age.max())
