@@ -21,7 +21,15 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 from .cli_actions import add_action_commands
-from .cli_clv import add_clv_options, add_retention_command, run_holdout, schedule_lines
+from .cli_clv import (
+    add_clv_options,
+    add_retention_command,
+    check_schedule_options,
+    run_by_segment,
+    run_holdout,
+    schedule_lines,
+    schedule_records,
+)
 from .metrics import KpiInputError
 
 # pandas, the engine and the file readers are imported by the commands that use them, so that
@@ -1112,8 +1120,13 @@ def _cmd_clv(args: argparse.Namespace) -> int:
             f"predictions go to a .csv or .xlsx file or a table (-o table:NAME), not {target.name!r}",
             argument="output",
         )
+    check_schedule_options(args)
     if args.holdout_start is not None:
         code = run_holdout(args, _read_options(args), problems)
+        _finish_problems(args, problems)
+        return code
+    if args.by is not None:
+        code = run_by_segment(args, _read_options(args), problems)
         _finish_problems(args, problems)
         return code
     with _Progress(_progress_wanted(args)) as progress:
@@ -1299,7 +1312,7 @@ def _emit_clv(args: argparse.Namespace, d: Any, pred: ClvPrediction, problems: P
             "summary": summary,
             "warnings": warnings,
             "predictions_file": str(target) if target else None,
-            "schedule": pred.schedule().reset_index().to_dict(orient="records") if args.schedule else None,
+            "schedule": schedule_records(pred, args) if args.schedule else None,
             **_problem_payload(problems),
         }
         json.dump(_jsonable(payload), fh, indent=2, ensure_ascii=False)
@@ -1355,7 +1368,7 @@ def _emit_clv(args: argparse.Namespace, d: Any, pred: ClvPrediction, problems: P
             file=fh,
         )
     if args.schedule:
-        print("\n".join(schedule_lines(pred)), file=fh)
+        print("\n".join(schedule_lines(pred, args)), file=fh)
     if target is not None:
         print(f"Per-customer predictions written to {target}", file=fh)
     else:

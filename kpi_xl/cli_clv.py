@@ -13,9 +13,17 @@ import math
 import sys
 from typing import Any
 
-from .metrics import KpiInputError
+from .metrics import SMALL_SAMPLE_N, KpiInputError
 
-__all__ = ["add_clv_options", "add_retention_command", "run_holdout", "schedule_lines"]
+__all__ = [
+    "add_clv_options",
+    "add_retention_command",
+    "check_schedule_options",
+    "run_by_segment",
+    "run_holdout",
+    "schedule_lines",
+    "schedule_records",
+]
 
 _RETENTION_EXAMPLES = """\
 examples:
@@ -52,16 +60,52 @@ def add_clv_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--holdout-end", metavar="DATE", help="last day of the holdout (default: the last order)")
     p.add_argument(
+        "--by",
+        metavar="COLUMN",
+        help="fit and predict per segment of this column (its header in the file): a customer counts in the "
+        "segment of their first order; labels grouped trimmed and case-insensitively, blanks as (blank); "
+        "segments under 30 customers flagged small",
+    )
+    p.add_argument(
         "--schedule",
         action="store_true",
-        help="also print the CLV of all customers step by step: expected purchases, value, discounted value",
+        help="also print the CLV step by step: expected purchases, value, discounted value (all customers; "
+        "with --by, the discounted value of each segment)",
+    )
+    p.add_argument(
+        "--schedule-customer",
+        action="append",
+        metavar="ID",
+        help="print the schedule of this customer (repeat for several: their sum); with --by, valued by "
+        "their segment's fit",
+    )
+    p.add_argument(
+        "--schedule-segment", metavar="NAME", help="with --by: print the schedule of this segment alone"
     )
 
 
-def schedule_lines(pred: Any) -> list[str]:
-    """The per-step CLV schedule of all customers as text lines (for ``--schedule``)."""
-    sched = pred.schedule()
-    unit = pred.settings.time_unit
+def check_schedule_options(args: argparse.Namespace) -> None:
+    """``--schedule-segment`` needs ``--by``; either selection asks for a schedule."""
+    if args.schedule_segment is not None and args.by is None:
+        raise KpiInputError("--schedule-segment NAME needs --by COLUMN", argument="schedule_segment")
+    if args.schedule_customer or args.schedule_segment is not None:
+        args.schedule = True
+
+
+def _who(args: argparse.Namespace) -> str:
+    ids = args.schedule_customer or []
+    who = f"customer{'s' if len(ids) > 1 else ''} {', '.join(ids)}" if ids else "all customers"
+    if getattr(args, "schedule_segment", None) is not None:
+        who = f"segment {args.schedule_segment}" + (f", {who}" if ids else "")
+    return who
+
+
+def schedule_lines(pred: Any, args: argparse.Namespace) -> list[str]:
+    """The per-step CLV schedule (of the customers or segment ``args`` selects) as text lines."""
+    sched = _schedule(pred, args)
+    if getattr(args, "schedule_segment", None) is not None:
+        args.schedule_segment = pred.segment(args.schedule_segment)
+    unit = _settings(pred).time_unit
     rows = [
         [str(k), _fmt(r["end"], "g"), _fmt(r["expected_purchases"], ",.1f"), _fmt(r["value"], ",.2f"),
          _fmt(r["discount_factor"], ".4f"), _fmt(r["discounted_value"], ",.2f"),
@@ -69,7 +113,132 @@ def schedule_lines(pred: Any) -> list[str]:
         for k, r in sched.iterrows()
     ]  # fmt: skip
     header = ["step", f"end ({unit}s)", "purchases", "value", "discount", "discounted", "cumulative"]
-    return ["", "CLV schedule, all customers (value = purchases x spend x margin):", _table(header, rows)]
+    return ["", f"CLV schedule, {_who(args)} (value = purchases x spend x margin):", _table(header, rows)]
+
+
+def schedule_records(pred: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The schedule ``args`` selects, as JSON records."""
+    return _schedule(pred, args).reset_index().to_dict(orient="records")
+
+
+def _schedule(pred: Any, args: argparse.Namespace) -> Any:
+    if getattr(args, "by", None) is not None:
+        return pred.schedule(args.schedule_segment, args.schedule_customer)
+    return pred.schedule(args.schedule_customer)
+
+
+def _settings(pred: Any) -> Any:
+    """The settings of a prediction, or of the segments' (all fitted with the same settings)."""
+    if hasattr(pred, "settings"):
+        return pred.settings
+    return next(iter(pred.predictions.values())).settings
+
+
+def run_by_segment(args: argparse.Namespace, read_options: Any, problems: Any) -> int:
+    """``kpi-xl clv FILE --by COLUMN``: :func:`kpi_xl.metrics.predict_clv_by_segment` on the file."""
+    import dataclasses
+
+    import pandas as pd
+
+    from .data._open import CLV_ROLES, _clv_dataset, _without_partial_rows, open_dataset, with_customer_ids
+    from .metrics import predict_clv_by_segment, read_step
+
+    if args.connect:
+        from .data.backend import open_table
+
+        ds = open_table(args.connect, args.table, CLV_ROLES, read_options, extra=[args.by], problems=problems)
+    else:
+        ds = open_dataset(
+            args.file, CLV_ROLES, read_options, engine=args.engine, extra=[args.by], problems=problems
+        )
+    _clv_dataset(ds)
+    log = _without_partial_rows(ds, ds.rows_for(CLV_ROLES, [args.by]))
+    out = predict_clv_by_segment(
+        log["customer_id"].to_numpy(),
+        log["date"].to_numpy(),
+        log["amount"].to_numpy(),
+        log[args.by].to_numpy(dtype=object),
+        time_unit=args.time_unit,
+        horizon=args.horizon,
+        step=read_step(args.step, locale="en"),
+        discount_rate=args.discount_rate,
+        observation_end=args.observation_end,
+        margin=args.margin,
+        model=args.model,
+        interval=args.interval,
+    )
+    out = dataclasses.replace(
+        out,
+        predictions={
+            k: p.with_customers(with_customer_ids(ds, p.customers)) for k, p in out.predictions.items()
+        },
+    )
+    if args.output is not None:
+        from .cli import _output_table, _write_predictions
+
+        _write_predictions(ds, out.customers, args.output, _output_table(args.output))
+    table = out.table
+    fh = sys.stdout
+    level = args.interval
+    # Computed before anything is printed: a segment or customer that is not there is an error alone.
+    wide = out.schedules() if args.schedule and out.predictions else None
+    picked = args.schedule_segment is not None or args.schedule_customer
+    lines = schedule_lines(out, args) if args.schedule and picked else []
+    if args.format == "json":
+        from .cli import _jsonable
+
+        first = next(iter(out.predictions.values()), None)
+        payload = {
+            "file": ds.name,
+            "by": args.by,
+            "settings": dataclasses.asdict(first.settings) if first else None,
+            "interval_method": first.interval_method if first else None,
+            "segments": table.reset_index().to_dict(orient="records"),
+            "schedule": schedule_records(out, args) if args.schedule and out.predictions else None,
+            "predictions_file": str(args.output) if args.output else None,
+        }
+        json.dump(_jsonable(payload), fh, indent=2, ensure_ascii=False)
+        fh.write("\n")
+        return 0
+    if args.format == "csv":
+        table.to_csv(fh)
+        return 0
+    print(
+        f"{ds.name}: CLV by {args.by}, each segment fitted on its own ({args.model} + Gamma-Gamma; "
+        f"time unit {args.time_unit}, horizon {args.horizon:g}); a customer counts in the segment of "
+        "their first order",
+        file=fh,
+    )
+    rows = []
+    for name, r in table.iterrows():
+        band = "-"
+        if level is not None and pd.notna(r.get("clv_total_low")):
+            band = f"{r['clv_total_low']:,.2f} to {r['clv_total_high']:,.2f}"
+        fitted = "fitted" if r["status"] == "fitted" else "not fitted"
+        rows.append([str(name), f"{int(r['customers']):,}", _fmt(r["clv_total"], ",.2f"), band,
+                     _fmt(r["clv_mean"], ",.2f"), "yes" if r["small"] else "", fitted])  # fmt: skip
+    header = ["segment", "customers", "CLV total", f"{level:.0%} interval" if level else "interval",
+              "CLV mean", "small", "status"]  # fmt: skip
+    print(_table(header, rows), file=fh)
+    for name, status in table["status"].items():
+        if status != "fitted":
+            print(f"{name}: {status}", file=fh)
+    if level is not None and out.predictions:
+        print(f"(interval: {next(iter(out.predictions.values())).interval_method})", file=fh)
+    print(f"(small: fewer than {SMALL_SAMPLE_N} customers, the estimate is uncertain)", file=fh)
+    if args.schedule and out.predictions:
+        if picked:
+            print("\n".join(lines), file=fh)
+        else:
+            unit = _settings(out).time_unit
+            rows = [
+                [str(k), *(_fmt(v, ",.2f") for v in r), _fmt(r.sum(), ",.2f")] for k, r in wide.iterrows()
+            ]
+            print(f"\nDiscounted CLV per step ({unit}s) by segment:", file=fh)
+            print(_table(["step", *map(str, wide.columns), "fitted segments"], rows), file=fh)
+    if args.output is not None:
+        print(f"\nPer-customer predictions (with their segment) written to {args.output}", file=fh)
+    return 0
 
 
 def add_retention_command(sub: Any, output: argparse.ArgumentParser) -> None:

@@ -19,6 +19,7 @@ from kpi_xl.metrics import (
     KpiInputError,
     predict_clv,
     predict_clv_by_segment,
+    predict_clv_from_summary,
     rfm_summary,
 )
 from kpi_xl.metrics.clv._discount import _discounted_purchases
@@ -149,3 +150,79 @@ def test_model_and_interval_arguments_are_checked(cal):
     summary = rfm_summary(*args, time_unit="week")
     assert list(summary.columns) == ["frequency", "recency", "T", "monetary_value"]
     assert pd.api.types.is_float_dtype(summary["T"])
+
+
+def test_segment_schedules_come_from_each_segments_own_fit(cal):
+    ids = cal["customer_id"]
+    labels = np.where(ids < 15, "tiny", np.where(ids % 2 == 0, "Even", "odd"))
+    settings = {
+        "time_unit": "week",
+        "horizon": 12,
+        "step": 4,
+        "discount_rate": 0.01,
+        "observation_end": CAL_END,
+    }
+    out = predict_clv_by_segment(ids, cal["date"], cal["amount"], labels, **settings)
+    alone = {}
+    for name, keep in (("odd", (ids >= 15) & (ids % 2 == 1)), ("Even", (ids >= 15) & (ids % 2 == 0))):
+        rows = cal[keep.to_numpy()]
+        alone[name] = predict_clv(rows["customer_id"], rows["date"], rows["amount"], **settings)
+    # A segment's schedule is the schedule of that segment fitted alone; the label is matched trimmed
+    # and case-insensitively.
+    odd = out.schedule(" ODD")
+    pd.testing.assert_frame_equal(odd, alone["odd"].schedule(), rtol=1e-9)
+    assert odd["discounted_value"].sum() == pytest.approx(out.table.loc["odd", "clv_total"], rel=1e-9)
+    # Customers from two segments: each valued by their own segment's fit, the steps added.
+    both = out.schedule(customers=[17, "16"])
+    expected = alone["odd"].schedule(17)["discounted_value"] + alone["Even"].schedule(16)["discounted_value"]
+    np.testing.assert_allclose(both["discounted_value"], expected, rtol=1e-9)
+    assert both["cumulative_discounted_value"].iloc[-1] == pytest.approx(
+        alone["odd"].customers.loc[17, "clv"] + alone["Even"].customers.loc[16, "clv"], rel=1e-9
+    )
+    wide = out.schedules()
+    assert list(wide.columns) == ["odd", "Even"] and len(wide) == 3
+    np.testing.assert_allclose(wide["Even"], alone["Even"].schedule()["discounted_value"], rtol=1e-9)
+    everyone = out.customers
+    assert len(everyone) == ids[ids >= 15].nunique() and set(everyone["segment"]) == {"odd", "Even"}
+    with pytest.raises(KpiInputError, match="segments are 'odd', 'Even', 'tiny'"):
+        out.schedule("west")
+    with pytest.raises(KpiInputError, match="segment 'tiny' has no CLV: not fitted"):
+        out.schedule("Tiny")
+    with pytest.raises(KpiInputError, match="customer 3 is in no fitted segment"):
+        out.schedule(customers=[3])
+
+
+def test_customers_are_found_as_typed_and_the_total_carries_its_interval(cal):
+    out = predict_clv(
+        cal["customer_id"], cal["date"], cal["amount"], time_unit="week", horizon=12, interval=0.8,
+        observation_end=CAL_END,
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(out.schedule(" 7"), out.schedule(7))
+    pd.testing.assert_frame_equal(out.schedule(7.0), out.schedule(7))
+    with pytest.raises(KpiInputError, match="customer 'C7' is not in the prediction"):
+        out.schedule("C7")
+    total = out.total()
+    assert total["customers"] == 2357 and total["clv"] == pytest.approx(out.customers["clv"].sum(), rel=1e-12)
+    assert (total["clv_low"], total["clv_high"]) == out.total_interval
+    assert total["clv_low"] < total["clv"] < total["clv_high"] and total["interval"] == 0.8
+    assert "Krinsky" in total["interval_method"]
+
+
+def test_schedule_of_purchase_patterns_counts_each_customer(cal):
+    # The database path predicts once per distinct (frequency, recency, T, spend) with the customers on it
+    # as weights: its schedule must be the per-customer one.
+    rfm = rfm_summary(
+        cal["customer_id"], cal["date"], cal["amount"], time_unit="week", observation_end=CAL_END
+    )
+    keys = ["frequency", "recency", "T", "monetary_value"]
+    patterns = rfm.groupby(keys).size().rename("weight").reset_index()
+    patterns.attrs = dict(rfm.attrs)
+    settings = {"time_unit": "week", "horizon": 12}
+    per = predict_clv_from_summary(rfm, **settings)
+    pat = predict_clv_from_summary(patterns[keys], weights=patterns["weight"].to_numpy(), **settings)
+    pat = pat.with_customers(pat.customers.assign(weight=patterns["weight"].to_numpy()))
+    pd.testing.assert_frame_equal(pat.schedule(), per.schedule(), rtol=1e-7)
+    assert pat.total()["customers"] == 2357
+    assert pat.total()["clv"] == pytest.approx(per.customers["clv"].sum(), rel=1e-7)
+    with pytest.raises(KpiInputError, match="one row per purchase pattern"):
+        pat.schedule(7)

@@ -19,6 +19,7 @@ from .._clean import _as_1d, clean_dates, require_positive, require_share
 from .._errors import KpiInputError
 from .._labels import group_labels
 from .._result import SMALL_SAMPLE_N
+from ..rules import BLANK_LABEL, label_key
 from ._discount import _steps
 from ._inputs import check_time_unit
 from ._registry import _check_model_name
@@ -43,6 +44,100 @@ class SegmentClv:
 
     table: pd.DataFrame
     predictions: dict[str, ClvPrediction]
+
+    def segment(self, label: Any) -> str:
+        """The segment a label names, under the label policy (trimmed, case-insensitive; a blank or
+        ``"(blank)"`` is the blank segment). A label that is no segment, or a segment that could not
+        be fitted, is bad input saying which segments there are, or why.
+
+        >>> out = SegmentClv(pd.DataFrame({"status": ["fitted"]}, index=pd.Index(["North"])), {})
+        >>> out.segment(" NORTH ")
+        'North'
+        """
+        key = label_key(label) or label_key(BLANK_LABEL)
+        found = [name for name in self.table.index if label_key(name) == key]
+        if not found:
+            raise KpiInputError(
+                f"segment {label!r} is not in the data; the segments are "
+                + ", ".join(map(repr, self.table.index)),
+                argument="segment",
+                value=label,
+            )
+        name = found[0]
+        if self.table.loc[name, "status"] != "fitted":
+            raise KpiInputError(
+                f"segment {name!r} has no CLV: {self.table.loc[name, 'status']}",
+                argument="segment",
+                value=label,
+                kind="empty",
+            )
+        return name
+
+    @property
+    def customers(self) -> pd.DataFrame:
+        """Every fitted segment's per-customer predictions in one table, with a ``segment`` column
+        (segments as in :attr:`table`, customers in their segment's order)."""
+        parts = [
+            self.predictions[name].customers.assign(segment=name)
+            for name in self.table.index
+            if name in self.predictions
+        ]
+        return pd.concat(parts) if parts else pd.DataFrame({"segment": []})
+
+    def schedule(self, segment: Any = None, customers: Any = None) -> pd.DataFrame:
+        """The per-step CLV schedule (:meth:`ClvPrediction.schedule`) from the segments' own fits:
+        of one ``segment`` (all its customers or the ``customers`` given), or of ``customers``
+        wherever they are (each valued by their segment's fit; the steps add up). Without either,
+        all fitted segments together.
+
+        >>> from kpi_xl.datasets import load_cdnow_transactions
+        >>> tx = load_cdnow_transactions()
+        >>> seg = (tx["customer_id"] % 2).map({0: "even", 1: "odd"})
+        >>> out = predict_clv_by_segment(tx["customer_id"], tx["date"], tx["amount"], seg,
+        ...                              time_unit="week", horizon=12)
+        >>> total = out.schedule("Odd")["discounted_value"].sum()
+        >>> bool(abs(total - out.table.loc["odd", "clv_total"]) < 1e-9)
+        True
+        """
+        if segment is not None:
+            return self.predictions[self.segment(segment)].schedule(customers)
+        if customers is None:
+            parts = [self.predictions[name].schedule() for name in self.predictions]
+        else:
+            wanted = (
+                list(customers) if isinstance(customers, (list, tuple, pd.Index, np.ndarray)) else [customers]
+            )
+            parts = []
+            for pred in self.predictions.values():
+                mine = [c for c in wanted if _has(pred, c)]
+                if mine:
+                    parts.append(pred.schedule(mine))
+                    wanted = [c for c in wanted if c not in mine]
+            if wanted:
+                raise KpiInputError(
+                    f"customer {wanted[0]!r} is in no fitted segment (no order in the data used, or "
+                    "their segment could not be fitted)",
+                    argument="customers",
+                    value=wanted[0],
+                )
+        if not parts:
+            raise KpiInputError("no segment could be fitted, so there is no schedule", argument="segment")
+        out = parts[0].copy()
+        for col in ("expected_purchases", "value", "discounted_value"):
+            out[col] = sum(p[col] for p in parts)
+        out["cumulative_discounted_value"] = out["discounted_value"].cumsum()
+        return out
+
+    def schedules(self, column: str = "discounted_value") -> pd.DataFrame:
+        """One column of each fitted segment's schedule side by side (steps as rows, segments as
+        columns in :attr:`table`'s order), e.g. the discounted value per month of each segment."""
+        return pd.DataFrame(
+            {
+                name: self.predictions[name].schedule()[column]
+                for name in self.table.index
+                if name in self.predictions
+            }
+        )
 
 
 def predict_clv_by_segment(
@@ -147,3 +242,11 @@ def predict_clv_by_segment(
         rows.append(row)
     table = pd.DataFrame(rows).set_index("segment").sort_values("customers", ascending=False, kind="stable")
     return SegmentClv(table=table, predictions=predictions)
+
+
+def _has(pred: ClvPrediction, customer: Any) -> bool:
+    try:
+        pred.select(customer)
+    except KpiInputError:
+        return False
+    return True

@@ -74,6 +74,67 @@ class ClvPrediction:
         """The same prediction with the customer table replaced (e.g. re-indexed by real ids)."""
         return dataclasses.replace(self, customers=customers)
 
+    def select(self, customers: Any = None) -> pd.Index:
+        """The ids of ``customers`` in :attr:`customers`' index: None (everyone), one id, a list of
+        ids, or a boolean mask. An id is found as given or by its text (trimmed; a whole number
+        written ``7``, ``7.0`` or ``"7"`` is the same id), as a face reads it from a cell or a
+        command line. An id not in the prediction is bad input naming it.
+
+        >>> import pandas as pd
+        >>> pred = ClvPrediction(pd.DataFrame({"clv": [1.0, 2.0]}, index=[7, 12]), None, None, None, ())
+        >>> pred.select(" 12").tolist(), pred.select([7.0, "12"]).tolist()
+        ([12], [7, 12])
+        """
+        index = self.customers.index
+        if customers is None:
+            return index
+        if "weight" in self.customers:
+            raise KpiInputError(
+                "this prediction has one row per purchase pattern, not per customer (the database path "
+                "without an interval): predict per customer to pick customers",
+                argument="customers",
+            )
+        if isinstance(customers, (pd.Series, np.ndarray)) and np.asarray(customers).dtype == bool:
+            return index[np.asarray(customers)]
+        wanted = (
+            list(customers) if isinstance(customers, (list, tuple, pd.Index, np.ndarray)) else [customers]
+        )
+        by_text = {_id_text(v): v for v in index}
+        found = []
+        for c in wanted:
+            key = index[index.get_loc(c)] if c in index else by_text.get(_id_text(c))
+            if key is None:
+                raise KpiInputError(
+                    f"customer {c!r} is not in the prediction (it has no order in the data used)",
+                    argument="customers",
+                    value=c,
+                )
+            found.append(key)
+        return pd.Index(found, name=index.name)
+
+    def total(self) -> pd.Series:
+        """The sum of all customers' CLV with its interval (when one was asked for), the number of
+        customers and how the interval was made.
+
+        >>> import pandas as pd
+        >>> pred = ClvPrediction(pd.DataFrame({"clv": [1.0, 2.5]}), None, None, None, ())
+        >>> pred.total()[["customers", "clv"]].tolist()
+        [2, 3.5]
+        """
+        low, high = self.total_interval if self.total_interval is not None else (None, None)
+        return pd.Series(
+            {
+                "customers": int(_weights(self.customers).sum()),
+                "clv": float(self.customers["clv"].to_numpy(dtype=float) @ _weights(self.customers)),
+                "clv_low": low,
+                "clv_high": high,
+                "interval": None if self.settings is None else self.settings.interval,
+                "interval_method": self.interval_method,
+            },
+            dtype=object,
+            name="total",
+        )
+
     def schedule(self, customers: Any = None) -> pd.DataFrame:
         r"""Period-by-period value of the customers' predicted purchases, discounted: the CLV of
         :func:`predict_clv` spread over its steps (a customer, a segment or everyone).
@@ -85,7 +146,9 @@ class ClvPrediction:
         Parameters
         ----------
         customers:
-            None (everyone), one customer id, a list of ids, or a boolean mask over ``customers``.
+            None (everyone), one customer id, a list of ids, or a boolean mask over ``customers``
+            (see :meth:`select`). Rows that are purchase patterns (a ``weight`` column: customers
+            on the row, as the database path gives them) count once per customer.
 
         Returns
         -------
@@ -105,28 +168,15 @@ class ClvPrediction:
         >>> len(sched), bool(abs(total - pred.customers.loc[1, "clv"]) < 1e-9)
         (12, True)
         """
-        table = self.customers
-        if customers is None:
-            chosen = table
-        elif isinstance(customers, (pd.Series, np.ndarray)) and np.asarray(customers).dtype == bool:
-            chosen = table[np.asarray(customers)]
-        else:
-            wanted = list(customers) if isinstance(customers, (list, tuple, pd.Index)) else [customers]
-            missing = [c for c in wanted if c not in table.index]
-            if missing:
-                raise KpiInputError(
-                    f"customer {missing[0]!r} is not in the prediction",
-                    argument="customers",
-                    value=missing[0],
-                )
-            chosen = table.loc[wanted]
+        chosen = self.customers.loc[self.select(customers)]
         st = self.settings
         n_steps = int(round(st.horizon / st.step))
         x, tx, age = (chosen[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
-        spend = chosen["expected_average_value"].to_numpy(dtype=float) * st.margin
+        weight = _weights(chosen)
+        spend = chosen["expected_average_value"].to_numpy(dtype=float) * st.margin * weight
         purchases = np.array(
             [
-                (step.sum(), float(step @ spend))
+                (float(step @ weight), float(step @ spend))
                 for step in _step_purchases(self.purchase_model, x, tx, age, n_steps, st.step)
             ]
         ).reshape(n_steps, 2)
@@ -395,6 +445,23 @@ def predict_clv_from_summary(
         total_interval=total_interval,
         interval_method=None if interval is None else INTERVAL_METHOD,
     )
+
+
+def _weights(table: pd.DataFrame) -> np.ndarray:
+    """Customers per row: a ``weight`` column when the rows are purchase patterns (the database
+    path, :func:`predict_clv_from_summary` with ``weights``), else one."""
+    if "weight" in table:
+        return table["weight"].to_numpy(dtype=float)
+    return np.ones(len(table))
+
+
+def _id_text(value: Any) -> str:
+    """A customer id as text, the way it is matched when a face hands it over as typed."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
 
 
 #: How CLV intervals are made (shown next to them in every face).
