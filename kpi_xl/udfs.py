@@ -490,6 +490,11 @@ def _transactions(customer_ids, dates, amounts=None):
     "raw",
     doc="Optional. Level of an interval for each CLV, e.g. 0.9: adds clv_low and clv_high (parameter uncertainty, information-matrix draws).",
 )
+@xw.arg(
+    "view",
+    "raw",
+    doc="Optional. 'customers' (default: one row per customer) or 'total' (the sum of all CLV with its interval and how it was made).",
+)
 @excel_function
 def CLV_PREDICT(
     customer_ids,
@@ -503,6 +508,7 @@ def CLV_PREDICT(
     discount_step=1,
     model="bg/nbd",
     interval=None,
+    view="customers",
 ):
     """Spills predicted CLV per customer (BG/NBD + Gamma-Gamma): frequency, recency, T, spend, expected purchases, P(alive), CLV. Example: =CLV_PREDICT(Orders[Customer], Orders[Date], Orders[Amount], "week", 52)"""
     if amounts is None:
@@ -510,6 +516,7 @@ def CLV_PREDICT(
         raise KpiInputError(
             "amounts is empty: give the amount of each order", argument="amounts", kind="empty"
         )
+    which = coerce.choice(view, "view", "customers", ("customers", "total"))
     tx = _transactions(customer_ids, dates, amounts)
     # Not called "step": Step is a VBA keyword, and classic Excel writes a VBA wrapper with these names.
     step_value = coerce.option(discount_step, "discount_step", 1.0)
@@ -526,6 +533,8 @@ def CLV_PREDICT(
         model=coerce.text(model, "model", "bg/nbd"),
         interval=coerce.number(interval, "interval", None),
     )
+    if which == "total":
+        return spill.pairs(out.total().items())
     return spill.frame(out.customers, index="customer_id")
 
 
@@ -579,6 +588,21 @@ def _clv_settings(time_unit, horizon, discount_rate, margin, observation_end, di
     "raw",
     doc="Optional. Length of a step: this many time units (default 1), or 'day', 'week', 'month'.",
 )
+@xw.arg(
+    "customer",
+    "raw",
+    doc="Optional. A customer id (or a range of ids): the schedule of that customer alone (of those customers together).",
+)
+@xw.arg(
+    "segments",
+    "raw",
+    doc="Optional. Segment of each order, same rows: each segment fitted alone; spills the discounted value per step of each segment, or with segment one segment's schedule.",
+)
+@xw.arg(
+    "segment",
+    "raw",
+    doc="Optional. With segments: the segment whose schedule to spill (any case, spaces trimmed).",
+)
 @excel_function
 def CLV_SCHEDULE(
     customer_ids,
@@ -590,12 +614,28 @@ def CLV_SCHEDULE(
     margin=1,
     observation_end=None,
     discount_step=1,
+    customer=None,
+    segments=None,
+    segment=None,
 ):
-    """Spills the predicted CLV of all customers step by step (BG/NBD + Gamma-Gamma): expected purchases, value, discount factor, discounted and cumulative value. Example: =CLV_SCHEDULE(Orders[Customer], Orders[Date], Orders[Amount], "month", 12, 0.01)"""
-    tx = _transactions(customer_ids, dates, amounts)
+    """Spills predicted CLV step by step: expected purchases, value, discount factor, discounted and cumulative value; all customers, one customer or a segment. Example: =CLV_SCHEDULE(Orders[Customer], Orders[Date], Orders[Amount], "month", 12, 0.01)"""
     settings = _clv_settings(time_unit, horizon, discount_rate, margin, observation_end, discount_step)
-    out = m.predict_clv(tx["customer_ids"], tx["dates"], tx["amounts"], **settings)
-    return spill.frame(out.schedule(), index="step")
+    who = None if coerce.is_blank(customer) else list(coerce.read_column(customer, "customer", "id"))
+    name = coerce.option(segment, "segment")
+    if coerce.is_blank(segments):
+        if name is not None:
+            raise KpiInputError("segment needs segments: the segment of each order", argument="segment")
+        tx = _transactions(customer_ids, dates, amounts)
+        out = m.predict_clv(tx["customer_ids"], tx["dates"], tx["amounts"], **settings)
+        return spill.frame(out.schedule(who), index="step")
+    tx = coerce.read_columns(
+        {"customer_ids": customer_ids, "dates": dates, "amounts": amounts, "segments": segments},
+        {"customer_ids": "id", "dates": "date", "amounts": "amount", "segments": "label"},
+    )
+    out = m.predict_clv_by_segment(tx["customer_ids"], tx["dates"], tx["amounts"], tx["segments"], **settings)
+    if name is None and who is None:
+        return spill.frame(out.schedules(), index="step")
+    return spill.frame(out.schedule(name, who), index="step")
 
 
 @xw.func(category=CATEGORY)
@@ -617,6 +657,12 @@ def CLV_SCHEDULE(
     "raw",
     doc="Optional. Length of a step: this many time units (default 1), or 'day', 'week', 'month'.",
 )
+@xw.arg("model", "raw", doc=MODEL_DOC)
+@xw.arg(
+    "interval",
+    "raw",
+    doc="Optional. Level of an interval for each segment's total CLV, e.g. 0.9: adds clv_total_low and clv_total_high (parameter uncertainty, information-matrix draws).",
+)
 @excel_function
 def CLV_BY_SEGMENT(
     customer_ids,
@@ -629,6 +675,8 @@ def CLV_BY_SEGMENT(
     margin=1,
     observation_end=None,
     discount_step=1,
+    model="bg/nbd",
+    interval=None,
 ):
     """Spills predicted CLV fitted separately per segment: customers, total and mean CLV, model parameters, a small-segment flag and why a segment could not be fitted. Example: =CLV_BY_SEGMENT(A2:A99, B2:B99, C2:C99, D2:D99, "week", 52)"""
     tx = coerce.read_columns(
@@ -636,6 +684,8 @@ def CLV_BY_SEGMENT(
         {"customer_ids": "id", "dates": "date", "amounts": "amount", "segments": "label"},
     )
     settings = _clv_settings(time_unit, horizon, discount_rate, margin, observation_end, discount_step)
+    settings["model"] = coerce.text(model, "model", "bg/nbd")
+    settings["interval"] = coerce.number(interval, "interval", None)
     out = m.predict_clv_by_segment(tx["customer_ids"], tx["dates"], tx["amounts"], tx["segments"], **settings)
     return spill.frame(out.table, index="segment")
 

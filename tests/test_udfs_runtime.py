@@ -491,6 +491,50 @@ def test_clv_schedule_and_by_segment_equal_the_engine(xl, cdnow):
     assert got["customers"].tolist() == expected["customers"].tolist()
 
 
+def test_clv_schedule_of_a_customer_or_segment_and_the_total_interval(xl, cdnow):
+    ids, dates, amounts = _cdnow_columns(cdnow)
+    settings = {"time_unit": "month", "horizon": 3, "discount_rate": 0.01}
+    pred = m.predict_clv(cdnow["customer_id"], cdnow["date"], cdnow["amount"], interval=0.9, **settings)
+    base = (ids, dates, amounts, "month", 3, 0.01, None, None, None)
+    one = as_frame(xl.call("CLV_SCHEDULE", *base, 1, None, None), "step")
+    # One customer's discounted values add up to that customer's CLV.
+    assert one["discounted_value"].sum() == pytest.approx(pred.customers.loc[1, "clv"], rel=1e-12)
+    two = as_frame(xl.call("CLV_SCHEDULE", *base, col("id", 1, 2), None, None), "step")
+    assert two["cumulative_discounted_value"].iloc[-1] == pytest.approx(
+        pred.customers.loc[[1, 2], "clv"].sum(), rel=1e-12
+    )
+    labels = np.where(cdnow["customer_id"] % 2 == 0, "even", " Odd ")
+    segs = col("segment", *labels.tolist())
+    wide = as_frame(xl.call("CLV_SCHEDULE", *base, None, segs, None), "step")
+    by = m.predict_clv_by_segment(cdnow["customer_id"], cdnow["date"], cdnow["amount"], labels, **settings)
+    assert list(wide.columns) == by.table.index.tolist()
+    assert wide.sum().to_numpy() == pytest.approx(by.table["clv_total"].to_numpy(), rel=1e-12)
+    odd = as_frame(xl.call("CLV_SCHEDULE", *base, None, segs, "ODD"), "step")
+    # Independent figure: the odd customers' orders fitted alone.
+    alone = cdnow[cdnow["customer_id"] % 2 == 1]
+    expected = m.predict_clv(alone["customer_id"], alone["date"], alone["amount"], **settings)
+    pd.testing.assert_frame_equal(odd, expected.schedule(), check_dtype=False, check_names=False, rtol=1e-9)
+    mine = as_frame(xl.call("CLV_SCHEDULE", *base, 1, segs, "odd"), "step")
+    assert mine["discounted_value"].sum() == pytest.approx(expected.customers.loc[1, "clv"], rel=1e-9)
+    with pytest.raises(Raised, match="segment needs segments"):
+        xl.call("CLV_SCHEDULE", *base, None, None, "odd")
+    with pytest.raises(Raised, match="segment 'west' is not in the data"):
+        xl.call("CLV_SCHEDULE", *base, None, segs, "west")
+    with pytest.raises(Raised, match="customer 'C9' is not in the prediction"):
+        xl.call("CLV_SCHEDULE", *base, "C9", None, None)
+    total = xl.call("CLV_PREDICT", *base, None, 0.9, "total")
+    got = dict((r[0], r[1]) for r in total[1:])
+    assert got["clv"] == pytest.approx(pred.customers["clv"].sum(), rel=1e-12)
+    assert (got["clv_low"], got["clv_high"]) == pytest.approx(pred.total_interval, rel=1e-12)
+    assert got["clv_low"] < got["clv"] < got["clv_high"] and got["customers"] == 2357
+    assert got["interval"] == 0.9 and "Krinsky" in got["interval_method"]
+    seg = as_frame(xl.call("CLV_BY_SEGMENT", ids, dates, amounts, segs, "month", 3, 0.01, None, None, None,
+                           None, 0.9), "segment")  # fmt: skip
+    odd_total = expected.customers["clv"].sum()
+    assert seg.loc["Odd", "clv_total"] == pytest.approx(odd_total, rel=1e-9)
+    assert seg.loc["Odd", "clv_total_low"] < odd_total < seg.loc["Odd", "clv_total_high"]
+
+
 REGULAR = [1000, 631, 468, 382, 326, 289, 262, 241]
 
 
