@@ -274,6 +274,52 @@ def test_expected_purchases_by_hand():
     assert bg.conditional_expected_purchases(0.0, 3, 2, 5) == 0.0
 
 
+def _gauss_series(a: float, b: float, c: float, z: float, terms: int = 2000) -> float:
+    """2F1(a, b; c; z) as its defining power series (|z| < 1; c not 0, -1, -2, ...)."""
+    term = total = 1.0
+    for k in range(terms):
+        term *= (a + k) * (b + k) / ((c + k) * (k + 1)) * z
+        total += term
+    return total
+
+
+@pytest.mark.parametrize("t", [1.0, 8.0, 52.0])
+def test_expected_purchases_where_a_plus_b_is_below_1(t):
+    # A valid fit with a + b < 1 (seen fitting a 325-customer CDNOW segment, and in most interval
+    # draws of small segments): for x = 0 the 2F1 of equation (10) has c = a + b - 1 < 0 and is
+    # negative. FHL 2005 eq. (10) evaluated term by term with the Gauss series, no logarithms.
+    r, alpha, a, b = 0.2615, 5.0906, 0.1808, 0.7621
+    bg = BetaGeoFitter.from_params(r, alpha, a, b, time_unit="week")
+    for age in (1.0, 30.0, 77.57):
+        z = t / (alpha + age + t)
+        hyp = _gauss_series(r, b, a + b - 1, z)
+        if t == 52.0:
+            assert hyp < 0  # the case a logarithm of 2F1 cannot take
+        hand = (a + b - 1) / (a - 1) * (1 - ((alpha + age) / (alpha + age + t)) ** r * hyp)
+        assert bg.conditional_expected_purchases(t, 0, 0, age) == pytest.approx(hand, rel=1e-10)
+    hand_new = (
+        (a + b - 1)
+        / (a - 1)
+        * (1 - (alpha / (alpha + t)) ** r * _gauss_series(r, b, a + b - 1, t / (alpha + t)))
+    )
+    assert bg.expected_purchases_new_customer(t) == pytest.approx(hand_new, rel=1e-10)
+
+
+def test_clv_interval_of_a_small_segment_with_a_plus_b_near_1():
+    # One CDNOW customer in seven (about 337 customers): the fit's a + b is close to 1, so many of
+    # the interval's parameter draws fall below it; the interval must still come out and hold the
+    # estimate (it failed with "the hypergeometric function overflows" before).
+    tx = load_cdnow_transactions()
+    part = tx[tx["customer_id"] % 7 == 4]
+    pred = predict_clv(
+        part["customer_id"], part["date"], part["amount"], time_unit="week", horizon=52, interval=0.9
+    )
+    low, high = pred.total_interval
+    assert low < pred.customers["clv"].sum() < high
+    assert (pred.customers["clv_low"] <= pred.customers["clv"] + 1e-9).all()
+    assert (pred.customers["clv"] <= pred.customers["clv_high"] + 1e-9).all()
+
+
 def test_expected_average_profit_by_hand():
     gg = GammaGammaFitter.from_params(2, 3, 10)
     # Population mean p v / (q - 1) = 2*10/2 = 10; weight on own mean p x / (p x + q - 1) = 4/6.
