@@ -1105,7 +1105,7 @@ def _emit_segments(
 
 def _cmd_clv(args: argparse.Namespace) -> int:
     from .data._open import predict_clv_file
-    from .metrics import read_step
+    from .metrics.clv import read_step
 
     _check_source(args)
     for flag, role in (("customer", "customer_id"), ("date", "date"), ("amount", "amount")):
@@ -1259,42 +1259,16 @@ def _model_rows(name: str, info: dict[str, Any], params: Sequence[str]) -> list[
     ]
 
 
-def _clv_summary(out: pd.DataFrame) -> dict[str, Any]:
-    """Totals over customers; rows that are patterns (a ``weight`` column: customers on the row)
-    count once per customer."""
-    import numpy as np
-
-    clv = out["clv"].to_numpy(dtype=float)
-    w = out["weight"].to_numpy(dtype=np.int64) if "weight" in out else np.ones(len(out), dtype=np.int64)
-    order = clv.argsort(kind="stable")
-    ranked, cum = clv[order], w[order].cumsum()
-    n = int(cum[-1]) if len(cum) else 0
-
-    def kth(k: int) -> float:  # the k-th smallest customer's CLV (1-based)
-        return float(ranked[cum.searchsorted(k, side="left")])
-
-    total = float((clv * w).sum())
-    return {
-        "customers": n,
-        "clv_total": total,
-        "clv_mean": total / n if n else float("nan"),
-        "clv_median": float("nan") if n == 0 else (kth((n + 1) // 2) + kth(n // 2 + 1)) / 2,
-        "clv_max": float(clv.max()) if len(clv) else float("nan"),
-        "expected_purchases_total": float((out["expected_purchases"].to_numpy(dtype=float) * w).sum()),
-    }
-
-
 def _emit_clv(args: argparse.Namespace, d: Any, pred: ClvPrediction, problems: Problems, target: Any) -> None:
     import pandas as pd
 
-    out = pred.customers
     bg, gg = pred.purchase_model.as_dict(), pred.spend_model.as_dict()
     settings = dataclasses.asdict(pred.settings)
     purchase = pred.purchase_model
     params = _model_rows(purchase.model_name, bg, purchase.param_names) + _model_rows(
         "Gamma-Gamma", gg, ("p", "q", "v")
     )
-    summary = _clv_summary(out)
+    summary = pred.totals()
     if pred.total_interval is not None:
         summary["clv_total_interval"] = list(pred.total_interval)
         summary["interval_level"] = pred.settings.interval

@@ -380,6 +380,7 @@ def test_clv_command_equal_on_both_paths(tmp_path, capsys):
 
 
 def test_clv_summary_from_duckdb_is_rfm_summary(tmp_path):
+    from kpi_xl.data.aggregate import PURCHASE_KEYS, SPEND_KEYS
     from kpi_xl.data.backend import customer_predictions, rfm_backend
     from kpi_xl.metrics import rfm_summary
 
@@ -397,12 +398,13 @@ def test_clv_summary_from_duckdb_is_rfm_summary(tmp_path):
             ),
         )
         pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
-        assert summary.patterns.attrs == expected.attrs
-        # The patterns are the summary's distinct rows, each with the customers on it, sorted.
-        keys = ["frequency", "recency", "T", "monetary_value"]
-        counted = got.groupby(keys).size().reset_index(name="weight")
-        pd.testing.assert_frame_equal(summary.patterns.reset_index(drop=True), counted, check_dtype=False)
-        assert summary.patterns["weight"].sum() == len(expected) > len(summary.patterns)
+        assert summary.purchases.attrs == expected.attrs
+        # The patterns are the summary's distinct (frequency, recency, T) and (frequency, spend)
+        # rows, each with the customers on it, sorted.
+        for patterns, keys in ((summary.purchases, PURCHASE_KEYS), (summary.spend, SPEND_KEYS)):
+            counted = got.groupby(list(keys)).size().reset_index(name="weight")
+            pd.testing.assert_frame_equal(patterns.reset_index(drop=True), counted, check_dtype=False)
+            assert patterns["weight"].sum() == len(expected) > len(patterns)
 
 
 @pytest.mark.parametrize(

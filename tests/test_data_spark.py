@@ -160,10 +160,16 @@ def test_clv_fit_on_spark_equals_the_embedded_path(both):
         pred, per_customer = predict_clv_backend(ds, time_unit="week", horizon=12)
         preds.append((pred, con.to_pandas(per_customer)))
     (on_spark, spark_rows), (on_duck, duck_rows) = preds
-    pd.testing.assert_frame_equal(on_spark.customers, on_duck.customers, check_exact=False, rtol=1e-12)
+    # The purchase patterns and the spend pairs each model is fitted on, with their predictions.
+    for part in ("purchases", "spend"):
+        got, want = getattr(on_spark.patterns, part), getattr(on_duck.patterns, part)
+        pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
     for model in ("purchase_model", "spend_model"):
         got, want = getattr(on_spark, model), getattr(on_duck, model)
         np.testing.assert_allclose(got.params_.to_numpy(), want.params_.to_numpy(), rtol=1e-9)
     # Every customer gets its pattern's prediction back, in the backend.
     pd.testing.assert_frame_equal(spark_rows, duck_rows, check_exact=False, rtol=1e-12)
     assert len(duck_rows) == on_duck.customers["weight"].sum()
+    totals = on_spark.totals()
+    assert totals == pytest.approx(on_duck.totals(), rel=1e-12)
+    assert totals["clv_total"] == pytest.approx(duck_rows["clv"].sum(), rel=1e-12)

@@ -139,7 +139,7 @@ def predict_clv_file(
     (:func:`kpi_xl.data.backend.predict_clv_backend`): the prediction's ``customers`` then holds one
     row per pattern with the customers on it in ``weight``, and ``dataset.predictions`` joins them
     back to every customer in the backend. An engine error names the file row."""
-    from ..metrics import predict_clv
+    from ..metrics.clv import predict_clv
     from ._catalog import at_file_row
     from .backend import BackendDataset, predict_clv_backend
 

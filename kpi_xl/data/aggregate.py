@@ -42,6 +42,8 @@ __all__ = [
     "customer_periods",
     "rfm_per_customer",
     "rfm_patterns",
+    "PURCHASE_KEYS",
+    "SPEND_KEYS",
     "sorted_by",
 ]
 
@@ -227,8 +229,15 @@ def rfm_per_customer(periods: Any, end_period: int, length: float) -> Any:
     )
 
 
-def rfm_patterns(per_customer: Any) -> Any:
-    """The distinct rows of :func:`rfm_per_customer` with the number of customers on each
-    (``weight``), sorted: what the models are fitted on, and all that crosses to Python."""
-    keys = ["frequency", "recency", "T", "monetary_value"]
-    return _grouped(per_customer, keys, weight=per_customer.count())
+#: The columns of :func:`rfm_per_customer` each model reads: the purchase model (frequency, recency,
+#: T) and Gamma-Gamma (frequency, mean repeat spend).
+PURCHASE_KEYS = ("frequency", "recency", "T")
+SPEND_KEYS = ("frequency", "monetary_value")
+
+
+def rfm_patterns(per_customer: Any, keys: Sequence[str]) -> Any:
+    """The distinct ``keys`` rows of :func:`rfm_per_customer` (:data:`PURCHASE_KEYS` or
+    :data:`SPEND_KEYS`) with the number of customers on each (``weight``), sorted: what a model
+    is fitted on, and all that crosses to Python. Counted per model, they stay few: purchase
+    patterns repeat across customers far more than whole (frequency, recency, T, spend) rows."""
+    return _grouped(per_customer, list(keys), weight=per_customer.count())

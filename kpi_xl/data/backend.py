@@ -679,16 +679,20 @@ def clv_transactions(ds: BackendDataset) -> pd.DataFrame:
 @dataclass
 class ClvSummary:
     """The RFM summary computed in the backend: ``per_customer`` stays there (an Ibis expression
-    indexed by ``customer_id``), ``patterns`` (its distinct rows with a ``weight``, sorted) crossed
-    to Python, with the engine's ``attrs`` (time unit, observation end, transactions, dropped)."""
+    indexed by ``customer_id``); what crossed to Python is its distinct ``purchases`` patterns
+    (frequency, recency, T) and ``spend`` pairs (frequency, monetary_value), each with the customers
+    on it (``weight``) and sorted; ``purchases.attrs`` holds the engine's time unit, observation
+    end, transactions and dropped rows."""
 
     per_customer: Any
-    patterns: pd.DataFrame
+    purchases: pd.DataFrame
+    spend: pd.DataFrame
 
 
 def rfm_backend(ds: BackendDataset, *, time_unit: str, observation_end: Any = None) -> ClvSummary:
-    """The per-customer RFM summary of :func:`kpi_xl.metrics.rfm_summary`, computed in the backend
-    (:func:`kpi_xl.data.aggregate.rfm_patterns`), with its distinct patterns fetched.
+    """The per-customer RFM summary of :func:`kpi_xl.metrics.rfm_summary`, computed in the backend,
+    with the distinct patterns each model is fitted on fetched
+    (:func:`kpi_xl.data.aggregate.rfm_patterns`).
 
     Rows with an unusable value were reported and are left out; so are rows with some but not all
     of customer, date and amount blank, each blank cell listed (as on the pandas path). What the
@@ -734,16 +738,20 @@ def rfm_backend(ds: BackendDataset, *, time_unit: str, observation_end: Any = No
     # Computed once and kept: the patterns are counted from it and predictions joined back to it
     # on exact values, so a sum must not be recomputed in another order (Spark's is not fixed).
     per = _kept(ds, per, "kpi_xl_rfm")
-    frame = ds.fetch(aggregate.rfm_patterns(per))
-    frame = frame.astype({"frequency": np.float64, "recency": np.float64, "T": np.float64,
-                          "monetary_value": np.float64, "weight": np.int64})  # fmt: skip
-    frame.attrs.update(
+    purchases, spend = (
+        ds.fetch(aggregate.rfm_patterns(per, keys)).astype(
+            {**dict.fromkeys(keys, np.float64), "weight": np.int64}
+        )
+        for keys in (aggregate.PURCHASE_KEYS, aggregate.SPEND_KEYS)
+    )
+    purchases.attrs.update(
         time_unit=unit,
         observation_end=pd.Timestamp(end_day),
         n_transactions=n_tx,
         n_dropped=int(got["dropped"]),
     )
-    return ClvSummary(per, frame)
+    spend.attrs["time_unit"] = unit
+    return ClvSummary(per, purchases, spend)
 
 
 def _note_partial_rows(ds: BackendDataset, partial: Any) -> None:
@@ -794,7 +802,7 @@ def _end_day(observation_end: Any) -> np.datetime64:
 def _engine_check(ds: BackendDataset, t: Any, rows: np.ndarray, unit: str, observation_end: Any) -> None:
     """Run :func:`rfm_summary` on the few rows it would refuse (all of them, with nothing else when
     there are no transactions) and raise its error at the file row."""
-    from ..metrics import rfm_summary
+    from ..metrics.clv import rfm_summary
     from ._catalog import at_file_row
 
     picked = t.filter(t._row.isin([int(r) for r in rows]))
@@ -819,46 +827,69 @@ PREDICTION_COLUMNS = (
 def predict_clv_backend(
     ds: BackendDataset, *, time_unit: str, observation_end: Any = None, **settings: Any
 ) -> tuple[Any, Any]:
-    """Predictive CLV with the fits on distinct RFM patterns: :func:`rfm_backend`, then the engine's
-    :func:`kpi_xl.metrics.predict_clv_from_summary` on the patterns weighted by their customers.
-    Returns ``(prediction, per_customer)``: the engine's prediction whose ``customers`` are the
-    patterns (with their customers in ``weight``), and an Ibis expression joining the predictions
-    back to every customer in the backend (``None`` with ``interval``: the prediction is then per
-    customer)."""
-    import ibis
+    """Predictive CLV with the fits on distinct patterns: :func:`rfm_backend`, then the engine's
+    :func:`kpi_xl.metrics.predict_clv_from_patterns` (the purchase model on (frequency, recency, T)
+    patterns, Gamma-Gamma on (frequency, monetary value) pairs, weighted by their customers), whose
+    predictions per pattern are joined back to every customer in the backend.
 
-    from ..metrics import predict_clv_from_summary
+    Returns ``(prediction, per_customer)``: a :class:`BackendClvPrediction` (its ``customers`` are
+    the purchase patterns; its totals and schedule are summed over the customers in the backend)
+    and the per-customer predictions as an Ibis expression (``None`` with ``interval``: the
+    prediction is then per customer, fetched)."""
+    from ..metrics.clv import predict_clv_from_patterns, predict_clv_from_summary
+    from ._backend_clv import BackendClvPrediction
 
     summary = rfm_backend(ds, time_unit=time_unit, observation_end=observation_end)
     if settings.get("interval") is not None:
         # Intervals draw per customer (their total sums over customers): the per-customer summary
         # comes to Python, bounded by customers.
         per = customer_predictions(ds, summary.per_customer)
-        per.attrs = dict(summary.patterns.attrs)
+        per.attrs = dict(summary.purchases.attrs)
         try:
             pred = predict_clv_from_summary(per, time_unit=time_unit, **settings)
         except KpiInputError as exc:
             raise KpiInputError(f"{ds.name}: clv: {exc}", argument=exc.argument, kind=exc.kind) from exc
         return pred, None
-    patterns = summary.patterns
-    rows = patterns.drop(columns="weight")
-    rows.attrs = dict(patterns.attrs)
+    settings.pop("interval", None)
     try:
-        pred = predict_clv_from_summary(
-            rows, time_unit=time_unit, weights=patterns["weight"].to_numpy(), **settings
-        )
+        fit = predict_clv_from_patterns(summary.purchases, summary.spend, time_unit=time_unit, **settings)
     except KpiInputError as exc:
         raise KpiInputError(f"{ds.name}: clv: {exc}", argument=exc.argument, kind=exc.kind) from exc
-    out = pred.customers.copy()
-    out["weight"] = patterns["weight"].to_numpy()
-    keys = ["frequency", "recency", "T", "monetary_value"]
-    table = out[list(PREDICTION_COLUMNS)].rename(columns={k: f"{k}_p" for k in keys})
-    table.attrs = {}
-    predicted = ibis.memtable(table)
-    per = summary.per_customer
-    joined = per.inner_join(predicted, [per[k] == predicted[f"{k}_p"] for k in keys])
-    per_customer = aggregate.sorted_by(joined.select("customer_id", *PREDICTION_COLUMNS), ["customer_id"])
-    return pred.with_customers(out), per_customer
+    per_customer = _joined_back(summary.per_customer, fit)
+    pred = BackendClvPrediction(
+        customers=fit.purchases,
+        purchase_model=fit.purchase_model,
+        spend_model=fit.spend_model,
+        settings=fit.settings,
+        warnings=fit.warnings,
+        patterns=fit,
+        per_customer=per_customer,
+        dataset=ds,
+    )
+    return pred, aggregate.sorted_by(per_customer, ["customer_id"])
+
+
+def _joined_back(per: Any, fit: Any) -> Any:
+    """Each customer's predictions from its purchase pattern and spend pair (exact float keys: the
+    patterns were read from this very table), ``clv = expected_average_value * margin *
+    discounted_purchases`` as :class:`kpi_xl.metrics.clv.ClvPatterns` defines it."""
+    import ibis
+
+    def upload(frame: pd.DataFrame, keys: Sequence[str], values: Sequence[str], tag: str) -> Any:
+        table = frame[[*keys, *values]].rename(columns={k: f"{k}_{tag}" for k in keys})
+        table.attrs = {}
+        return ibis.memtable(table)
+
+    pk, sk = aggregate.PURCHASE_KEYS, aggregate.SPEND_KEYS
+    purchases = upload(
+        fit.purchases, pk, ("expected_purchases", "probability_alive", "discounted_purchases"), "p"
+    )
+    spend = upload(fit.spend, sk, ("expected_average_value",), "s")
+    joined = per.inner_join(purchases, [per[k] == purchases[f"{k}_p"] for k in pk])
+    joined = joined.inner_join(spend, [joined[k] == spend[f"{k}_s"] for k in sk])
+    margin = ibis.literal(float(fit.settings.margin), "float64")
+    clv = (joined.expected_average_value * margin) * joined.discounted_purchases
+    return joined.select("customer_id", *PREDICTION_COLUMNS[:-1], clv=clv)
 
 
 def customer_predictions(ds: BackendDataset, per_customer: Any) -> pd.DataFrame:

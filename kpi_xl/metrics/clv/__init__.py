@@ -49,7 +49,15 @@ from .gamma_gamma import GammaGammaFitter
 from .holdout import HoldoutReport, calibration_holdout_summary, clv_holdout, compare_purchase_models
 from .mbgnbd import ModifiedBetaGeoFitter
 from .pareto_nbd import ParetoNBDFitter
-from .predict import INTERVAL_METHOD, ClvPrediction, ClvSettings, predict_clv, predict_clv_from_summary
+from .predict import (
+    INTERVAL_METHOD,
+    ClvPatterns,
+    ClvPrediction,
+    ClvSettings,
+    predict_clv,
+    predict_clv_from_patterns,
+    predict_clv_from_summary,
+)
 from .sbg import ShiftedBetaGeoFitter, cohort_survivors
 from .summary import rfm_summary
 
@@ -70,6 +78,8 @@ __all__ = [
     "SegmentClv",
     "predict_clv",
     "predict_clv_from_summary",
+    "predict_clv_from_patterns",
+    "ClvPatterns",
     "ClvPrediction",
     "ClvSettings",
     "INTERVAL_METHOD",
