@@ -35,10 +35,12 @@ def test_full_column_from_known_counts():
 def test_any_value_that_is_not_a_whole_score_falls_back(bad):
     x = np.full(300_000, 8.0)
     x[200_001] = bad  # in the second chunk
-    assert _nps_counts_of_clean_floats(x, POINTS, 9, 6) is None
     if np.isnan(bad):
-        assert nps(x).n_dropped == 1  # a blank, as the general path counts it
+        # A blank: counted by the pass itself, as the general path counts it.
+        assert _nps_counts_of_clean_floats(x, POINTS, 9, 6) == (0, 0, 299_999, 1)
+        assert nps(x).n_dropped == 1
     else:
+        assert _nps_counts_of_clean_floats(x, POINTS, 9, 6) is None
         with pytest.raises(KpiInputError) as err:
             nps(x)
         assert err.value.position == 200_002
@@ -52,7 +54,7 @@ def test_same_result_as_the_general_path_on_other_scales_and_breakpoints():
     general = nps(x.tolist(), scale=(1, 5), promoter_min=5, detractor_max=3, method="wald", confidence=0.9)
     assert fused == general
     assert _nps_counts_of_clean_floats(x, np.arange(1.0, 6.0), 5, 3) == (
-        int((x == 5).sum()), int((x <= 3).sum()), 5_000,
+        int((x == 5).sum()), int((x <= 3).sum()), 5_000, 0,
     )  # fmt: skip
 
 
@@ -61,4 +63,23 @@ def test_inputs_the_pass_does_not_take():
     assert _nps_counts_of_clean_floats(np.array([9, 10]), POINTS, 9, 6) is None  # ints: general path
     assert _nps_counts_of_clean_floats(np.ones((2, 2)), POINTS, 9, 6) is None
     assert _nps_counts_of_clean_floats(np.array([300.0]), np.arange(0.0, 301.0), 9, 6) is None
-    assert _nps_counts_of_clean_floats(np.array([-0.0, 10.0]), POINTS, 9, 6) == (1, 1, 2)
+    assert _nps_counts_of_clean_floats(np.array([-0.0, 10.0]), POINTS, 9, 6) == (1, 1, 2, 0)
+    assert _nps_counts_of_clean_floats(np.full(3, np.nan), POINTS, 9, 6) is None  # no answer: general path
+
+
+def test_blanks_among_the_scores_as_the_general_path_counts_them():
+    # An Excel column read as floats: blank cells are NaN, in some chunks only, one chunk all blank.
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 11, 400_000).astype(np.float64)
+    x[rng.random(x.size) < 0.05] = np.nan
+    x[131_072:262_144] = np.nan
+    counts = _nps_counts_of_clean_floats(x, POINTS, 9, 6)
+    kept = x[~np.isnan(x)]
+    assert counts == (int((kept >= 9).sum()), int((kept <= 6).sum()), kept.size, x.size - kept.size)
+    general = nps(x.astype(object))  # an object column takes the general cleaning path
+    assert nps(x) == general
+    assert general.n_dropped == x.size - kept.size
+    with pytest.raises(KpiInputError) as err:
+        x[300_000] = 10.5
+        nps(x)
+    assert err.value.position == 300_001

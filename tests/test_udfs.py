@@ -21,6 +21,7 @@ import xlwings as xw
 from kpi_xl import metrics as m
 from kpi_xl import udfs
 from kpi_xl.excel import coerce, errors, spill
+from kpi_xl.excel.culture import excel_locale
 from kpi_xl.excel.errors import ExcelCellError, KpiInputError, Layout
 from kpi_xl.metrics import Hint, rules
 
@@ -257,15 +258,17 @@ def test_a_header_guess_never_swallows_a_number_like_first_cell(first, locale, m
         monkeypatch.setenv("KPI_XL_LOCALE", locale)
     else:
         monkeypatch.delenv("KPI_XL_LOCALE", raising=False)
-    values = coerce.read_column(rows(first, 10.0, 3.0), "scores", "score")
-    assert len(values) == 3 and values[0] == first
-    got = udfs.NPS(rows(first, 10.0, 3.0))
-    # Either read as a score in this locale (9,0 is a 9) and counted, or a #VALUE! naming row 1;
-    # never the NPS of the two other answers.
     try:
         score = rules.read_number(first, locale=locale)
     except KpiInputError:
         score = None
+    with rules.use_locale(excel_locale()):  # as every Excel function reads its ranges
+        values = coerce.read_column(rows(first, 10.0, 3.0), "scores", "score")
+    # The first cell is data: handed on as typed, or as the number the rules read from it.
+    assert len(values) == 3 and (values[0] == first if score is None else values[0] == score)
+    got = udfs.NPS(rows(first, 10.0, 3.0))
+    # Either read as a score in this locale (9,0 is a 9) and counted, or a #VALUE! naming row 1;
+    # never the NPS of the two other answers.
     if score is not None and score == int(score) and 0 <= score <= 10:
         assert got == pytest.approx(m.nps([score, 10, 3]).value)
     else:

@@ -30,8 +30,10 @@ invalid - is decided by the engine's own cleaners (:mod:`kpi_xl.metrics.rules`),
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
+from itertools import repeat
 from collections.abc import Mapping
 from typing import Any
 
@@ -82,10 +84,6 @@ COM_ERRORS = {
 #: to tell a header from data. Numbers (score, amount, count, share), flags and dates are typed;
 #: ids, text and labels take any value.
 _TYPED: frozenset[str] = rules.NUMBER_KINDS | {"flag", "date"}
-
-_NONE = type(None)
-_NUMERIC_TYPES = frozenset({float, int, _NONE})
-
 
 def _is_error_dict(v: Any) -> bool:
     return isinstance(v, dict) and v.get("type") == "Error"
@@ -140,13 +138,20 @@ def _flatten(value: Any, argument: str) -> tuple[list[Any], int, int]:
         return [], 0, 1
     if not isinstance(value[0], (list, tuple)):
         return list(value), len(value), 1
+    if len(value[0]) == 1:
+        # A column (the usual case): unpacking each row checks that it holds exactly one cell.
+        try:
+            return [v for (v,) in value], len(value), 1
+        except (ValueError, TypeError):
+            raise _ragged(argument) from None
     widths = set(map(len, value))
     if len(widths) != 1:
-        raise KpiInputError(f"{argument}: the rows of the range have different lengths", argument=argument)
-    width = widths.pop()
-    if width == 1:
-        return [row[0] for row in value], len(value), 1
-    return list(itertools.chain.from_iterable(value)), len(value), width
+        raise _ragged(argument)
+    return list(itertools.chain.from_iterable(value)), len(value), widths.pop()
+
+
+def _ragged(argument: str) -> KpiInputError:
+    return KpiInputError(f"{argument}: the rows of the range have different lengths", argument=argument)
 
 
 _TAIL_BLOCK = 4096
@@ -188,47 +193,77 @@ def _rows_of(value: Any) -> int:
     return len(value) if isinstance(value, (list, tuple)) else 1
 
 
+# Type classes of raw cells, one byte per cell, found in one pass over the range: numbers, blanks and
+# text are told apart without a look at any value; only the rare rest (Office.js dicts, a null
+# object, booleans, datetimes, COM error codes) is visited one by one.
+_FLOAT, _INT, _BLANK, _TEXT, _OTHER = range(5)
+_CLASS: dict[type, int] = {float: _FLOAT, int: _INT, type(None): _BLANK, str: _TEXT}
+_COM_CODES = np.array(sorted(COM_ERRORS), dtype=np.float64)
+# An object array holds addresses, and CPython's id() is the address: the types of a million cells
+# are then told apart by comparing integers, not by a dict lookup per cell (half the time). Checked
+# here, so that an interpreter where it does not hold takes the dict lookups.
+_ADDRESSES = bool(np.frombuffer(np.array([str], dtype=object).tobytes(), dtype=np.uintp)[0] == id(str))
+
+
+def _classes(flat: list[Any]) -> np.ndarray:
+    """The type class of each cell (``_FLOAT`` ... ``_OTHER``) as int8, in one pass over the cells."""
+    n = len(flat)
+    if not _ADDRESSES:
+        return np.fromiter(map(_CLASS.get, map(type, flat), repeat(_OTHER)), dtype=np.int8, count=n)
+    types = np.fromiter(map(type, flat), dtype=object, count=n)
+    addresses = np.frombuffer(types.tobytes(), dtype=np.uintp)
+    cls = np.full(n, _OTHER, dtype=np.int8)
+    for t, c in _CLASS.items():
+        cls[addresses == id(t)] = c
+    return cls
+
+
 class _Cells:
-    """A flattened range with its blank and error masks, vectorised over all cells."""
+    """A flattened range: its values, the type class of each cell, and its blank and error masks."""
 
     def __init__(self, value: Any, argument: str, office_js: bool) -> None:
         flat, self.rows, self.width = _flatten(value, argument)
         self.argument = argument
-        types = set(map(type, flat))
-        if types <= _NUMERIC_TYPES and (office_js or int not in types):
-            # Only numbers and blanks (the usual case, and the fast one): a float array, None -> NaN.
-            self.values = np.array(flat, dtype=np.float64) if flat else np.empty(0)
-            self.blank = np.isnan(self.values)
-            self.error = np.zeros(self.values.shape, dtype=bool)
-            return
-        values = np.empty(len(flat), dtype=object)
-        values[:] = flat
-        type_of = np.fromiter(map(type, flat), dtype=object, count=len(flat))
-        is_str = np.zeros(len(flat), dtype=bool)
-        # Cells that need a look one by one are rare (Office.js dicts, COM error codes), so only
-        # those are visited; text is handled as a whole below.
-        special = np.zeros(len(flat), dtype=bool)
-        for t in types:
-            if issubclass(t, str):
-                is_str |= type_of == t
-            elif issubclass(t, dict) or t.__name__ == "JsNull" or (t is int and not office_js):
-                special |= type_of == t
-        for i in np.flatnonzero(special):
-            values[i] = _cell(values[i], office_js)
-            is_str[i] = isinstance(values[i], str)
-        self.error = np.zeros(len(flat), dtype=bool)
-        if is_str.any():
+        n = len(flat)
+        cls = _classes(flat)
+        values = np.fromiter(flat, dtype=object, count=n)
+        if not office_js:
+            # Classic Excel sends an error cell as an integer code: those ints are looked at below.
+            ints = np.flatnonzero(cls == _INT)
+            if ints.size:
+                cls[ints[np.isin(values[ints].astype(np.float64), _COM_CODES)]] = _OTHER
+        other = np.flatnonzero(cls == _OTHER)
+        if other.size:
+            kinds = set(map(type, values[other]))
+            special = [t for t in kinds if t is dict or t.__name__ == "JsNull" or t is int]
+            if special:
+                type_of = np.fromiter(map(type, values[other]), dtype=object, count=other.size)
+                for i in other[np.isin(type_of, special)]:
+                    values[i] = v = _cell(values[i], office_js)
+                    cls[i] = _CLASS.get(type(v), _OTHER)
+        self.error = np.zeros(n, dtype=bool)
+        text = np.flatnonzero(cls == _TEXT)
+        if text.size:
             # Excel desktop sends every empty cell of a range as "": a whole column is a million of
-            # them. Find those with one comparison, and look closer only at the rest of the text.
-            idx = np.flatnonzero(is_str)
-            empty = values[idx] == ""
-            values[idx[empty]] = None
-            idx = idx[~empty]
-            text = pd.Series(values[idx], dtype=object)
-            values[idx[(text.str.strip() == "").to_numpy()]] = None
-            self.error[idx] = text.isin(EXCEL_ERRORS).to_numpy()
-        self.values = values
-        self.blank = pd.isna(values)
+            # them. Each distinct text is looked at once: spaces only is a blank, "#N/A" an error.
+            codes, distinct = pd.factorize(values[text])
+            blank = np.array([not t.strip() for t in distinct], dtype=bool)[codes]
+            values[text[blank]] = None
+            cls[text[blank]] = _BLANK
+            self.error[text] = np.array([t in EXCEL_ERRORS for t in distinct], dtype=bool)[codes]
+        self.blank = cls == _BLANK
+        if not (cls >= _TEXT).any():
+            # Only numbers and blanks (the usual case): a float array, None -> NaN.
+            self.values = values.astype(np.float64)
+            self.blank = np.isnan(self.values)
+        else:
+            self.values = values
+            floats = np.flatnonzero(cls == _FLOAT)
+            if floats.size:
+                self.blank[floats] = np.isnan(values[floats].astype(np.float64))
+        self.cls = cls
+        #: (positions, cells) of text read as numbers by :meth:`numbers`.
+        self.typed: tuple[np.ndarray, np.ndarray] | None = None
 
     def last_row(self) -> int:
         """Number of rows up to and including the last row with a value."""
@@ -256,11 +291,38 @@ class _Cells:
     def cut(self, start_row: int, stop_row: int) -> None:
         lo, hi = start_row * self.width, stop_row * self.width
         self.values, self.blank, self.error = self.values[lo:hi], self.blank[lo:hi], self.error[lo:hi]
+        self.cls = self.cls[lo:hi]
 
     def first_row_cells(self) -> list[tuple[Any, bool, bool]]:
         """(value, blank, error) of each cell in the first row."""
         n = min(self.width, self.values.size)
         return [(self.values[i], bool(self.blank[i]), bool(self.error[i])) for i in range(n)]
+
+    def numbers(self) -> np.ndarray | None:
+        """The cells as float64 (NaN for blanks) when every filled cell is a number or text that the
+        engine's rules read as a number (:func:`kpi_xl.metrics.rules.read_numbers`, once per
+        distinct text); None when any other value is there (the engine then judges every value).
+        The text read is kept as typed (:attr:`typed`), for an error to quote."""
+        if self.values.dtype == np.float64:
+            return self.values
+        cls = self.cls
+        if self.error.any() or (cls == _OTHER).any():
+            return None
+        text = np.flatnonzero(cls == _TEXT)
+        typed = self.values[text]
+        if text.size:
+            codes, distinct = pd.factorize(typed)
+            read = rules.read_numbers(np.asarray(distinct, dtype=object))
+            if not read.valid.all():
+                return None
+        # The object array is not needed after this: its text cells become blanks in place, so
+        # numpy converts the whole array at once; the numbers read from the text go in after.
+        self.values[text] = None
+        out = self.values.astype(np.float64)
+        if text.size:
+            out[text] = read.values[codes]
+        self.values, self.typed = out, (text, typed)
+        return out
 
 
 # Date text whose order the locale decides (03/04/2025): a value, even where it is ambiguous.
@@ -279,6 +341,13 @@ def _number_like(v: Any) -> bool:
 def _header_like(kind: str, v: Any) -> bool:
     """Whether ``v`` can be a header above a column of this kind: text that is no value of the kind
     by the engine's rules, and looks like no number."""
+    return _header_like_in(kind, v, rules.current_locale(), rules.current_date_order())
+
+
+@functools.lru_cache(maxsize=1024)
+def _header_like_in(kind: str, v: Any, locale: str | None, date_order: str | None) -> bool:
+    # The answer depends on the text, the kind and the locale in effect only: remembered, so a
+    # function recalculated over the same column asks the rules once (a few ms of pandas calls).
     if _number_like(v) or (kind == "date" and _SLASH_DATE.match(str(v).strip())):
         return False
     return rules.verdicts([v], kind, scale=(0, 10) if kind == "score" else None).verdict[0] == "invalid"
@@ -298,9 +367,10 @@ def _has_header(cells: Mapping[str, _Cells], kinds: Mapping[str, str]) -> bool:
     # assumed (docs: pass such columns without their header, e.g. as a Table column reference).
     for name, c in cells.items():
         if kinds[name] == "id":
-            rest = c.values[c.width :]
-            rest = rest[~c.blank[c.width :]]
-            if rest.size and not any(isinstance(v, str) for v in rest):
+            filled = ~c.blank[c.width :]
+            cls = c.cls[c.width :][filled]
+            other = c.values[c.width :][filled][cls == _OTHER]
+            if cls.size and not (cls == _TEXT).any() and not any(isinstance(v, str) for v in other):
                 return True
     return False
 
@@ -360,8 +430,13 @@ def read_columns(
             c.cut(1, c.rows)
     out: dict[str, np.ndarray] = {}
     for name, c in cells.items():
-        layout = Layout(first_row=first_row, width=c.width)
+        numbers = c.numbers() if kinds[name] in rules.NUMBER_KINDS else None
+        # Where text was read as a number here, an error quotes the cell as it was typed.
+        layout = Layout(first_row=first_row, width=c.width, typed=c.typed)
         register_layout(name, layout)
+        if numbers is not None:
+            out[name] = numbers
+            continue
         if c.error.any():
             if not skip_errors:
                 i = int(np.flatnonzero(c.error)[0])

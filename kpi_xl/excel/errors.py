@@ -32,9 +32,10 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import numpy as np
 import xlwings as xw
 
 from kpi_xl.metrics import KpiInputError
@@ -111,6 +112,17 @@ class Layout:
 
     first_row: int = 1
     width: int = 1
+    #: (0-based positions, cells) of text cells that the reader turned into numbers before the
+    #: engine saw them: an error at one of them quotes the cell as typed, not the number read.
+    typed: Any = field(default=None, compare=False, repr=False)
+
+    def typed_cell(self, position: int) -> Any:
+        """The cell behind a 1-based position as typed, when it was text read as a number; else None."""
+        if self.typed is None:
+            return None
+        positions, cells = self.typed
+        i = int(np.searchsorted(positions, position - 1))
+        return cells[i] if i < len(positions) and positions[i] == position - 1 else None
 
     def where(self, position: int) -> str:
         """'row r' or 'row r, column c' of the range for a 1-based position in the values."""
@@ -157,6 +169,9 @@ def excel_message(
         group_where, where = f" (row {exc.index} of the table)", ""
     elif exc.position is not None and layout is not None:
         where = f"in {layout.where(exc.position)} of the range"
+        typed = layout.typed_cell(exc.position)
+        if typed is not None:
+            exc = exc.with_fields(value=typed)
     hints: list[str] | None = None
     if exc.hints:
         hints = []

@@ -262,11 +262,16 @@ def clean_numbers(
     """
     check_on_invalid(on_invalid)
     arr = _as_1d(values, argument)
-    if arr.dtype == np.float64 and _all_valid(arr, lo, hi, integer, allow_negative):
-        # Nothing to drop: the values are the input itself, read-only so no caller can change it.
-        view = arr.view()
-        view.flags.writeable = False
-        return Cleaned(values=view, mask=np.ones(arr.size, dtype=bool), n_blank=0, n_invalid=0)
+    blank = _blanks_if_valid(arr, lo, hi, integer, allow_negative) if arr.dtype == np.float64 else None
+    if blank is not None:
+        n_blank = int(np.count_nonzero(blank))
+        if not n_blank:
+            # Nothing to drop: the values are the input itself, read-only so no caller can change it.
+            view = arr.view()
+            view.flags.writeable = False
+            return Cleaned(values=view, mask=np.ones(arr.size, dtype=bool), n_blank=0, n_invalid=0)
+        keep = ~blank
+        return Cleaned(values=arr[keep], mask=keep, n_blank=n_blank, n_invalid=0)
     if expected is None:
         expected = _expected(lo, hi, integer, allow_negative)
     checked = _number_verdicts(arr, lo, hi, integer, allow_negative, expected, locale or current_locale())
@@ -339,30 +344,47 @@ def _number_verdicts(
 _CHUNK = 65536
 
 
-def _all_valid(
+def _blanks_if_valid(
     arr: np.ndarray, lo: float | None, hi: float | None, integer: bool, allow_negative: bool
-) -> bool:
-    """Whether every value of a float64 array is valid (no blank, finite, in range, whole if
-    required), checked in cache-sized chunks: a clean column (the usual case) then costs about
-    as much as reading it twice, instead of a dozen full-size temporary masks."""
+) -> np.ndarray | None:
+    """The blank (NaN) mask of a float64 array whose other values are all valid (finite, in range,
+    whole if required); None when one is not, or when every value is blank (the general path then
+    names the value, or says there is none). Checked in cache-sized chunks: a clean column (the
+    usual case) then costs about as much as reading it twice, instead of a dozen full-size
+    temporary masks."""
     if arr.size == 0:
-        return False
+        return None
     bounds = [b for b in (lo, None if allow_negative else 0.0) if b is not None]
     low = max(bounds) if bounds else None
     buf = np.empty(min(arr.size, _CHUNK))
+    differ = np.empty(buf.size, dtype=bool)
+    blank = np.zeros(arr.size, dtype=bool)
+    n_blank = 0
     for start in range(0, arr.size, _CHUNK):
         chunk = arr[start : start + _CHUNK]
         # min/max are NaN when a value is NaN, so this also finds blanks and infinities.
         mn, mx = chunk.min(), chunk.max()
+        blanks = 0
+        if math.isnan(mn):
+            # Blank cells (NaN): the bounds of the other values, and the blanks counted.
+            nan = np.isnan(chunk, out=blank[start : start + chunk.size])
+            blanks = int(np.count_nonzero(nan))
+            if blanks == chunk.size:
+                n_blank += blanks
+                continue
+            mn, mx = np.fmin.reduce(chunk), np.fmax.reduce(chunk)
         if not (math.isfinite(mn) and math.isfinite(mx)):
-            return False
+            return None
         if (low is not None and mn < low) or (hi is not None and mx > hi):
-            return False
+            return None
         if integer:
             whole = np.trunc(chunk, out=buf[: chunk.size])
-            if not np.array_equal(whole, chunk):
-                return False
-    return True
+            # NaN differs from itself, so a chunk is whole when only its blanks differ.
+            ne = np.not_equal(whole, chunk, out=differ[: chunk.size])
+            if int(np.count_nonzero(ne)) != blanks:
+                return None
+        n_blank += blanks
+    return None if n_blank == arr.size else blank
 
 
 def clean_scores(

@@ -91,18 +91,22 @@ _FUSED_CHUNK = 1 << 17
 
 def _nps_counts_of_clean_floats(
     values: Any, points: np.ndarray, promoter_min: int, detractor_max: int
-) -> tuple[int, int, int] | None:
-    """(promoters, detractors, n) of a float64 column in which every value is a whole score on the
-    scale, validated and counted in one pass over cache-sized chunks; None as soon as one value is
-    anything else (blank/NaN, a fraction, outside the scale), and for every other input: the
-    general path (:func:`clean_scores`) then decides, and names the value and where it is.
+) -> tuple[int, int, int, int] | None:
+    """(promoters, detractors, n, blanks) of a float64 column in which every value is a whole score
+    on the scale or NaN (a blank), validated and counted in one pass over cache-sized chunks; None
+    as soon as one value is anything else (a fraction, an infinity, outside the scale), and for
+    every other input: the general path (:func:`clean_scores`) then decides, and names the value
+    and where it is.
 
     Each chunk is truncated to int8 once: the chunk is valid when the truncation gives back every
     value (so no fraction, NaN or infinity) and the integers lie on the scale; the promoter and
-    detractor counts are then taken on the one-byte integers.
+    detractor counts are then taken on the one-byte integers. A chunk with NaN in it (blank cells of
+    an Excel column) is checked again without them, so a clean chunk pays no test for NaN.
 
     >>> _nps_counts_of_clean_floats(np.array([10.0, 9.0, 8.0, 6.0, 0.0]), np.arange(0.0, 11.0), 9, 6)
-    (2, 2, 5)
+    (2, 2, 5, 0)
+    >>> _nps_counts_of_clean_floats(np.array([10.0, np.nan, 0.0]), np.arange(0.0, 11.0), 9, 6)
+    (1, 1, 2, 1)
     >>> _nps_counts_of_clean_floats(np.array([10.0, 9.5]), np.arange(0.0, 11.0), 9, 6) is None
     True
     """
@@ -113,7 +117,7 @@ def _nps_counts_of_clean_floats(
         return None
     size = min(values.size, _FUSED_CHUNK)
     ints, same, flags = np.empty(size, np.int8), np.empty(size, np.float64), np.empty(size, bool)
-    promoters = detractors = 0
+    promoters = detractors = blanks = 0
     with np.errstate(invalid="ignore"):  # NaN and out-of-range values cast to garbage, caught below
         for start in range(0, values.size, _FUSED_CHUNK):
             chunk = values[start : start + _FUSED_CHUNK]
@@ -122,13 +126,25 @@ def _nps_counts_of_clean_floats(
             t[...] = chunk
             back[...] = t
             np.not_equal(back, chunk, out=flag)
-            if flag.any() or t.min() < lo or t.max() > hi:
+            if flag.any():
+                nan = np.isnan(chunk)
+                if (flag & ~nan).any():
+                    return None
+                # Only blanks differ: the other values' integers stand, counted without the blanks.
+                blanks += int(np.count_nonzero(nan))
+                t = t[~nan]
+                flag = flag[: t.size]
+                if not t.size:
+                    continue
+            if t.min() < lo or t.max() > hi:
                 return None
             np.greater_equal(t, promoter_min, out=flag)
             promoters += int(np.count_nonzero(flag))
             np.less_equal(t, detractor_max, out=flag)
             detractors += int(np.count_nonzero(flag))
-    return promoters, detractors, int(values.size)
+    if blanks == values.size:
+        return None
+    return promoters, detractors, int(values.size) - blanks, blanks
 
 
 def _histogram(values: np.ndarray, points: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -288,9 +304,9 @@ def nps(
         # and counted in the same pass.
         counts = _nps_counts_of_clean_floats(scores, points, promoter_min, detractor_max)
         if counts is not None:
-            prom, det, n = counts
+            prom, det, n, blanks = counts
             return _nps_result(
-                (float(prom), float(det), float(n)), n, float(n), 0, z, confidence, method, min_n,
+                (float(prom), float(det), float(n)), n, float(n), blanks, z, confidence, method, min_n,
                 argument, scale,
             )  # fmt: skip
     cleaned = clean_scores(scores, scale=scale, on_invalid=on_invalid, argument=argument)
