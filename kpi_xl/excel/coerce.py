@@ -33,8 +33,8 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from itertools import repeat
 from collections.abc import Mapping
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -84,6 +84,7 @@ COM_ERRORS = {
 #: to tell a header from data. Numbers (score, amount, count, share), flags and dates are typed;
 #: ids, text and labels take any value.
 _TYPED: frozenset[str] = rules.NUMBER_KINDS | {"flag", "date"}
+
 
 def _is_error_dict(v: Any) -> bool:
     return isinstance(v, dict) and v.get("type") == "Error"
