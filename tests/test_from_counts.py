@@ -17,6 +17,7 @@ from kpi_xl.metrics import (
     csat,
     csat_from_counts,
     historical_clv,
+    historical_clv_from_moments,
     historical_clv_from_revenue,
     nps,
     nps_from_counts,
@@ -232,6 +233,36 @@ def test_repeat_and_frequency_from_counts_equal_rows():
         repeat_purchase_rate(ids_b, dates_b, count="days"),
     )
     _assert_same(purchase_frequency_from_counts(orders, n_dropped=1), purchase_frequency(list(ids) + [None]))
+
+
+def test_counts_of_counts_equal_rows():
+    # What a database sends instead of one row per customer: each distinct (orders, days) with its
+    # customers, and the revenue moments; the row-level functions on the order rows behind them.
+    ids = RNG.integers(0, 400, 3_000)
+    days = RNG.integers(0, 60, ids.size)
+    amounts = np.round(RNG.gamma(2.0, 30.0, ids.size), 2)
+    dates = pd.Timestamp("2025-01-01") + pd.to_timedelta(days, unit="D")
+    frame = pd.DataFrame({"c": ids, "d": dates, "a": amounts})
+    per = frame.groupby("c").agg(orders=("d", "size"), days=("d", "nunique"), revenue=("a", "sum"))
+    buckets = per.groupby(["orders", "days"]).size().reset_index(name="customers")
+    o, d, w = (buckets[c].to_numpy() for c in ("orders", "days", "customers"))
+    _assert_same(repeat_purchase_rate_from_counts(o, weights=w), repeat_purchase_rate(ids, dates))
+    _assert_same(
+        repeat_purchase_rate_from_counts(d, int(o @ w), count="days", weights=w),
+        repeat_purchase_rate(ids, dates, count="days"),
+    )
+    _assert_same(purchase_frequency_from_counts(o, weights=w), purchase_frequency(ids))
+    revenue = per["revenue"].to_numpy()
+    got = historical_clv_from_moments(
+        revenue.size, revenue.sum(), revenue @ revenue, orders=ids.size, margin=0.3
+    )
+    rows = historical_clv(ids, amounts, margin=0.3)
+    assert got.value == pytest.approx(rows.value, rel=1e-12) and got.se == pytest.approx(rows.se, rel=1e-9)
+    assert (got.n_used, got.components["orders"]) == (rows.n_used, rows.components["orders"])
+    with pytest.raises(KpiInputError, match="1 customer\\(s\\) have a revenue below 0"):
+        historical_clv_from_moments(2, 5.0, 125.0, orders=2, negative=1)
+    with pytest.raises(KpiInputError, match="weights must be 2 whole numbers"):
+        purchase_frequency_from_counts([1, 2], weights=[1.5, 2])
 
 
 def test_repeat_from_counts_hand_checked():

@@ -39,6 +39,7 @@ __all__ = [
     "score_counts",
     "moments",
     "customer_counts",
+    "counts_of_counts",
     "customer_periods",
     "rfm_per_customer",
     "rfm_patterns",
@@ -191,6 +192,28 @@ def customer_counts(
     # the caller sorts them by value (in numpy: a backend sort of every column costs more than
     # the aggregation), so sums over customers come out the same on every run and backend.
     return t.group_by([*groups, "customer_id"]).aggregate(**aggs).drop("customer_id")
+
+
+def counts_of_counts(
+    per_customer: Any, name: str, groups: Sequence[str] = (), *, days: bool, amount: bool
+) -> Any:
+    """One role set of :func:`customer_counts` counted again, per group and distinct (orders,
+    days): the ``customers`` on it, their ``dropped`` order rows and, with ``amount``, the sum and
+    sum of squares of their revenue and how many have a negative one. Sorted; a few hundred rows
+    whatever the number of customers: all that the order metrics read of them."""
+    import ibis
+
+    t = per_customer.mutate(
+        _o=per_customer[f"{name}_orders"],
+        _d=per_customer[f"{name}_days"] if days else ibis.literal(0, "int64"),
+    )
+    aggs: dict[str, Any] = {"customers": t.count(), "dropped": t[f"{name}_dropped"].sum()}
+    if amount:
+        revenue = t[f"{name}_revenue"]
+        aggs.update(
+            revenue=_sum(t, revenue), squares=_sum(t, revenue * revenue), negative=t.count(where=revenue < 0)
+        )
+    return _grouped(t, [*groups, "_o", "_d"], **aggs)
 
 
 def customer_periods(table: Any) -> Any:

@@ -97,7 +97,8 @@ class BackendDataset(Dataset):
         default_factory=dict
     )
     _lookups: dict[tuple[str, str | None], Any] = field(default_factory=dict)
-    _summaries: dict[tuple[Any, ...], pd.DataFrame] = field(default_factory=dict)
+    #: Per-customer counts kept in the backend, by the query that made them.
+    _summaries: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     _kept: int = 0
     #: Per-customer CLV predictions as an Ibis expression, once computed (see predict_clv_backend).
     predictions: Any = None
@@ -567,10 +568,11 @@ def _scores_or_moments(ds, kind, roles, by, date_role, grouped: bool) -> pd.Data
 
 
 def _customers(ds, roles: tuple[str, ...], by, date_role, grouped: bool, days: bool) -> pd.DataFrame:
-    """Per-customer figures of one role set, from one query that counts every order metric's
-    role set at once (cached): purchase frequency, repeat rate and historical CLV read the same
-    customers, so they share one pass. One row per customer comes back as numbers only (arrow
-    columns; the group as codes into its few labels), never as Python objects per customer."""
+    """Counts of counts of one role set (see :data:`kpi_xl.metrics.catalog.SUMMARY_COLUMNS`): the
+    per-customer counts of every order metric's role set come from one query, kept in the backend
+    (purchase frequency, repeat rate and historical CLV read the same customers), and each set is
+    counted again there by distinct (orders, days): a few hundred rows reach Python, not one per
+    customer."""
     sets = [s for s in _CUSTOMER_SETS if all(r in ds.columns for r in s)]
     if roles not in sets:
         sets.append(roles)
@@ -580,58 +582,42 @@ def _customers(ds, roles: tuple[str, ...], by, date_role, grouped: bool, days: b
         columns = list(dict.fromkeys([r for s in sets for r in s] + ([date_role] if date_role else [])))
         t = _labelled(ds, columns, by, date_role, grouped)
         named = {f"s{n}": (s, list(s)) for n, s in enumerate(sets)}
-        expr = aggregate.customer_counts(t, named, ["_group"] if grouped else [], days=days)
-        ds._summaries[key] = _arrow_columns(ds, expr)
-    got = ds._summaries[key]
+        expr = aggregate.customer_counts(t, named, ["_group"], days=days)
+        ds._summaries[key] = _kept(ds, expr, "kpi_xl_customers")
+    per = ds._summaries[key]
     s = f"s{sets.index(roles)}"
-    orders = got[f"{s}_orders"].astype(np.int64)
-    codes, labels = got.get("_group", (np.zeros(len(orders), np.int64), np.array(["Total"], dtype=object)))
-    has = orders > 0
-    # Rows without a customer (a blank among the roles), per group: the engine's n_dropped.
-    dropped = np.bincount(codes, weights=got[f"{s}_dropped"], minlength=len(labels)).astype(np.int64)
-    n_blank = int((dropped > 0).sum())
-    group = np.concatenate([codes[has], np.flatnonzero(dropped > 0)])
-    revenue = got[f"{s}_revenue"][has] if "amount" in roles else np.zeros(int(has.sum()))
-    revenue = np.concatenate([revenue, np.zeros(n_blank)])
-    # A canonical order (group, then revenue), so float sums over customers do not depend on the
-    # backend's order; counts are whole numbers, whose sums do not depend on it.
-    if "amount" in roles:
-        order = np.lexsort([revenue, group]) if len(labels) > 1 else np.argsort(revenue, kind="stable")
-    else:
-        order = np.argsort(group, kind="stable")
-    day_counts = got[f"{s}_days"][has].astype(np.int64) if days else np.zeros(int(has.sum()), np.int64)
-    return pd.DataFrame(
+    amount = "amount" in roles
+    got = ds.fetch(aggregate.counts_of_counts(per, s, ["_group"], days=days, amount=amount))
+    orders = got["_o"].to_numpy(dtype=np.int64)
+    customers = np.where(orders > 0, got["customers"].to_numpy(dtype=np.int64), 0)
+    zero = np.zeros(len(got))
+    frame = pd.DataFrame(
         {
-            # Codes into the few group labels, not one Python string per customer.
-            "_group": pd.Categorical.from_codes(group[order], categories=pd.Index(labels, dtype=object)),
-            "customer": np.concatenate([np.ones(int(has.sum())), np.full(n_blank, np.nan)])[order],
-            "orders": np.concatenate([orders[has], dropped[dropped > 0]])[order],
-            "days": np.concatenate([day_counts, np.zeros(n_blank, np.int64)])[order],
-            "revenue": revenue[order],
+            "_group": got["_group"].to_numpy(dtype=object),
+            "customers": customers,
+            "orders": orders,
+            "days": got["_d"].to_numpy(dtype=np.int64),
+            "rows": orders * customers,
+            "revenue": got["revenue"].fillna(0.0).to_numpy(dtype=np.float64) if amount else zero,
+            "squares": got["squares"].fillna(0.0).to_numpy(dtype=np.float64) if amount else zero,
+            "negative": got["negative"].to_numpy(dtype=np.int64) if amount else zero.astype(np.int64),
         }
     )
-
-
-def _arrow_columns(ds: BackendDataset, expr: Any) -> dict[str, Any]:
-    """An aggregate's columns as numpy arrays (NULL counts and sums as 0), ``_group`` as
-    ``(codes, labels)``: millions of rows without a Python object each."""
-    import pyarrow.compute as pc
-
-    with _quiet():
-        table = ds.con.to_pyarrow(expr)
-    ds.fetched_rows += table.num_rows
-    out: dict[str, Any] = {}
-    for name in table.column_names:
-        col = table.column(name)
-        if name == "_group":
-            encoded = pc.dictionary_encode(col).combine_chunks()
-            out[name] = (
-                encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64),
-                np.asarray(encoded.dictionary.to_pylist(), dtype=object),
-            )
-        else:
-            out[name] = pc.fill_null(col, 0).to_numpy().astype(np.float64)
-    return out
+    frame = frame[customers > 0]
+    # Order rows without a customer for this metric (a blank among its roles), per group: one row
+    # with no customer each.
+    dropped = (
+        got.assign(dropped=got["dropped"].fillna(0).astype(np.int64))
+        .groupby("_group", sort=True)["dropped"]
+        .sum()
+    )
+    dropped = dropped[dropped > 0]
+    blank = pd.DataFrame(
+        {"_group": dropped.index.to_numpy(dtype=object), "customers": 0, "orders": 0, "days": 0,
+         "rows": dropped.to_numpy(dtype=np.int64), "revenue": 0.0, "squares": 0.0, "negative": 0}
+    )  # fmt: skip
+    out = pd.concat([frame, blank], ignore_index=True) if len(blank) else frame.reset_index(drop=True)
+    return out.sort_values("_group", kind="stable", ignore_index=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -788,6 +774,11 @@ def _kept(ds: BackendDataset, expr: Any, name: str) -> Any:
         with _quiet():
             return ds.con.create_table(f"{name}_{ds._kept}", expr, temp=True)
     except Exception:  # a backend without temporary tables (or without the right to create them)
+        # Ibis registers the small lookup tables (memtables) an expression reads when it runs
+        # one, not when it caches one (Ibis 12, PySpark): register them first.
+        register = getattr(ds.con, "_register_in_memory_tables", None)
+        if register is not None:
+            register(expr)
         return expr.cache()
 
 

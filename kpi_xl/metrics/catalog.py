@@ -163,14 +163,14 @@ class Metric:
 SUMMARY_COLUMNS: dict[str, tuple[str, ...]] = {
     "scores": ("score", "n"),
     "moments": ("n", "total", "squares", "blank"),
-    "customers": ("customer", "orders", "days", "revenue"),
+    "customers": ("customers", "orders", "days", "rows", "revenue", "squares", "negative"),
 }
 
 #: Summary columns that add up to the rows a group holds.
 SUMMARY_ROWS: dict[str, tuple[str, ...]] = {
     "scores": ("n",),
     "moments": ("n", "blank"),
-    "customers": ("orders",),
+    "customers": ("rows",),
 }
 
 
@@ -192,21 +192,41 @@ def _from_moments(n: Any, total: Any, squares: Any, blank: Any, **opts: Any) -> 
 
 
 def _from_customers(kind: str) -> Callable[..., MetricResult]:
-    """An engine function over per-customer summary rows; the row with no customer counts the
-    order rows left out for a blank."""
+    """An engine function over counts of counts: each summary row holds the ``customers`` with
+    the same ``orders`` and purchase ``days``, with their order ``rows``, the sum and sum of
+    squares of their revenue and how many have a negative one; a row with no customer holds the
+    order ``rows`` left out for a blank."""
 
-    def run(customer: Any, orders: Any, days: Any, revenue: Any, **opts: Any) -> MetricResult:
-        blank = pd.isna(np.asarray(customer, dtype=object))
-        dropped = int(np.asarray(orders)[blank].sum())
-        n = np.asarray(orders)[~blank]
+    def run(
+        customers: Any,
+        orders: Any,
+        days: Any,
+        rows: Any,
+        revenue: Any,
+        squares: Any,
+        negative: Any,
+        **opts: Any,
+    ) -> MetricResult:
+        w = np.asarray(customers, dtype=np.int64)
+        has = w > 0
+        dropped = int(np.asarray(rows, dtype=np.int64)[~has].sum())
+        w, n = w[has], np.asarray(orders, dtype=np.int64)[has]
         if kind == "purchase_frequency":
-            return retention.purchase_frequency_from_counts(n, n_dropped=dropped)
+            return retention.purchase_frequency_from_counts(n, n_dropped=dropped, weights=w)
         if kind == "historical_clv":
-            return value.historical_clv_from_revenue(
-                np.asarray(revenue)[~blank], orders=int(n.sum()), n_dropped=dropped, **opts
+            return value.historical_clv_from_moments(
+                int(w.sum()),
+                float(np.sum(np.asarray(revenue, dtype=np.float64)[has])),
+                float(np.sum(np.asarray(squares, dtype=np.float64)[has])),
+                orders=int(n @ w),
+                negative=int(np.sum(np.asarray(negative)[has])),
+                n_dropped=dropped,
+                **opts,
             )
-        purchases = np.asarray(days)[~blank] if opts.get("count") == "days" else n
-        return retention.repeat_purchase_rate_from_counts(purchases, int(n.sum()), n_dropped=dropped, **opts)
+        purchases = np.asarray(days, dtype=np.int64)[has] if opts.get("count") == "days" else n
+        return retention.repeat_purchase_rate_from_counts(
+            purchases, int(n @ w), n_dropped=dropped, weights=w, **opts
+        )
 
     return run
 

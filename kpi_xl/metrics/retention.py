@@ -804,6 +804,7 @@ def repeat_purchase_rate_from_counts(
     n_dropped: int = 0,
     confidence: float = 0.95,
     min_n: int | None = None,
+    weights: Any = None,
 ) -> MetricResult:
     r"""Repeat purchase rate from each customer's number of purchases, counted elsewhere (a
     database ``GROUP BY`` customer): the same result as :func:`repeat_purchase_rate` on the order
@@ -828,6 +829,9 @@ def repeat_purchase_rate_from_counts(
         Order rows skipped before counting (a blank id or date).
     confidence, min_n:
         As in :func:`repeat_purchase_rate`.
+    weights:
+        Customers per count, when the counts are distinct values counted elsewhere (a database's
+        counts of counts: ``GROUP BY purchases``); default one customer each.
 
     Raises
     ------
@@ -845,11 +849,17 @@ def repeat_purchase_rate_from_counts(
 
     >>> round(repeat_purchase_rate_from_counts([3, 1, 2]).value, 4)
     0.6667
+
+    Counts of counts: 5 customers with 1 purchase, 3 with 2, 2 with 4: (3 + 2) / 10 = 0.5.
+
+    >>> repeat_purchase_rate_from_counts([1, 2, 4], weights=[5, 3, 2]).value
+    0.5
     """
     if count not in ("orders", "days"):
         raise KpiInputError(f"count must be 'orders' or 'days', got {count!r}", argument="count")
     purchases = _per_customer_counts(purchases_per_customer, "purchases_per_customer")
-    in_counts = int(purchases.sum())
+    w = _customer_weights(weights, purchases.size)
+    in_counts = int(purchases @ w)
     if orders_total is None:
         if count == "days":
             raise KpiInputError(
@@ -867,21 +877,41 @@ def repeat_purchase_rate_from_counts(
                 value=orders_total,
             )
     dropped = int(require_count(n_dropped, "n_dropped"))
-    if purchases.size == 0:
+    if w.sum() == 0:
         raise KpiInputError(
             f"no orders with a customer id ({dropped} row(s) skipped)",
             argument="purchases_per_customer",
             kind="empty",
         )
-    return _repeat_result(purchases, n_orders, count, dropped, confidence, min_n)
+    return _repeat_result(purchases, n_orders, count, dropped, confidence, min_n, w)
+
+
+def _customer_weights(weights: Any, size: int) -> np.ndarray:
+    """Customers per count: whole numbers of 0 or more, one per count (default 1 each)."""
+    if weights is None:
+        return np.ones(size, dtype=np.int64)
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    if w.size != size or not np.all(np.isfinite(w)) or (w < 0).any() or (w != np.round(w)).any():
+        raise KpiInputError(
+            f"weights must be {size} whole numbers of customers, 0 or more, one per count",
+            argument="weights",
+        )
+    return w.astype(np.int64)
 
 
 def _repeat_result(
-    purchases: np.ndarray, n_orders: int, count: str, n_dropped: int, confidence: float, min_n: int | None
+    purchases: np.ndarray,
+    n_orders: int,
+    count: str,
+    n_dropped: int,
+    confidence: float,
+    min_n: int | None,
+    weights: np.ndarray | None = None,
 ) -> MetricResult:
     """Repeat purchase rate from purchases per customer: the computation both forms share."""
-    customers = int(purchases.size)
-    repeat = int((purchases > 1).sum())
+    w = np.ones(purchases.size, dtype=np.int64) if weights is None else weights
+    customers = int(w.sum())
+    repeat = int(w[purchases > 1].sum())
     components: dict[str, Any] = {
         "customers": customers,
         "repeat_customers": repeat,
@@ -889,7 +919,7 @@ def _repeat_result(
         "purchase_frequency": n_orders / customers,
     }
     if count == "days":
-        components["purchase_days"] = int(purchases.sum())
+        components["purchase_days"] = int(purchases @ w)
     return share_result(
         "repeat_purchase_rate",
         repeat,
@@ -935,7 +965,9 @@ def purchase_frequency(customer_ids: Any, *, on_invalid: OnInvalid = "raise") ->
     return _frequency_result(n_orders, int(orders.size), n_dropped)
 
 
-def purchase_frequency_from_counts(orders_per_customer: Any, *, n_dropped: int = 0) -> MetricResult:
+def purchase_frequency_from_counts(
+    orders_per_customer: Any, *, n_dropped: int = 0, weights: Any = None
+) -> MetricResult:
     r"""Purchase frequency from each customer's number of orders, counted elsewhere: the same
     result as :func:`purchase_frequency` on the order rows behind the counts,
     :math:`f = \Sigma_c O_c / C`.
@@ -946,6 +978,8 @@ def purchase_frequency_from_counts(orders_per_customer: Any, *, n_dropped: int =
         Orders of each customer who bought (whole numbers, 1 or more).
     n_dropped:
         Order rows skipped before counting (a blank id).
+    weights:
+        Customers per count (counts of counts, as :func:`repeat_purchase_rate_from_counts`).
 
     Raises
     ------
@@ -955,20 +989,24 @@ def purchase_frequency_from_counts(orders_per_customer: Any, *, n_dropped: int =
 
     Examples
     --------
-    a 3 orders, b 1, c 2: 6 / 3 = 2 orders per customer.
+    a 3 orders, b 1, c 2: 6 / 3 = 2 orders per customer; 5 customers with 1 order and 3 with 2:
+    11 / 8 = 1.375.
 
     >>> purchase_frequency_from_counts([3, 1, 2]).value
     2.0
+    >>> purchase_frequency_from_counts([1, 2], weights=[5, 3]).value
+    1.375
     """
     orders = _per_customer_counts(orders_per_customer, "orders_per_customer")
+    w = _customer_weights(weights, orders.size)
     dropped = int(require_count(n_dropped, "n_dropped"))
-    if orders.size == 0:
+    if w.sum() == 0:
         raise KpiInputError(
             f"no orders with a customer id ({dropped} row(s) skipped)",
             argument="orders_per_customer",
             kind="empty",
         )
-    return _frequency_result(int(orders.sum()), int(orders.size), dropped)
+    return _frequency_result(int(orders @ w), int(w.sum()), dropped)
 
 
 def _frequency_result(n_orders: int, customers: int, n_dropped: int) -> MetricResult:

@@ -31,6 +31,7 @@ __all__ = [
     "average_order_value_from_moments",
     "historical_clv",
     "historical_clv_from_revenue",
+    "historical_clv_from_moments",
     "historical_clv_by_customer",
     "clv_formula",
     "lifespan_from_churn",
@@ -371,6 +372,87 @@ def historical_clv_from_revenue(
             kind="empty",
         )
     return _historical_clv_result(revenue, n_orders, m, dropped, confidence, min_n)
+
+
+def historical_clv_from_moments(
+    customers: int,
+    revenue: float,
+    revenue_squares: float,
+    *,
+    orders: int,
+    negative: int = 0,
+    margin: float = 1.0,
+    n_dropped: int = 0,
+    allow_negative: bool = False,
+    confidence: float = 0.95,
+    min_n: int | None = None,
+) -> MetricResult:
+    r"""Historical CLV from the customers' revenue moments, summed elsewhere (a database sums each
+    customer's revenue, then their count, sum and sum of squares): the same result as
+    :func:`historical_clv_from_revenue` on those revenues, without one row per customer.
+
+    .. math::
+
+        CLV_{hist} = \frac{m}{C} \sum_c R_c, \quad s^2 = m^2 \frac{\sum_c R_c^2 - (\sum_c R_c)^2 / C}{C - 1}
+
+    Parameters
+    ----------
+    customers, revenue, revenue_squares:
+        C, :math:`\sum_c R_c` and :math:`\sum_c R_c^2` over the customers with at least one order.
+    orders:
+        Order rows behind the revenues (at least one per customer).
+    negative:
+        Customers whose revenue is below 0 (an error unless ``allow_negative``).
+    margin, n_dropped, allow_negative, confidence, min_n:
+        As in :func:`historical_clv_from_revenue`.
+
+    Raises
+    ------
+    KpiInputError
+        A negative revenue (unless allowed), fewer orders than customers, no customers (kind
+        ``"empty"``).
+
+    Examples
+    --------
+    The :func:`historical_clv_from_revenue` example: revenues 150 and 30, margin 40%: 36.
+
+    >>> historical_clv_from_moments(2, 180.0, 150.0**2 + 30.0**2, orders=3, margin=0.4).value
+    36.0
+    """
+    check_confidence(confidence)
+    m = require_share(margin, "margin")
+    n = int(require_count(customers, "customers"))
+    if negative and not allow_negative:
+        raise KpiInputError(
+            f"{int(negative)} customer(s) have a revenue below 0; give each customer's revenue, 0 or "
+            "more (allow_negative=True for refunds)",
+            argument="revenue_per_customer",
+        )
+    n_orders = int(require_count(orders, "orders"))
+    if n_orders < n:
+        raise KpiInputError(
+            f"orders is {n_orders} but there are {n} customers; every customer has at least one order",
+            argument="orders",
+            value=orders,
+        )
+    dropped = int(require_count(n_dropped, "n_dropped"))
+    if n == 0:
+        raise KpiInputError(
+            f"no order rows with both a customer id and an amount ({dropped} row(s) skipped)",
+            argument="revenue_per_customer",
+            kind="empty",
+        )
+    return mean_result_from_moments(
+        "historical_clv",
+        n,
+        m * float(revenue),
+        m * m * float(revenue_squares),
+        unit="currency",
+        n_dropped=dropped,
+        confidence=confidence,
+        min_n=min_n,
+        components={"customers": n, "orders": n_orders, "revenue": float(revenue), "margin": m},
+    )
 
 
 def _historical_clv_result(
