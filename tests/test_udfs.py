@@ -216,6 +216,47 @@ def test_numeric_range_takes_the_float_fast_path_and_trims_trailing_blanks():
     assert np.array_equal(values, [1.0, np.nan, 2.5], equal_nan=True)
 
 
+def test_number_text_is_read_by_the_rules_and_an_error_quotes_the_cell_as_typed():
+    # Text the rules read as numbers reaches the engine as floats (one float array, the fast path);
+    # a value that is then out of range is named as the user typed it, with its row.
+    column = [["Score"], [9], ["7"], [None], [" 10 "], [""]]
+    values = coerce.read_column(column, "scores", "score")
+    assert values.dtype == np.float64
+    assert np.array_equal(values, [9.0, 7.0, np.nan, 10.0], equal_nan=True)
+    got = udfs.NPS(rows("Score", 9.0, "11", 3.0))
+    assert got.startswith("#VALUE! scores: value '11' in row 3 of the range is not a whole-number score")
+    # A number typed as a number is quoted as a number.
+    assert udfs.NPS(rows("Score", 9.0, 11.0)).startswith("#VALUE! scores: value 11 in row 3")
+    # Text the rules do not read as a number leaves the column to the engine, which names it.
+    assert udfs.NPS(rows(9.0, "n/a", "ten", 3.0)).startswith("#VALUE! scores: value 'ten' in row 3")
+    assert udfs.NPS(rows(9.0, "n/a", "ten", 3.0), True) == pytest.approx(0.0)
+
+
+def test_flags_read_as_booleans_yes_no_text_and_numbers_as_the_engine_reads_them():
+    cells = [True, False, None, "yes", "Nein", 1, 0.0, True]
+    values = coerce.read_column([[v] for v in cells], "refunded_flags", "flag")
+    assert values.dtype == np.float64
+    assert np.array_equal(values, [1, 0, np.nan, 1, 0, 1, 0, 1], equal_nan=True)
+    assert udfs.REFUND_RATE([[v] for v in cells]) == pytest.approx(m.refund_rate(cells).value)
+    # A TRUE where a number belongs is not 1: the engine names it.
+    assert udfs.AOV(rows(10.0, True, 3.0)).startswith("#VALUE! amounts: value True in row 2")
+    # A flag that is no flag is named as typed.
+    assert udfs.REFUND_RATE(rows(True, "maybe")).startswith("#VALUE! refunded_flags: value 'maybe' in row 2")
+
+
+def test_cell_types_are_told_apart_the_same_without_object_addresses(monkeypatch):
+    # The classes of the cells come from the addresses of their types where CPython allows it, by
+    # a dict lookup per cell elsewhere: both give the same classes and the same values.
+    cells = [1.5, 2, None, "x", True, {"type": "Double", "basicValue": 3}, float("nan"), "", False]
+    fast = coerce._classes(cells)
+    monkeypatch.setattr(coerce, "_ADDRESSES", False)
+    assert coerce._classes(cells).tolist() == fast.tolist()
+    flags = [[True], [None], ["no"], [False], [1.0]]
+    assert np.array_equal(coerce.read_column(flags, "f", "flag"), [1, np.nan, 0, 0, 1], equal_nan=True)
+    monkeypatch.setattr(coerce, "_ADDRESSES", True)
+    assert np.array_equal(coerce.read_column(flags, "f", "flag"), [1, np.nan, 0, 0, 1], equal_nan=True)
+
+
 def test_trailing_blank_text_rows_are_trimmed_internal_blanks_kept():
     values = coerce.read_column([["a"], [""], ["b"], [""], ["  "], [None]], "x", "text")
     assert values.tolist() == ["a", None, "b"]
@@ -354,7 +395,8 @@ def test_scalar_helpers():
     assert coerce.text(" Median ", "statistic") == "median"
     assert coerce.is_blank(None) and coerce.is_blank([[""]]) and not coerce.is_blank([[None], [None]])
     assert coerce.column_or_scalar([[12]], "complaints") == 12
-    assert coerce.column_or_scalar(rows("yes", "no"), "complaints", "flag").tolist() == ["yes", "no"]
+    # A column of flags reaches the engine as the rules read them (yes 1, no 0).
+    assert coerce.column_or_scalar(rows("yes", "no"), "complaints", "flag").tolist() == [1.0, 0.0]
 
 
 def test_settings_and_names():

@@ -84,6 +84,9 @@ COM_ERRORS = {
 #: to tell a header from data. Numbers (score, amount, count, share), flags and dates are typed;
 #: ids, text and labels take any value.
 _TYPED: frozenset[str] = rules.NUMBER_KINDS | {"flag", "date"}
+#: Kinds whose text (and TRUE/FALSE) cells are read by the rules here, so that the column reaches
+#: the engine as float64 (any column of numbers and blanks only does).
+_READ: frozenset[str] = rules.NUMBER_KINDS | {"flag"}
 
 
 def _is_error_dict(v: Any) -> bool:
@@ -126,10 +129,26 @@ def _cell(v: Any, office_js: bool) -> Any:
     return v
 
 
-def _flatten(value: Any, argument: str) -> tuple[list[Any], int, int]:
-    """(values row by row, rows, columns) of a raw range, tuple of tuples, 2-D list or single value."""
+def _flatten(value: Any, argument: str, stop: int | None = None) -> tuple[list[Any], int, int]:
+    """(values row by row, rows, columns) of a raw range, tuple of tuples, 2-D list or single value;
+    with ``stop``, of its first ``stop`` rows only (read in place: a whole column is not copied)."""
     if value is None:
         return [], 0, 1
+    if (
+        stop is not None
+        and isinstance(value, (list, tuple))
+        and value
+        and isinstance(value[0], (list, tuple))
+    ):
+        rows = min(stop, len(value))
+        if len(value[0]) == 1:
+            try:
+                return [v for (v,) in itertools.islice(value, rows)], rows, 1
+            except (ValueError, TypeError):
+                raise _ragged(argument) from None
+        value = value[:rows]
+    elif stop is not None:
+        value = value[:stop]
     if isinstance(value, np.ndarray):
         rows, width = (value.shape[0], 1) if value.ndim == 1 else value.shape[:2]
         return value.reshape(-1).tolist(), rows, width
@@ -178,14 +197,15 @@ def _empty_tail(rows: Any) -> int:
     return len(rows) - end
 
 
-def _without_empty_tails(ranges: Mapping[str, Any]) -> dict[str, Any]:
-    """The ranges cut after the last row that is not empty in one of them (never below one row, so
-    a range keeps its width): the rows cut are blank in every range, as reading them would find."""
+def _rows_to_read(ranges: Mapping[str, Any]) -> dict[str, int | None]:
+    """How many rows of each range to read (None: all): up to the last row that is not empty in one
+    of them (never below one row, so a range keeps its width). The rows left out are blank in every
+    range, as reading them would find."""
     tails = {name: _empty_tail(v) for name, v in ranges.items()}
     if not any(tails.values()):
-        return dict(ranges)
+        return dict.fromkeys(ranges)
     keep = max(1, max(len(v) - tails[name] if tails[name] else _rows_of(v) for name, v in ranges.items()))
-    return {name: v[:keep] if tails[name] else v for name, v in ranges.items()}
+    return {name: keep if tails[name] else None for name in ranges}
 
 
 def _rows_of(value: Any) -> int:
@@ -197,8 +217,8 @@ def _rows_of(value: Any) -> int:
 # Type classes of raw cells, one byte per cell, found in one pass over the range: numbers, blanks and
 # text are told apart without a look at any value; only the rare rest (Office.js dicts, a null
 # object, booleans, datetimes, COM error codes) is visited one by one.
-_FLOAT, _INT, _BLANK, _TEXT, _OTHER = range(5)
-_CLASS: dict[type, int] = {float: _FLOAT, int: _INT, type(None): _BLANK, str: _TEXT}
+_FLOAT, _INT, _BLANK, _TEXT, _BOOL, _OTHER = range(6)
+_CLASS: dict[type, int] = {float: _FLOAT, int: _INT, type(None): _BLANK, str: _TEXT, bool: _BOOL}
 _COM_CODES = np.array(sorted(COM_ERRORS), dtype=np.float64)
 # An object array holds addresses, and CPython's id() is the address: the types of a million cells
 # are then told apart by comparing integers, not by a dict lookup per cell (half the time). Checked
@@ -206,13 +226,17 @@ _COM_CODES = np.array(sorted(COM_ERRORS), dtype=np.float64)
 _ADDRESSES = bool(np.frombuffer(np.array([str], dtype=object).tobytes(), dtype=np.uintp)[0] == id(str))
 
 
+def _addresses(values: np.ndarray) -> np.ndarray:
+    """The address (``id``) of each object of an object array, as integers (see ``_ADDRESSES``)."""
+    return np.frombuffer(values.tobytes(), dtype=np.uintp)
+
+
 def _classes(flat: list[Any]) -> np.ndarray:
     """The type class of each cell (``_FLOAT`` ... ``_OTHER``) as int8, in one pass over the cells."""
     n = len(flat)
     if not _ADDRESSES:
         return np.fromiter(map(_CLASS.get, map(type, flat), repeat(_OTHER)), dtype=np.int8, count=n)
-    types = np.fromiter(map(type, flat), dtype=object, count=n)
-    addresses = np.frombuffer(types.tobytes(), dtype=np.uintp)
+    addresses = _addresses(np.fromiter(map(type, flat), dtype=object, count=n))
     cls = np.full(n, _OTHER, dtype=np.int8)
     for t, c in _CLASS.items():
         cls[addresses == id(t)] = c
@@ -222,8 +246,8 @@ def _classes(flat: list[Any]) -> np.ndarray:
 class _Cells:
     """A flattened range: its values, the type class of each cell, and its blank and error masks."""
 
-    def __init__(self, value: Any, argument: str, office_js: bool) -> None:
-        flat, self.rows, self.width = _flatten(value, argument)
+    def __init__(self, value: Any, argument: str, office_js: bool, stop: int | None = None) -> None:
+        flat, self.rows, self.width = _flatten(value, argument, stop)
         self.argument = argument
         n = len(flat)
         cls = _classes(flat)
@@ -244,26 +268,34 @@ class _Cells:
                     cls[i] = _CLASS.get(type(v), _OTHER)
         self.error = np.zeros(n, dtype=bool)
         text = np.flatnonzero(cls == _TEXT)
+        #: Per cell, which of the distinct texts (``self.texts``) it holds; -1 where no text.
+        self.text_code = np.full(n, -1, dtype=np.int32)
+        self.texts = np.empty(0, dtype=object)
         if text.size:
             # Excel desktop sends every empty cell of a range as "": a whole column is a million of
             # them. Each distinct text is looked at once: spaces only is a blank, "#N/A" an error.
             codes, distinct = pd.factorize(values[text])
-            blank = np.array([not t.strip() for t in distinct], dtype=bool)[codes]
+            self.texts = np.asarray(distinct, dtype=object)
+            blank = np.array([not t.strip() for t in self.texts], dtype=bool)[codes]
             values[text[blank]] = None
             cls[text[blank]] = _BLANK
-            self.error[text] = np.array([t in EXCEL_ERRORS for t in distinct], dtype=bool)[codes]
+            self.error[text] = np.array([t in EXCEL_ERRORS for t in self.texts], dtype=bool)[codes]
+            self.text_code[text] = codes
         self.blank = cls == _BLANK
         if not (cls >= _TEXT).any():
             # Only numbers and blanks (the usual case): a float array, None -> NaN.
-            self.values = values.astype(np.float64)
+            self.values = self.numbers = values.astype(np.float64)
             self.blank = np.isnan(self.values)
         else:
             self.values = values
-            floats = np.flatnonzero(cls == _FLOAT)
-            if floats.size:
-                self.blank[floats] = np.isnan(values[floats].astype(np.float64))
+            #: The numbers among the cells as float64, NaN for every other cell: converted once,
+            #: for finding the blank ones (NaN) and for :meth:`read`.
+            plain = values.copy()
+            plain[cls > _INT] = None
+            self.numbers = plain.astype(np.float64)
+            self.blank |= (cls == _FLOAT) & np.isnan(self.numbers)
         self.cls = cls
-        #: (positions, cells) of text read as numbers by :meth:`numbers`.
+        #: (positions, cells) of the cells read by the rules in :meth:`read`.
         self.typed: tuple[np.ndarray, np.ndarray] | None = None
 
     def last_row(self) -> int:
@@ -292,37 +324,49 @@ class _Cells:
     def cut(self, start_row: int, stop_row: int) -> None:
         lo, hi = start_row * self.width, stop_row * self.width
         self.values, self.blank, self.error = self.values[lo:hi], self.blank[lo:hi], self.error[lo:hi]
-        self.cls = self.cls[lo:hi]
+        self.cls, self.numbers, self.text_code = self.cls[lo:hi], self.numbers[lo:hi], self.text_code[lo:hi]
 
     def first_row_cells(self) -> list[tuple[Any, bool, bool]]:
         """(value, blank, error) of each cell in the first row."""
         n = min(self.width, self.values.size)
         return [(self.values[i], bool(self.blank[i]), bool(self.error[i])) for i in range(n)]
 
-    def numbers(self) -> np.ndarray | None:
-        """The cells as float64 (NaN for blanks) when every filled cell is a number or text that the
-        engine's rules read as a number (:func:`kpi_xl.metrics.rules.read_numbers`, once per
-        distinct text); None when any other value is there (the engine then judges every value).
-        The text read is kept as typed (:attr:`typed`), for an error to quote."""
+    def read(self, kind: str) -> np.ndarray | None:
+        """The cells as float64 (NaN for blanks) when every filled cell is a number, or, in a column
+        of numbers or flags, a value the engine's rules read as one (number text; yes/no text and
+        TRUE/FALSE for flags: :func:`kpi_xl.metrics.rules.verdicts`, once per distinct value); None
+        when any other value is there, so that the engine judges every value and names the bad one.
+        The text read by the rules is kept as typed (:attr:`typed`), for an error to quote."""
         if self.values.dtype == np.float64:
             return self.values
         cls = self.cls
         if self.error.any() or (cls == _OTHER).any():
             return None
+        bools = np.flatnonzero(cls == _BOOL)
         text = np.flatnonzero(cls == _TEXT)
-        typed = self.values[text]
-        if text.size:
-            codes, distinct = pd.factorize(typed)
-            read = rules.read_numbers(np.asarray(distinct, dtype=object))
-            if not read.valid.all():
+        if kind not in _READ and (bools.size or text.size):
+            return None
+        reader = (lambda v: rules.verdicts(v, "flag")) if kind == "flag" else rules.read_numbers
+        if bools.size:
+            as_bool = reader(np.array([False, True], dtype=object))
+            if not as_bool.valid.all():
                 return None
-        # The object array is not needed after this: its text cells become blanks in place, so
-        # numpy converts the whole array at once; the numbers read from the text go in after.
-        self.values[text] = None
-        out = self.values.astype(np.float64)
+        out = self.numbers
         if text.size:
-            out[text] = read.values[codes]
-        self.values, self.typed = out, (text, typed)
+            codes = self.text_code[text]
+            used = np.zeros(self.texts.size, dtype=bool)
+            used[codes] = True
+            as_text = reader(self.texts[used])
+            if not as_text.valid.all():
+                return None
+            read = np.full(self.texts.size, np.nan)
+            read[used] = as_text.values
+            out[text] = read[codes]
+        if bools.size:
+            true = _addresses(self.values)[bools] == id(True) if _ADDRESSES else self.values[bools] == True  # noqa: E712
+            out[bools] = as_bool.values[true.astype(np.intp)]
+        self.typed = (text, self.texts[self.text_code[text]])
+        self.values = out
         return out
 
 
@@ -411,7 +455,8 @@ def read_columns(
         # A wrapper bug, not bad input: a kind outside the engine's vocabulary would silently skip
         # the header check.
         raise ValueError(f"unknown column kind(s) {sorted(unknown)}; use one of {rules.KINDS}")
-    cells = {name: _Cells(value, name, office_js) for name, value in _without_empty_tails(ranges).items()}
+    stops = _rows_to_read(ranges)
+    cells = {name: _Cells(value, name, office_js, stops[name]) for name, value in ranges.items()}
     for c in cells.values():
         c.check_blanks_as_zero()
     if len(cells) > 1:
@@ -431,7 +476,8 @@ def read_columns(
             c.cut(1, c.rows)
     out: dict[str, np.ndarray] = {}
     for name, c in cells.items():
-        numbers = c.numbers() if kinds[name] in rules.NUMBER_KINDS else None
+        # Ids, text and labels keep their cells as they came (an id 7 stays the int 7 in outputs).
+        numbers = c.read(kinds[name]) if kinds[name] in _TYPED else None
         # Where text was read as a number here, an error quotes the cell as it was typed.
         layout = Layout(first_row=first_row, width=c.width, typed=c.typed)
         register_layout(name, layout)

@@ -112,8 +112,8 @@ class Layout:
 
     first_row: int = 1
     width: int = 1
-    #: (0-based positions, cells) of text cells that the reader turned into numbers before the
-    #: engine saw them: an error at one of them quotes the cell as typed, not the number read.
+    #: (0-based positions, cells) of text cells that the reader turned into numbers (number text,
+    #: yes/no) before the engine saw them: an error there quotes the cell as typed, not the number.
     typed: Any = field(default=None, compare=False, repr=False)
 
     def typed_cell(self, position: int) -> Any:

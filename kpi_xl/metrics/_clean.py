@@ -490,19 +490,23 @@ def clean_dates(
     blank = _blank_mask(arr)
     blank |= _placeholder_mask(arr)
     out = np.full(arr.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
-    s = pd.Series(arr, dtype=object)
-    is_num = _is_number(arr) & ~blank
+    # A column of serial numbers (an Excel range of dates, read as floats) is read as it is; only
+    # a column of other values is looked at as objects.
+    numeric = arr.dtype.kind in "iuf"
+    s = None if numeric else pd.Series(arr, dtype=object)
+    is_num = ~blank if numeric else _is_number(arr) & ~blank
     if is_num.any():
-        serial = s[is_num].astype(float).to_numpy()
+        serial = arr[is_num].astype(np.float64) if numeric else s[is_num].astype(float).to_numpy()
         # Serials past 2261 would wrap around to the 1700s in nanoseconds: they stay NaT (far dates).
-        ok = np.isfinite(serial) & (serial >= 1) & ~far_serial(serial) & (serial < 2958466)
+        far = far_serial(serial)
+        ok = np.isfinite(serial) & (serial >= 1) & ~far & (serial < 2958466)
         idx = np.flatnonzero(is_num)
         days = np.round(serial[ok] * 86400.0).astype("int64")
         out[idx[ok]] = (_EXCEL_EPOCH + days.astype("timedelta64[s]")).astype("datetime64[ns]")
         # Whole numbers like 19970101 are far past any Excel serial (9999-12-31 is 2958465): read
         # them as YYYYMMDD, the compact form many exports (and the CDNOW data) use.
         ymd = np.isfinite(serial) & (serial >= 10000101) & (serial <= 99991231) & (serial == np.round(serial))
-        ymd &= ~far_serial(serial)
+        ymd &= ~far
         if ymd.any():
             text = pd.Series(serial[ymd].astype(np.int64).astype(str))
             out[idx[ymd]] = pd.to_datetime(text, format="%Y%m%d", errors="coerce").to_numpy(
@@ -510,7 +514,7 @@ def clean_dates(
             )
     rest = ~blank & ~is_num
     ambiguous = np.zeros(arr.shape, dtype=bool)
-    if rest.any():
+    if s is not None and rest.any():
         out[np.flatnonzero(rest)], ambiguous[np.flatnonzero(rest)] = _parse_date_objects(s[rest])
     bad = ~blank & np.isnat(out)
     if bad.any() and on_invalid == "raise":
