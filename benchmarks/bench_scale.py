@@ -198,13 +198,26 @@ def steps(path: Path) -> list[dict[str, Any]]:
     ds.fetched_rows = 0
     t = time.perf_counter()
     pred, _ = predict_clv_backend(ds, time_unit="week", horizon=12)
-    mark(f"clv: RFM in DuckDB, fit on {len(pred.customers):,} patterns", t, ds, ds.fetched_rows)
-    out[-1]["customers"] = int(pred.customers["weight"].sum())
+    totals = pred.totals()
+    fit = pred.patterns
+    mark(
+        f"clv: RFM in DuckDB, fits on {len(fit.purchases):,} + {len(fit.spend):,} patterns, totals",
+        t,
+        ds,
+        ds.fetched_rows,
+    )
+    out[-1]["customers"] = int(totals["customers"])
     return out
 
 
 def measure(
-    sizes: list[str], formats: list[str], commands: list[str], repeat: int, folder: Path, before: Path | None
+    sizes: list[str],
+    formats: list[str],
+    commands: list[str],
+    repeat: int,
+    folder: Path,
+    before: Path | None,
+    pandas_sizes: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     from benchmarks.bench_cli import generate
 
@@ -230,9 +243,11 @@ def measure(
                     runs["floor"].append(run_child(_floor(command, path), _env(None)))
                     if before is not None:
                         runs["before"].append(run_child(_kpi(command, path, "duckdb", before), _env(before)))
-                # The pandas path once: it is the comparison, not the subject.
-                runs["pandas"].append(run_child(_kpi(command, path, "pandas", None), _env(None)))
-                row = {"rows": SIZES[size], "format": fmt, "command": command}
+                # The pandas path once: it is the comparison, not the subject (minutes at 10M rows:
+                # --pandas-sizes leaves it out of the larger sizes).
+                if pandas_sizes is None or size in pandas_sizes:
+                    runs["pandas"].append(run_child(_kpi(command, path, "pandas", None), _env(None)))
+                row = {"rows": SIZES[size], "format": fmt, "command": command, "load": os.getloadavg()[0]}
                 for name, got in runs.items():
                     if not got:
                         continue
@@ -253,12 +268,12 @@ def _line(row: dict[str, Any]) -> str:
         return "-" if s is None else f"{s:7.2f} s {row[f'{name}_mb']:6.0f} MB"
 
     vs = row["kpi_s"] / row["floor_s"]
-    vp = row["kpi_s"] / row["pandas_s"]
+    vp = f"{row['kpi_s'] / row['pandas_s']:4.2f}" if "pandas_s" in row else "-"
     before = f"  before {cell('before')}" if "before_s" in row else ""
     return (
         f"{row['rows']:>11,} {row['format']:<7} {row['command']:<6} kpi-xl {cell('kpi')}"
         f"  floor {cell('floor')}  pandas {cell('pandas')}{before}  kpi/floor {vs:4.2f}"
-        f"  kpi/pandas {vp:4.2f}  {row['agree']}"
+        f"  kpi/pandas {vp}  {row['agree']}  load {row['load']:.1f}"
     )
 
 
@@ -267,7 +282,10 @@ def case_files(quick: bool, repeat: int, data: Path, row: Any) -> list[dict[str,
     the pandas path (goal: within 1.5x of the floor, faster than pandas from 1M rows)."""
     sizes = ["20k"] if quick else ["1m", "10m"]
     formats = ["csv"] if quick else ["csv", "parquet"]
-    got = measure(sizes, formats, ["report", "clv"], 1 if quick else min(repeat, 3), data / "files", None)
+    # The pandas path (minutes at 10M rows) once per command at the smallest size: the comparison.
+    got = measure(
+        sizes, formats, ["report", "clv"], 1 if quick else min(repeat, 3), data / "files", None, sizes[:1]
+    )
     out = []
     for r in got:
         vs = r["kpi_s"] / r["floor_s"]
@@ -289,7 +307,48 @@ def case_files(quick: bool, repeat: int, data: Path, row: Any) -> list[dict[str,
                 floor_s=r["floor_s"],
             )
         )
+    spark = spark_child(data / "files" / f"orders_{sizes[0]}.parquet") if not quick else None
+    if spark is not None:
+        size = f"{SIZES[sizes[0]]:,} orders"
+        for step in ("report", "clv"):
+            out.append(
+                row(
+                    "files",
+                    f"{step} parquet, Spark route (local[*], session {spark['start']:.1f} s apart)",
+                    size,
+                    spark[step],
+                    None,
+                    "DuckDB route",
+                    next(
+                        (r["kpi_s"] for r in got if r["command"] == step and r["format"] == "parquet"), None
+                    ),
+                    None,
+                    "equal to the DuckDB route (tests/test_data_spark.py)",
+                    target="for the record",
+                    note="one process: JVM and session started once",
+                )
+            )
     return out
+
+
+def spark_child(path: Path) -> dict[str, float] | None:
+    """The Spark route's times (:func:`spark_route`) in a process of its own, or None without
+    pyspark and Java."""
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("pyspark") is None or shutil.which("java") is None:
+        return None
+    if not path.exists():
+        return None
+    code = (
+        "import json, sys; from pathlib import Path; from benchmarks.bench_scale import spark_route; "
+        f"print(json.dumps(spark_route(Path({str(path)!r}))))"
+    )
+    got = run_child([sys.executable, "-c", code], _env(None))
+    if got["code"] != 0:
+        return None
+    return json.loads(got["stdout"].strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -304,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="100k rows, CSV, one run: under a minute")
     ap.add_argument("--json", type=Path, help="write the rows here")
     ap.add_argument("--steps", action="store_true", help="time, rows to Python and memory of each step")
+    ap.add_argument(
+        "--pandas-sizes", nargs="*", choices=list(SIZES), help="time the pandas path at these sizes only"
+    )
     a = ap.parse_args(argv)
     if a.quick:
         a.sizes, a.formats, a.repeat, a.spark = ["100k"], ["csv"], 1, False
@@ -317,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"{r['rows_to_python']:>10,} rows  DuckDB {r['duckdb_mb']:6.0f} MB  "
                           f"peak RSS {r['peak_rss_mb']:6.0f} MB", flush=True)  # fmt: skip
         return 0
-    rows = measure(a.sizes, a.formats, a.commands, a.repeat, a.folder, a.before)
+    rows = measure(a.sizes, a.formats, a.commands, a.repeat, a.folder, a.before, a.pandas_sizes)
     if a.spark:
         for size in a.sizes:
             path = a.folder / f"orders_{size}.parquet"

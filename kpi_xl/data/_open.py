@@ -135,10 +135,11 @@ def predict_clv_file(
 
     On the pandas path the engine gets the transaction log. On the DuckDB path (and for a table
     opened with :func:`kpi_xl.data.open_table`, given as ``path``) the backend computes the RFM
-    summary and only its distinct patterns reach the engine
-    (:func:`kpi_xl.data.backend.predict_clv_backend`): the prediction's ``customers`` then holds one
-    row per pattern with the customers on it in ``weight``, and ``dataset.predictions`` joins them
-    back to every customer in the backend. An engine error names the file row."""
+    summary and only its distinct (frequency, recency, T) patterns and (frequency, spend) pairs
+    reach the engine (:func:`kpi_xl.data.backend.predict_clv_backend`): the prediction's
+    ``customers`` then holds one row per purchase pattern with the customers on it in ``weight``,
+    its totals and schedule are summed in the backend, and ``dataset.predictions`` joins the
+    predictions back to every customer there. An engine error names the file row."""
     from ..metrics.clv import predict_clv
     from ._catalog import at_file_row
     from .backend import BackendDataset, predict_clv_backend
