@@ -40,10 +40,16 @@ def _comments(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]
 
 def _orders(n: int, rng: np.random.Generator) -> pd.DataFrame:
     customers = n // 10
-    # Heterogeneous buyers: a gamma-distributed rate per customer, orders spread over 78 weeks.
+    # Heterogeneous buyers who also lapse (without lapsing, the BG/NBD fit has no drop-out to estimate and
+    # its likelihood is flat): a gamma-distributed rate per customer, a first purchase in the first year,
+    # an exponential lifetime (mean 250 days), orders spread over the active days within 78 weeks.
     rate = rng.gamma(0.5, 2.0, customers) + 0.05
-    who = rng.choice(customers, n, p=rate / rate.sum())
-    days = rng.integers(0, 546, n)
+    birth = rng.integers(0, 365, customers)
+    last = np.minimum(birth + rng.exponential(250.0, customers), 546.0)
+    span = np.maximum(last - birth, 1.0)
+    weight = rate * span
+    who = rng.choice(customers, n, p=weight / weight.sum())
+    days = birth[who] + (rng.random(n) * span[who]).astype(np.int64)
     amount = np.round(rng.gamma(3.0, 15.0 * (1 + (who % 7)) / 3.0), 2)
     return pd.DataFrame(
         {
