@@ -45,6 +45,12 @@ def books(tmp_path_factory) -> dict[str, Path]:
         shutil.copy(built, refreshed)
         refresh_workbook(refreshed, predict=False)
         out[f"{lang} built"], out[f"{lang} refreshed"] = built, refreshed
+    # A dashboard built before the closed-loop cards, which refresh adds (merged cells, column widths).
+    from test_workbook_refresh import _without_closed_loop_cards
+
+    old = _without_closed_loop_cards(out["en built"], out["en built"].with_name("old.xlsm"))
+    refresh_workbook(old, predict=False)
+    out["en old, refreshed"] = old
     return out
 
 

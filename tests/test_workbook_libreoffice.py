@@ -119,6 +119,19 @@ def test_segment_rows_group_padded_mixed_case_and_blank_labels_as_the_engine(rec
     assert "(blank)" in labels_shown and "smb" not in labels_shown and " smb" not in labels_shown
 
 
+def test_an_old_dashboard_refreshed_gets_cards_whose_formulas_equal_the_engine(recalc, tmp_path):
+    # The closed-loop cards a refresh adds to a dashboard built without them (test_workbook_refresh):
+    # their formulas recalculate without error to the engine's revenue at risk and call-back count.
+    from test_workbook_refresh import _without_closed_loop_cards
+
+    old = _without_closed_loop_cards(build_template(tmp_path / "tpl.xlsm"), tmp_path / "old.xlsm")
+    refresh_workbook(old)
+    _check_against_engine(recalc, old)
+    dashboard = labels("en")["sheet"]["dashboard"]
+    want = expected_values(old)
+    assert want[(dashboard, "L5")] > 0 and want[(dashboard, "L10")] > 0
+
+
 def _ppm(path: Path) -> np.ndarray:
     data = path.read_bytes()
     parts = data.split(maxsplit=4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 import shutil
@@ -12,13 +13,27 @@ import numpy as np
 import pandas as pd
 import pytest
 from openpyxl import Workbook, load_workbook
-from openpyxl.utils import range_boundaries
+from openpyxl.cell.cell import MergedCell
+from openpyxl.utils import get_column_letter, range_boundaries
 
 import kpi_xl.workbook.refresh as refresh_module
 from kpi_xl.metrics import nps
 from kpi_xl.workbook import WorkbookError, build_template, refresh_book, refresh_workbook
 from kpi_xl.workbook.labels import labels
-from kpi_xl.workbook.layout import CHART_SEG_ROW, CHART_SEGMENTS, SEGMENT_BLOCKS, SLOTS, START, block_row
+from kpi_xl.workbook.layout import (
+    CARD_WIDTH,
+    CARDS,
+    CHART_SEG_ROW,
+    CHART_SEGMENTS,
+    FIRST_CARDS,
+    SEGMENT_BLOCKS,
+    SIDE_COL,
+    SIDE_GAP_WIDTH,
+    SLOTS,
+    START,
+    block_row,
+    card_cell,
+)
 
 LAB = labels("en")
 SHEET = LAB["sheet"]
@@ -277,12 +292,61 @@ class _Range:
 
     @value.setter
     def value(self, rows):
+        if not isinstance(rows, list):  # one value into one cell
+            rows = [[rows]]
         for i, line in enumerate(rows):
             for j, v in enumerate(line):
-                self._ws.cell(row=self.r0 + i, column=self.c0 + j).value = v
+                cell = self._ws.cell(row=self.r0 + i, column=self.c0 + j)
+                # The covered cells of a merged range hold nothing (Excel clears them silently).
+                if not (isinstance(cell, MergedCell) and v is None):
+                    cell.value = v
 
     def clear_contents(self):
         self.value = [[None] * (self.c1 - self.c0 + 1)] * (self.r1 - self.r0 + 1)
+
+    def copy(self, destination):
+        """Formats and merged cells (and values) to ``destination``'s top-left, as Range.copy does."""
+        dr, dc = destination.r0 - self.r0, destination.c0 - self.c0
+        for r in range(self.r0, self.r1 + 1):
+            for c in range(self.c0, self.c1 + 1):
+                src, dst = self._ws.cell(row=r, column=c), self._ws.cell(row=r + dr, column=c + dc)
+                dst._style = copy.copy(src._style)
+                dst.value = src.value
+        for rng in list(self._ws.merged_cells.ranges):
+            if (
+                self.r0 <= rng.min_row
+                and rng.max_row <= self.r1
+                and self.c0 <= rng.min_col
+                and rng.max_col <= self.c1
+            ):
+                self._ws.merge_cells(
+                    start_row=rng.min_row + dr, start_column=rng.min_col + dc,
+                    end_row=rng.max_row + dr, end_column=rng.max_col + dc,
+                )  # fmt: skip
+
+    @property
+    def formula(self):
+        return self.value
+
+    @formula.setter
+    def formula(self, text):
+        self._ws.cell(row=self.r0, column=self.c0).value = text
+
+    @property
+    def number_format(self):
+        return self._ws.cell(row=self.r0, column=self.c0).number_format
+
+    @number_format.setter
+    def number_format(self, code):
+        self._ws.cell(row=self.r0, column=self.c0).number_format = code
+
+    @property
+    def column_width(self):
+        return self._ws.column_dimensions[_letter(self.c0)].width
+
+    @column_width.setter
+    def column_width(self, width):
+        self._ws.column_dimensions[_letter(self.c0)].width = width
 
     @property
     def row_height(self):
@@ -389,3 +453,77 @@ def test_numbers_read_back_match_the_engine_on_the_segment_sheet(book):
         scores = frame.loc[period & (frame["Segment"] == group), "NPS score"].to_numpy(dtype=object)
         want = nps(np.array([s for s in scores if s != 11], dtype=object), on_invalid="drop")
         assert seg.cell(row=r, column=cols.index("nps_low") + 1).value == pytest.approx(want.ci_low)
+
+
+# --- a dashboard built before the closed-loop cards ---------------------------------------------
+
+
+def _without_closed_loop_cards(template: Path, out: Path) -> Path:
+    """The template as the first version built it: no revenue-at-risk or call-back card (no merged
+    cells, formats or titles there), no widths for the right-hand columns, print area A1:J49."""
+    from openpyxl.styles.cell_style import StyleArray
+
+    wb = load_workbook(template, keep_vba=True)
+    ws = wb[SHEET["dashboard"]]
+    for i in range(FIRST_CARDS, len(CARDS)):
+        row, col = card_cell(i)
+        for r in (row, row + 1):
+            ws.unmerge_cells(start_row=r, start_column=col, end_row=r, end_column=col + 1)
+        for r in range(row, row + 4):
+            for c in (col, col + 1):
+                ws.cell(row=r, column=c).value = None
+                ws.cell(row=r, column=c)._style = StyleArray()
+    for j in range(SIDE_COL - 1, SIDE_COL + 6):
+        del ws.column_dimensions[get_column_letter(j)]
+    ws.print_area = "A1:J49"
+    wb.save(out)
+    return out
+
+
+def _looks_like_the_first_card(ws) -> None:
+    r0, c0 = card_cell(0)
+    merged = {str(m) for m in ws.merged_cells.ranges}
+    for i in range(FIRST_CARDS, len(CARDS)):
+        row, col = card_cell(i)
+        assert ws.cell(row=row, column=col).value == LAB["kpi"][CARDS[i][0]]
+        assert ws.cell(row=row + 2, column=col).value == LAB["text"]["vs_previous"]
+        for r in (row, row + 1):
+            assert f"{get_column_letter(col)}{r}:{get_column_letter(col + 1)}{r}" in merged
+        for dr in range(4):
+            for dc in range(2):
+                new, first = ws.cell(row=row + dr, column=col + dc), ws.cell(row=r0 + dr, column=c0 + dc)
+                # Font, fill, border, alignment (the number format is the card's own).
+                same = ("fontId", "fillId", "borderId", "alignmentId")
+                assert [getattr(new._style, k) for k in same] == [getattr(first._style, k) for k in same], (
+                    i,
+                    dr,
+                    dc,
+                )
+        value = ws.cell(row=row + 1, column=col)
+        assert str(value.value).startswith("=IF(") and "Chart data" in value.value
+        assert value.number_format == {"currency": "#,##0.00", "count": "#,##0"}[CARDS[i][1]]
+    assert ws.column_dimensions[get_column_letter(SIDE_COL)].width == CARD_WIDTH
+    assert ws.column_dimensions[get_column_letter(SIDE_COL - 1)].width == SIDE_GAP_WIDTH
+
+
+def test_an_old_dashboard_gets_the_closed_loop_cards_formatted_like_the_others(template, tmp_path):
+    old = _without_closed_loop_cards(template, tmp_path / "old.xlsm")
+    report = refresh_workbook(old, predict=False)
+    assert any("gained the revenue-at-risk and call-back cards" in n for n in report.notes)
+    wb = load_workbook(old)
+    ws = wb[SHEET["dashboard"]]
+    _looks_like_the_first_card(ws)
+    assert ws.print_area == f"'{SHEET['dashboard']}'!$A$1:$Q$49"
+    # Once added, a second refresh leaves them alone (and says nothing).
+    again = refresh_workbook(old, predict=False)
+    assert not any("gained" in n for n in again.notes)
+    _looks_like_the_first_card(load_workbook(old)[SHEET["dashboard"]])
+
+
+def test_an_old_dashboard_refreshed_in_excel_gets_the_same_cards(template, tmp_path):
+    old = _without_closed_loop_cards(template, tmp_path / "old.xlsm")
+    open_book = _Book(old)
+    report = refresh_book(open_book, predict=False)
+    assert any("gained the revenue-at-risk and call-back cards" in n for n in report.notes)
+    open_book.wb.save(tmp_path / "via_excel.xlsm")
+    _looks_like_the_first_card(load_workbook(tmp_path / "via_excel.xlsm")[SHEET["dashboard"]])

@@ -20,7 +20,22 @@ _EN: dict[str, Any] = {
         "advocates": "Advocates",
         "drivers": "Drivers",
     },
-    "col": {"price": "Price rating", "support": "Support rating", "product": "Product rating"},
+    "col": {
+        "price": "Price rating",
+        "support": "Support rating",
+        "product": "Product rating",
+        "answered": "Feedback answered",
+    },
+    "setting": {
+        "plan_margin": (
+            "Planning: NPS margin of error",
+            "In NPS points. Drivers tab: responses needed per segment for +/- this margin.",
+        ),
+        "plan_change": (
+            "Planning: NPS change to detect",
+            "In NPS points. Drivers tab: responses per period to detect this change.",
+        ),
+    },
     "text": {
         "comments_title": "What customers say: themes of open comments (reporting period)",
         "comments_note": (
@@ -75,9 +90,31 @@ _EN: dict[str, Any] = {
         "plan_title": "Planning the next survey (adjusted-Wald; Rocks 2016, Sauro & Lewis 2016)",
         "plan_note": (
             "Responses needed per segment for an NPS margin of error of +/- {m} points, from each segment's "
-            "own shares; and per period to detect a change of {c} points (95% confidence, 80% power)."
+            "own shares; and per period to detect a change of {c} points ({p} confidence, 80% power)."
         ),
         "plan_change": "Responses per period to detect a {c}-point change",
+        "plan_inputs": "The targets are settings: '{a}' and '{b}' on the {s} tab. Change them there, then Refresh.",
+        "by_title": "Themes by segment and by month (top {n} per NPS group)",
+        "by_note": (
+            "The same test within each segment (the 12 with most comments) and each month of the reporting "
+            "period: each group against the other groups of that segment or month."
+        ),
+        "th_by": "By",
+        "th_by_label": "Segment or month",
+        "th_segment": "Segment",
+        "th_month": "Month",
+        "fb_title": "Feedback engagement (reporting period)",
+        "fb_note": "Feedback = answers with a comment; answered = a date in the Responses tab's 'Feedback answered' column.",
+        "fb_received": "Feedback received",
+        "fb_answered": "Answered",
+        "fb_rate": "Share answered",
+        "fb_rate_low": "Share answered: interval low",
+        "fb_rate_high": "Share answered: interval high",
+        "fb_days": "Median time to answer (days)",
+        "fb_days_low": "Time to answer: interval low",
+        "fb_days_high": "Time to answer: interval high",
+        "fb_no_column": "Add a column '{col}' to the Responses table (the date each comment was answered) to see this.",
+        "fb_none": "No comments in the reporting period.",
         "chart_themes": "Top themes: share of detractor (red) and promoter (green) comments",
     },
     "kpi": {
@@ -113,6 +150,9 @@ _EN: dict[str, Any] = {
         "score_nps": "NPS score",
         "score_csat": "CSAT",
         "comment": "Comment",
+        # Likes, comments and shares of social posts per reach: named so it is not read as the
+        # engagement with customers' feedback (Follow-up tab).
+        "engagement": "Social engagement (reach)",
     },
 }
 
@@ -123,7 +163,22 @@ _DE: dict[str, Any] = {
         "advocates": "Fürsprecher",
         "drivers": "Treiber",
     },
-    "col": {"price": "Bewertung Preis", "support": "Bewertung Service", "product": "Bewertung Produkt"},
+    "col": {
+        "price": "Bewertung Preis",
+        "support": "Bewertung Service",
+        "product": "Bewertung Produkt",
+        "answered": "Feedback beantwortet",
+    },
+    "setting": {
+        "plan_margin": (
+            "Planung: NPS-Fehlermarge",
+            "In NPS-Punkten. Treiber-Tab: benötigte Antworten je Segment für +/- diese Marge.",
+        ),
+        "plan_change": (
+            "Planung: NPS-Änderung erkennen",
+            "In NPS-Punkten. Treiber-Tab: Antworten je Zeitraum, um diese Änderung zu erkennen.",
+        ),
+    },
     "text": {
         "comments_title": "Was Kunden sagen: Themen der Freitext-Kommentare (Berichtszeitraum)",
         "comments_note": (
@@ -179,10 +234,32 @@ _DE: dict[str, Any] = {
         "plan_title": "Die nächste Umfrage planen (Adjusted-Wald; Rocks 2016, Sauro & Lewis 2016)",
         "plan_note": (
             "Benötigte Antworten je Segment für eine NPS-Fehlermarge von +/- {m} Punkten, aus den Anteilen "
-            "des Segments; und je Zeitraum, um eine Änderung von {c} Punkten zu erkennen (95 % Konfidenz, "
+            "des Segments; und je Zeitraum, um eine Änderung von {c} Punkten zu erkennen ({p} Konfidenz, "
             "80 % Power)."
         ),
         "plan_change": "Antworten je Zeitraum für eine Änderung von {c} Punkten",
+        "plan_inputs": "Die Ziele sind Einstellungen: '{a}' und '{b}' im Tab {s}. Dort ändern, dann Aktualisieren.",
+        "by_title": "Themen nach Segment und nach Monat (Top {n} je NPS-Gruppe)",
+        "by_note": (
+            "Derselbe Test innerhalb jedes Segments (die 12 mit den meisten Kommentaren) und jedes Monats des "
+            "Berichtszeitraums: jede Gruppe gegen die anderen Gruppen dieses Segments oder Monats."
+        ),
+        "th_by": "Nach",
+        "th_by_label": "Segment oder Monat",
+        "th_segment": "Segment",
+        "th_month": "Monat",
+        "fb_title": "Feedback-Engagement (Berichtszeitraum)",
+        "fb_note": "Feedback = Antworten mit Kommentar; beantwortet = ein Datum in der Spalte 'Feedback beantwortet' der Antworten.",
+        "fb_received": "Feedback erhalten",
+        "fb_answered": "Beantwortet",
+        "fb_rate": "Anteil beantwortet",
+        "fb_rate_low": "Anteil beantwortet: Intervall unten",
+        "fb_rate_high": "Anteil beantwortet: Intervall oben",
+        "fb_days": "Median der Antwortzeit (Tage)",
+        "fb_days_low": "Antwortzeit: Intervall unten",
+        "fb_days_high": "Antwortzeit: Intervall oben",
+        "fb_no_column": "Fügen Sie der Tabelle Antworten eine Spalte '{col}' hinzu (Datum der Antwort auf den Kommentar), um dies zu sehen.",
+        "fb_none": "Keine Kommentare im Berichtszeitraum.",
         "chart_themes": "Top-Themen: Anteil der Kritiker- (rot) und Promotoren-Kommentare (grün)",
     },
     "kpi": {
@@ -218,12 +295,17 @@ _DE: dict[str, Any] = {
         "score_nps": "NPS-Wert",
         "score_csat": "CSAT",
         "comment": "Kommentar",
+        "engagement": "Social Engagement (Reichw.)",
     },
 }
 
 _ZH: dict[str, Any] = {
     "sheet": {"comments": "意見主題", "followup": "追蹤回訪", "advocates": "推廣者", "drivers": "驅動因素"},
-    "col": {"price": "價格評分", "support": "客服評分", "product": "產品評分"},
+    "col": {"price": "價格評分", "support": "客服評分", "product": "產品評分", "answered": "意見回覆時間"},
+    "setting": {
+        "plan_margin": ("調查規劃：NPS 誤差（分）", "驅動因素頁：各區隔達到 ± 此誤差所需回答數。"),
+        "plan_change": ("調查規劃：欲偵測的 NPS 變化（分）", "驅動因素頁：每期偵測此變化所需回答數。"),
+    },
     "text": {
         "comments_title": "顧客怎麼說：開放式意見的主題（報告期間）",
         "comments_note": (
@@ -273,8 +355,27 @@ _ZH: dict[str, Any] = {
         "drivers_r2": "分數對各評分的 R2：{r2:.3f}（{n} 筆完整回答）",
         "drivers_none": "具備全部評分的回答太少，無法做驅動分析。",
         "plan_title": "規劃下一次調查（調整 Wald；Rocks 2016、Sauro & Lewis 2016）",
-        "plan_note": "各區隔達到 NPS 誤差 ±{m} 分所需回答數（依該區隔比例）；以及每期偵測 {c} 分變化所需回答數（95% 信賴、80% 檢定力）。",
+        "plan_note": "各區隔達到 NPS 誤差 ±{m} 分所需回答數（依該區隔比例）；以及每期偵測 {c} 分變化所需回答數（{p} 信賴、80% 檢定力）。",
         "plan_change": "每期偵測 {c} 分變化所需回答數",
+        "plan_inputs": "目標是設定值：{s} 頁的「{a}」與「{b}」。請在該處修改，然後重新整理。",
+        "by_title": "各區隔與各月份的主題（每個 NPS 群組前 {n} 名）",
+        "by_note": "在每個區隔（意見最多的 12 個）與報告期間的每個月份內做相同檢定：各群組對該區隔或月份的其他群組。",
+        "th_by": "依",
+        "th_by_label": "區隔或月份",
+        "th_segment": "區隔",
+        "th_month": "月份",
+        "fb_title": "意見回覆（報告期間）",
+        "fb_note": "意見 = 附有意見的回答；已回覆 = 回答頁「意見回覆時間」欄有日期。",
+        "fb_received": "收到意見",
+        "fb_answered": "已回覆",
+        "fb_rate": "回覆比例",
+        "fb_rate_low": "回覆比例：區間下限",
+        "fb_rate_high": "回覆比例：區間上限",
+        "fb_days": "回覆時間中位數（天）",
+        "fb_days_low": "回覆時間：區間下限",
+        "fb_days_high": "回覆時間：區間上限",
+        "fb_no_column": "請在回答表加入「{col}」欄（回覆該意見的日期）即可看到此項。",
+        "fb_none": "報告期間沒有意見。",
         "chart_themes": "熱門主題：批評者（紅）與推薦者（綠）意見比例",
     },
     "kpi": {
@@ -310,6 +411,7 @@ _ZH: dict[str, Any] = {
         "score_nps": "NPS 分數",
         "score_csat": "CSAT",
         "comment": "意見",
+        "engagement": "社群互動率（觸及）",
     },
 }
 
@@ -346,6 +448,7 @@ def merge(lab: dict[str, Any], lang: str) -> None:
     own = {"en": _EN, "de": _DE, "zh-Hant": _ZH}[lang]
     lab["sheet"].update(own["sheet"])
     lab["col"]["responses"].update(own["col"])
+    lab["setting"].update(own["setting"])
     lab["text"].update(own["text"])
     lab["kpi"].update(own["kpi"])
     lab["engine_words"] = dict(_QUADRANTS[lang])

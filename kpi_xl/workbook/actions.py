@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from openpyxl.styles import Alignment
 
 from .. import metrics as m
 from ..metrics import KpiInputError
@@ -27,10 +28,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "THEMES_TOP",
+    "THEMES_BY_TOP",
+    "THEMES_BY_MONTHS",
     "FOLLOWUP_ROWS",
     "ADVOCATE_ROWS",
-    "PLAN_MARGIN",
-    "PLAN_CHANGE",
     "compute_actions",
     "theme_chart",
     "build_action_sheets",
@@ -39,12 +40,13 @@ __all__ = [
 
 #: Themes listed per NPS group on the Comments tab.
 THEMES_TOP = 8
+#: Themes listed per NPS group within each segment (the SLOTS segments with most comments) and each
+#: month of the reporting period (its last THEMES_BY_MONTHS months).
+THEMES_BY_TOP = 3
+THEMES_BY_MONTHS = 12
 #: Rows of the follow-up list and of the advocates list (the highest ranked).
 FOLLOWUP_ROWS = 500
 ADVOCATE_ROWS = 50
-#: Planning targets on the Drivers tab: NPS margin of error and change to detect, in points.
-PLAN_MARGIN = 10
-PLAN_CHANGE = 10
 #: CSAT answers up to this are followed up (on a 1-5 scale: "dissatisfied" and "very dissatisfied").
 CSAT_FOLLOWUP_MAX = 2
 RISK_THRESHOLD = 0.5
@@ -55,6 +57,13 @@ _GROUPS = ("detractor", "passive", "promoter")
 # Rows of each tab (1-based).
 _THEME_HEAD = 4
 _SENT_TITLE = _THEME_HEAD + 1 + 3 * THEMES_TOP + 2
+# Themes by segment, then by month, in one table below the sentiment block.
+_BY_TITLE = _SENT_TITLE + 8
+_BY_HEAD = _BY_TITLE + 2
+_BY_ROWS = (SLOTS + THEMES_BY_MONTHS) * 3 * THEMES_BY_TOP
+# Feedback engagement, right of the revenue-at-risk table on the Follow-up tab: labels in column
+# J (overflowing into the empty K..M), values in N.
+_FB_COL, _FB_VALUE_COL = 10, 14
 _RISK_HEAD = 5
 _LIST_TITLE = _RISK_HEAD + SLOTS + 4
 _LIST_HEAD = _LIST_TITLE + 2
@@ -63,6 +72,17 @@ _DRV_HEAD = 5
 _PLAN_TITLE = _DRV_HEAD + 1 + m.MAX_DRIVERS + 2
 _PLAN_HEAD = _PLAN_TITLE + 2
 
+_BY_COLS = ("label", "group", "theme", "share_comments", "count", "g2", "example_1")
+_FB_ROWS = (
+    ("fb_received", "received", "count"),
+    ("fb_answered", "answered", "count"),
+    ("fb_rate", "rate", "share"),
+    ("fb_rate_low", "rate_low", "share"),
+    ("fb_rate_high", "rate_high", "share"),
+    ("fb_days", "days", "0.0"),
+    ("fb_days_low", "days_low", "0.0"),
+    ("fb_days_high", "days_high", "0.0"),
+)
 _THEME_COLS = (
     "group",
     "theme",
@@ -136,6 +156,8 @@ def compute_actions(
     out: dict[str, Any] = {"notes": []}
     out["themes"] = _quiet(m.comment_themes, comments, scores, top=THEMES_TOP, examples=2, **groups)
     out["sentiment"] = _quiet(m.comment_sentiment, comments, scores, confidence=st.confidence, **groups)
+    out["themes_by"] = _themes_by(r_in, groups)
+    out["feedback"] = _feedback(r_in, st, out["notes"])
 
     value = _value_table(cust, clv)
     flagged = m.followup_list(
@@ -178,13 +200,18 @@ def compute_actions(
         m.nps_sample_size_by_segment,
         scores,
         r_in["segment"].to_numpy(dtype=object),
-        margin=PLAN_MARGIN,
+        margin=st.plan_margin,
         confidence=st.confidence,
     )
+    out["plan_targets"] = {
+        "m": f"{st.plan_margin:g}",
+        "c": f"{st.plan_change:g}",
+        "p": f"{st.confidence:.0%}",
+    }
     total = out["plan"].loc["Total"] if out["plan"] is not None else None
     out["plan_change"] = (
         m.nps_change_sample_size(
-            PLAN_CHANGE,
+            st.plan_change,
             promoters=float(total["pct_promoters"]),
             detractors=float(total["pct_detractors"]),
             confidence=st.confidence,
@@ -196,6 +223,53 @@ def compute_actions(
         None if out["risk"] is None else float(out["risk"].loc["Total", "revenue_at_risk"])
     )
     out["followup_count"] = len(flagged)
+    return out
+
+
+def _themes_by(r_in: pd.DataFrame, groups: dict[str, int]) -> pd.DataFrame | None:
+    """The top themes per NPS group within each segment and each month, as one table: ``by``
+    ("segment" or "month"), ``label`` and the engine's theme columns. Segments: the SLOTS with most
+    comments (the rest are left out, as the Segments sheet does); months: the last THEMES_BY_MONTHS."""
+    has = pd.notna(r_in["comment"]).to_numpy() & ~np.isnan(r_in["nps"].to_numpy())
+    r = r_in[has]
+    if r.empty:
+        return None
+    parts = []
+    seg = m.comment_themes(
+        r["comment"], r["nps"], segments=r["segment"], top=THEMES_BY_TOP, examples=1, **groups
+    )
+    sizes = {k: sum(v.values()) for k, v in seg.attrs["n_comments"].items()}
+    biggest = sorted(sizes, key=lambda k: -sizes[k])[:SLOTS]
+    parts.append(seg[seg["segment"].isin(biggest)].rename(columns={"segment": "label"}).assign(by="segment"))
+    month = m.comment_themes(r["comment"], r["nps"], dates=r["date"], top=THEMES_BY_TOP, examples=1, **groups)
+    last = sorted(month["month"].unique())[-THEMES_BY_MONTHS:]
+    parts.append(month[month["month"].isin(last)].rename(columns={"month": "label"}).assign(by="month"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _feedback(r_in: pd.DataFrame, st: Settings, notes: list[str]) -> dict[str, Any] | None:
+    """Feedback engagement of the period: of the answers with a comment (the feedback), the share
+    answered (a date in the Responses tab's answered column) and the time to answer, in days."""
+    fb = r_in[pd.notna(r_in["comment"]).to_numpy()]
+    if fb.empty:
+        return None
+    r = m.feedback_engagement(
+        fb["date"].to_numpy(), fb["answered"].to_numpy(), confidence=st.confidence, on_invalid="drop"
+    )
+    c = r.components
+    if r.n_dropped:
+        notes.append(
+            f"Feedback engagement: {r.n_dropped} answer(s) dated before their response were left out."
+        )
+    out = {"received": c["received"], "answered": c["answered"], "rate": r.value}
+    out.update(rate_low=r.ci_low, rate_high=r.ci_high)
+    # Responses carry a date, not a time of day: the time to answer is shown in days.
+    for key, hours in (
+        ("days", "time_to_answer_hours"),
+        ("days_low", "time_ci_low"),
+        ("days_high", "time_ci_high"),
+    ):
+        out[key] = None if c[hours] is None else c[hours] / 24
     return out
 
 
@@ -308,7 +382,22 @@ def build_action_sheets(sheets: dict[str, Any], lab: dict[str, Any], style: dict
             )
         ],
     )
-    widths(ws, {"A": 14, "B": 22, "C": 9, "D": 11, "E": 13, "F": 9, "G": 10, "H": 50, "I": 50})
+    ws.cell(row=_BY_TITLE, column=1, value=t["by_title"].format(n=THEMES_BY_TOP)).font = h2
+    ws.cell(row=_BY_TITLE + 1, column=1, value=t["by_note"]).font = note
+    header(
+        ws,
+        _BY_HEAD,
+        1,
+        [t["th_by"], t["th_by_label"], t["th_group"], t["th_theme"], t["th_share"], t["th_count"], t["th_g2"]]
+        + [t["th_example"]],
+    )
+    widths(ws, {"A": 14, "B": 22, "C": 12, "D": 20, "E": 16, "F": 9, "G": 10, "H": 50, "I": 50})
+    # The example comments start a little right of the numbers before them.
+    gap = Alignment(indent=1)
+    for r in range(_THEME_HEAD + 1, _THEME_HEAD + 1 + 3 * THEMES_TOP):
+        ws.cell(row=r, column=8).alignment = ws.cell(row=r, column=9).alignment = gap
+    for r in range(_BY_HEAD + 1, _BY_HEAD + 1 + _BY_ROWS):
+        ws.cell(row=r, column=8).alignment = gap
 
     ws = sheets["followup"]
     ws["A1"], ws["A2"] = t["followup_title"], t["followup_note"]
@@ -329,6 +418,8 @@ def build_action_sheets(sheets: dict[str, Any], lab: dict[str, Any], style: dict
             k["risk_share"],
         ],
     )
+    ws.cell(row=_RISK_HEAD - 1, column=_FB_COL, value=t["fb_title"]).font = h2
+    ws.cell(row=_RISK_HEAD, column=_FB_COL, value=t["fb_note"]).font = note
     ws.cell(row=_LIST_TITLE, column=1, value=t["list_title"]).font = h2
     header(
         ws,
@@ -420,13 +511,30 @@ def build_action_sheets(sheets: dict[str, Any], lab: dict[str, Any], style: dict
         ],
     )
     ws.cell(row=_PLAN_TITLE, column=1, value=t["plan_title"]).font = h2
-    ws.cell(
-        row=_PLAN_TITLE + 1, column=1, value=t["plan_note"].format(m=PLAN_MARGIN, c=PLAN_CHANGE)
-    ).font = note
+    # The note names the targets in use: written by refresh from the settings (see _place_drivers).
+    ws.cell(row=_PLAN_TITLE + 1, column=1).font = note
+    ws.cell(row=_PLAN_HEAD + SLOTS + 4, column=1).font = note
     header(
         ws, _PLAN_HEAD, 1, [k["segment"], k["nps_n"], k["nps"], k["margin_now"], k["needed"], k["additional"]]
     )
     widths(ws, {"A": 18, "B": 12, "C": 10, "D": 10, "E": 12, "F": 13, "G": 22, "H": 8})
+    for key in ("comments", "followup", "advocates", "drivers"):
+        _page_setup(sheets[key])
+    # Wrapped two-line headers get the height to show both lines (Excel and LibreOffice keep 15 points).
+    for key, row in (("comments", _THEME_HEAD), ("comments", _SENT_TITLE + 1), ("comments", _BY_HEAD),
+                     ("followup", _RISK_HEAD), ("followup", _LIST_HEAD), ("advocates", _ADV_HEAD),
+                     ("drivers", _DRV_HEAD), ("drivers", _PLAN_HEAD)):  # fmt: skip
+        sheets[key].row_dimensions[row].height = 30
+    sheets["followup"].row_dimensions[_RISK_HEAD].height = 45
+
+
+def _page_setup(ws: Any) -> None:
+    """Printed landscape, one page wide, as many pages down as the lists need."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
 
 
 # --- the dynamic cells --------------------------------------------------------------------------
@@ -506,6 +614,15 @@ def _place_comments(sink: Sink, ctx: Context, actions: dict[str, Any], f: dict[s
             )
     sink.clear("comments", _SENT_TITLE + 2, 8, _SENT_TITLE + 5)
     sink.rows("comments", _SENT_TITLE + 2, 1, body, [None, f["count"], f["count"]] + [f["share"]] * 5)
+    by = actions.get("themes_by")
+    rows = []
+    if by is not None:
+        words = {"segment": t["th_segment"], "month": t["th_month"], **group_names}
+        rows = [[words[b], *r] for b, r in zip(by["by"], _table(by, _BY_COLS, group_names), strict=True)]
+    sink.clear("comments", _BY_HEAD + 1, len(_BY_COLS) + 1, _BY_HEAD + _BY_ROWS)
+    sink.rows(
+        "comments", _BY_HEAD + 1, 1, rows, [None, None, None, None, f["share"], f["count"], "0.0", None]
+    )
 
 
 def _place_followup(sink: Sink, ctx: Context, actions: dict[str, Any], f: dict[str, str]) -> None:
@@ -527,6 +644,7 @@ def _place_followup(sink: Sink, ctx: Context, actions: dict[str, Any], f: dict[s
         body,
         [None, f["count"]] + [f["currency"]] * 4 + [f["count"], f["share"]],
     )
+    _place_feedback(sink, ctx, actions.get("feedback"), f)
     flagged = actions["followup"]
     unmatched = flagged.attrs.get("unmatched", [])
     line = (
@@ -561,6 +679,27 @@ def _place_followup(sink: Sink, ctx: Context, actions: dict[str, Any], f: dict[s
             date,
         ],
     )
+
+
+def _place_feedback(sink: Sink, ctx: Context, fb: dict[str, Any] | None, f: dict[str, str]) -> None:
+    t = ctx.lab["text"]
+    first = _RISK_HEAD + 1
+    missing = "answered" not in ctx.headers["responses"]
+    if missing:
+        # A Responses table without the column (built before it): no answers is unknown, not 0%.
+        fb = None
+    for i, (label, key, unit) in enumerate(_FB_ROWS):
+        row = first + i
+        sink.value("followup", row, _FB_COL, t[label])
+        value = None if fb is None else _plain(fb[key])
+        sink.value("followup", row, _FB_VALUE_COL, value, f.get(unit, unit))
+    if missing:
+        line = t["fb_no_column"].format(col=ctx.lab["col"]["responses"]["answered"])
+    elif fb is None:
+        line = t["fb_none"]
+    else:
+        line = None
+    sink.value("followup", first + len(_FB_ROWS), _FB_COL, line)
 
 
 def _place_advocates(sink: Sink, actions: dict[str, Any], f: dict[str, str]) -> None:
@@ -606,7 +745,18 @@ def _place_drivers(sink: Sink, ctx: Context, actions: dict[str, Any], f: dict[st
         ]
     sink.rows("drivers", _PLAN_HEAD + 1, 1, body, [None, f["count"], "0.0", "0.0", f["count"], f["count"]])
     change = actions.get("plan_change")
-    sink.value("drivers", _PLAN_HEAD + SLOTS + 3, 1, t["plan_change"].format(c=PLAN_CHANGE))
+    targets = actions["plan_targets"]
+    settings = ctx.lab["setting"]
+    sink.value("drivers", _PLAN_TITLE + 1, 1, t["plan_note"].format(**targets))
+    sink.value(
+        "drivers",
+        _PLAN_HEAD + SLOTS + 4,
+        1,
+        t["plan_inputs"].format(
+            a=settings["plan_margin"][0], b=settings["plan_change"][0], s=ctx.lab["sheet"]["settings"]
+        ),
+    )
+    sink.value("drivers", _PLAN_HEAD + SLOTS + 3, 1, t["plan_change"].format(**targets))
     sink.value("drivers", _PLAN_HEAD + SLOTS + 3, 5, change, f["count"])
 
 

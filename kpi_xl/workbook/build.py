@@ -51,6 +51,7 @@ from .errors import WorkbookError
 from .labels import LANGUAGES, labels
 from .layout import (
     BENCH_HEADER_ROW,
+    CARD_WIDTH,
     CARDS,
     CHART_COHORT_ROW,
     CHART_DIST_ROW,
@@ -60,6 +61,7 @@ from .layout import (
     COHORT_HEADER_ROW,
     COHORT_PERIODS,
     COHORT_ROWS,
+    DASHBOARD_ROWS,
     DEFAULT_TEMPLATE_NAME,
     HOLDOUT_COL,
     HOLDOUT_FREQ_ROW,
@@ -70,6 +72,7 @@ from .layout import (
     SETTINGS,
     SHEETS,
     SIDE_COL,
+    SIDE_GAP_WIDTH,
     SLOTS,
     START,
     TABLES,
@@ -452,7 +455,7 @@ def _build_settings(wb: Workbook, ws: Any, lab: dict[str, Any], lang: str, empty
         elif s.kind in ("share",):
             cell.number_format = "0%" if s.key != "clv_discount_rate" else "0.0%"
             dv = DataValidation(type="decimal", operator="between", formula1="0", formula2="1")
-        elif s.kind == "hours":
+        elif s.kind in ("hours", "points"):
             dv = DataValidation(type="decimal", operator="greaterThan", formula1="0")
         elif s.kind == "industry":
             dv = DataValidation(type="list", formula1=f"{quote_sheetname(ws.title)}!{ind_range}")
@@ -537,9 +540,11 @@ def _build_start(ws: Any, lab: dict[str, Any]) -> None:
     _widths(ws, {"A": 22, "B": 20, "C": 18, "D": 16, "E": 70})
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 1
+    ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_area = f"A1:E{START.notes_row + 13}"
+    # Down to the last row the invalid-values list can take, so a printout has the list the how-to
+    # points to (pages left empty are not printed).
+    ws.print_area = f"A1:E{START.last_row}"
 
 
 def _build_segments(ws: Any, lab: dict[str, Any]) -> None:
@@ -746,9 +751,15 @@ def _build_dashboard(ws: Any, lab: dict[str, Any], lang: str) -> None:
                 ws.cell(row=r, column=c).fill = _CARD_FILL if r > row else _HEAD_FILL
                 ws.cell(row=r, column=c).border = _BOX
         ws.row_dimensions[row + 1].height = 30
-    _widths(ws, {get_column_letter(j): 14.5 for j in range(1, 11)})
+    _widths(ws, {get_column_letter(j): CARD_WIDTH for j in range(1, SIDE_COL - 1)})
     # The closed-loop column on the right: a narrow gap, then cards and the top-themes chart.
-    _widths(ws, {"K": 2, **{get_column_letter(j): 14.5 for j in range(SIDE_COL, SIDE_COL + 6)}})
+    _widths(
+        ws,
+        {
+            get_column_letter(SIDE_COL - 1): SIDE_GAP_WIDTH,
+            **{get_column_letter(j): CARD_WIDTH for j in range(SIDE_COL, SIDE_COL + 6)},
+        },
+    )
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
@@ -757,7 +768,7 @@ def _build_dashboard(ws: Any, lab: dict[str, Any], lang: str) -> None:
     ws.print_options.horizontalCentered = True
     ws.page_margins.left = ws.page_margins.right = 0.4
     ws.page_margins.top = ws.page_margins.bottom = 0.5
-    ws.print_area = f"A1:{get_column_letter(SIDE_COL + 5)}49"
+    ws.print_area = f"A1:{get_column_letter(SIDE_COL + 5)}{DASHBOARD_ROWS}"
     ws.sheet_view.showGridLines = False
 
 

@@ -85,6 +85,8 @@ class Settings:
     min_segment_n: int
     confidence: float
     industry: str
+    plan_margin: float = 10.0
+    plan_change: float = 10.0
 
     @property
     def days(self) -> int:
@@ -126,7 +128,7 @@ def read_settings(raw: dict[str, Any], where: Callable[[str], str]) -> Settings:
                 v = (np.datetime64("1899-12-30") + np.timedelta64(int(v), "D")).astype(dt.date)
             if not isinstance(v, dt.date):
                 raise bad(s.key, v, "a date")
-        elif s.kind in ("int", "hours", "share"):
+        elif s.kind in ("int", "hours", "share", "points"):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise bad(s.key, v, "a number")
             if s.kind == "int":
@@ -164,6 +166,8 @@ def read_settings(raw: dict[str, Any], where: Callable[[str], str]) -> Settings:
         ("clv_horizon_months", 1 <= out["clv_horizon_months"] <= 120, "from 1 to 120 months"),
         ("min_segment_n", out["min_segment_n"] >= 1, "1 or more"),
         ("confidence", 0.5 <= out["confidence"] < 1, "a share from 50% up to 100%, e.g. 95%"),
+        ("plan_margin", 0 < out["plan_margin"] <= 100, "more than 0 and at most 100 NPS points"),
+        ("plan_change", 0 < out["plan_change"] <= 200, "more than 0 and at most 200 NPS points"),
     )
     for key, ok, need in checks:
         if not ok:

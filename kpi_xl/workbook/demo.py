@@ -230,6 +230,7 @@ def demo_tables(
     aux = np.random.default_rng([seed, 12])
     comment = _comments(aux, nps_score, has_comment, lang)
     ratings = _ratings(aux, nps_score)
+    answered = _answered(aux, nps_score, comment, _day(when))
     responses = pd.DataFrame(
         {
             "date": _day(when),
@@ -240,6 +241,7 @@ def demo_tables(
             "ces": ces_col,
             "comment": comment,
             **ratings,
+            "answered": answered,
         }
     )
 
@@ -339,6 +341,21 @@ def _ratings(aux: np.random.Generator, scores: np.ndarray) -> dict[str, np.ndarr
         r = np.clip(np.round(base + slope * scores + aux.normal(0, noise, scores.size)), 1, 5).astype(int)
         out[key] = np.where(aux.random(scores.size) < 0.08, None, r).astype(object)
     return out
+
+
+def _answered(
+    aux: np.random.Generator, scores: np.ndarray, comment: np.ndarray, day: np.ndarray
+) -> np.ndarray:
+    """When the team answered each comment: detractors most often (85%), passives and promoters less
+    (55%, 60%); after a skewed wait (median about a day and a half) at a time of the working day.
+    An answer not given by the end of the data is blank (still open)."""
+    p = np.select([scores <= 6, scores <= 8], [0.85, 0.55], 0.60)
+    yes = pd.notna(comment) & (aux.random(scores.size) < p)
+    wait_days = np.floor(aux.lognormal(np.log(1.5), 0.9, scores.size))
+    minutes = aux.integers(8 * 60, 18 * 60, scores.size)
+    when = day + (wait_days * 1440 + minutes).astype("int64").astype("timedelta64[m]")
+    end = _END.astype("datetime64[ns]") + np.timedelta64(1, "D")
+    return pd.to_datetime(np.where(yes & (when < end), when, np.datetime64("NaT"))).floor("min")
 
 
 def _plant_invalid(responses: pd.DataFrame, orders: pd.DataFrame) -> None:

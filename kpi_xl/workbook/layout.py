@@ -71,6 +71,10 @@ __all__ = [
     "CHART_THEMES",
     "CHART_THEMES_ROW",
     "SIDE_COL",
+    "CARD_WIDTH",
+    "SIDE_GAP_WIDTH",
+    "DASHBOARD_ROWS",
+    "FIRST_CARDS",
     "BENCH_HEADER_ROW",
     "HOLDOUT_ROW",
     "HOLDOUT_COL",
@@ -184,6 +188,8 @@ TABLES: dict[str, TableSpec] = {
             Column("price", "score", 11, scale="csat", optional=True),
             Column("support", "score", 11, scale="csat", optional=True),
             Column("product", "score", 11, scale="csat", optional=True),
+            # When the team answered the comment (closing the loop): feedback engagement, Follow-up tab.
+            Column("answered", "date", 17, time=True, optional=True),
         ),
     ),
     "customers": TableSpec(
@@ -243,12 +249,15 @@ class Setting:
     """One row of the Settings tab: its key, the kind of value, and the demo default.
 
     ``kind``: ``"date"``, ``"text"``, ``"int"`` (whole number), ``"share"`` (0..1, shown as %),
-    ``"hours"``, ``"industry"`` (one of the benchmark industries).
+    ``"hours"``, ``"points"`` (NPS points, a number), ``"industry"`` (one of the benchmark industries).
+    ``added``: a setting added after the first template; a workbook built before it (no defined
+    name) refreshes with the default, and a note says so.
     """
 
     key: str
     kind: str
     default: object
+    added: bool = False
 
 
 #: Demo data cover 2024-01-01 to 2025-12-31; the demo reporting period is the last quarter.
@@ -271,6 +280,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("min_segment_n", "int", 30),
     Setting("confidence", "share", 0.95),
     Setting("industry", "industry", "All industries"),
+    # Targets of the survey planning block on the Drivers tab (NPS points).
+    Setting("plan_margin", "points", 10, added=True),
+    Setting("plan_change", "points", 10, added=True),
 )
 
 #: Group slots per segment block: the largest groups are shown, the rest counted in a note.
@@ -445,6 +457,13 @@ CARD_HEIGHT = 5
 
 #: Column of the dashboard's right-hand closed-loop area (cards after the first two rows, themes chart).
 SIDE_COL = 12
+#: Width of each card column, of the gap column before the closed-loop area, and the last row the
+#: dashboard prints.
+CARD_WIDTH = 14.5
+SIDE_GAP_WIDTH = 2
+DASHBOARD_ROWS = 49
+#: Cards before the closed-loop ones: a dashboard built by the first template has only these.
+FIRST_CARDS = 2 * CARDS_PER_ROW
 
 
 def card_cell(index: int) -> tuple[int, int]:

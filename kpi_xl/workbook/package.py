@@ -345,6 +345,13 @@ class StyleBook:
 # Worksheets: rewriting cells inside <sheetData>
 # ----------------------------------------------------------------------------------------------
 
+#: Elements of a worksheet that come after ``mergeCells`` (ECMA-376 Part 1, 18.3.1.99, CT_Worksheet).
+_AFTER_MERGE_CELLS = (
+    "phoneticPr", "conditionalFormatting", "dataValidations", "hyperlinks", "printOptions", "pageMargins",
+    "pageSetup", "headerFooter", "rowBreaks", "colBreaks", "customProperties", "cellWatches", "ignoredErrors",
+    "smartTags", "drawing", "legacyDrawing", "legacyDrawingHF", "drawingHF", "picture", "oleObjects",
+    "controls", "webPublishItems", "tableParts", "extLst",
+)  # fmt: skip
 _ROW_NUMBER = re.compile(r'\sr\s*=\s*["\'](\d+)')
 _CELL_COLUMN = re.compile(r'(?:^|\s)r\s*=\s*["\']([A-Z]+)\d+')
 _ONLY_NUMBER = re.compile(r'\s*r="\d+"\s*')
@@ -594,6 +601,68 @@ class SheetEditor:
                 else:
                     del row.cells[col]
 
+    # -- formats (for a sheet built by an earlier template that lacks a newer block) ---------------
+
+    def style_of(self, row: int, col: int) -> int:
+        """The cell format index of a cell (0 where the cell does not exist)."""
+        r = self._row(row, create=False)
+        cell = None if r is None else r.cells.get(col)
+        return 0 if cell is None else self._style(cell)
+
+    def has_value(self, row: int, col: int) -> bool:
+        r = self._row(row, create=False)
+        cell = None if r is None else r.cells.get(col)
+        return cell is not None and re.search(rf"<{re.escape(self.p)}(?:v|f|is)\b", cell) is not None
+
+    def set_style(self, row: int, col: int, style: int) -> None:
+        """Give a cell the cell format ``style``, keeping its value."""
+        r = self._row(row)
+        old = r.cells.get(col)
+        if old is None:
+            r.cells[col] = f'<{self.p}c r="{get_column_letter(col)}{row}" s="{style}"/>'
+            return
+        head = re.match(r"<[^>]*?/?>", old).group()
+        close = "/>" if head.endswith("/>") else ">"
+        attrs = [(k, v) for k, v in _attrs(head) if k != "s"] + [("s", str(style))]
+        r.cells[col] = f"<{self.p}c{_attr_text(attrs)}{close}" + old[len(head) :]
+
+    def merge(self, ref: str) -> None:
+        """Merge the range ``ref`` ("L4:M4") unless it is merged already."""
+        p = self.p
+        block = re.search(rf"<({_P})mergeCells\b([^>]*?)(?:/>|>(.*?)</{_P}mergeCells>)", self.tail, re.S)
+        item = f'<{p}mergeCell ref="{ref}"/>'
+        if block is None:
+            later = re.search(
+                rf"<{re.escape(p)}(?:{'|'.join(_AFTER_MERGE_CELLS)})\b|</{re.escape(p)}worksheet>", self.tail
+            )
+            at = later.start() if later else len(self.tail)
+            self.tail = self.tail[:at] + f'<{p}mergeCells count="1">{item}</{p}mergeCells>' + self.tail[at:]
+            return
+        refs = re.findall(r"""\sref\s*=\s*["']([^"']*)""", block.group(3) or "")
+        if ref in refs:
+            return
+        attrs = _attr_text((k, v) for k, v in _attrs(block.group(2)) if k != "count")
+        new = f'<{p}mergeCells count="{len(refs) + 1}"{attrs}>{block.group(3) or ""}{item}</{p}mergeCells>'
+        self.tail = self.tail[: block.start()] + new + self.tail[block.end() :]
+
+    def column_width(self, col: int, width: float) -> None:
+        """Set the width of a column the sheet gives no width (a width the user chose stays)."""
+        p = self.p
+        cols = re.search(rf"<({_P})cols\b[^>]*>(.*?)</{_P}cols>", self.head, re.S)
+        items = re.findall(rf"<{_P}col\b[^>]*?(?:/>|>.*?</{_P}col>)", cols.group(2), re.S) if cols else []
+        spans = [dict(_attrs(re.match(r"<[^>]*?/?>", c).group())) for c in items]
+        if any(int(a.get("min", 0)) <= col <= int(a.get("max", 0)) for a in spans):
+            return
+        new = f'<{p}col min="{col}" max="{col}" width="{width:g}" customWidth="1"/>'
+        ordered = sorted(
+            [*zip(spans, items, strict=True), ({"min": str(col)}, new)], key=lambda x: int(x[0].get("min", 0))
+        )
+        body = "".join(c for _, c in ordered)
+        if cols is None:
+            self.head += f"<{p}cols>{body}</{p}cols>"
+        else:
+            self.head = self.head[: cols.start(2)] + body + self.head[cols.end(2) :]
+
     def hide_rows(self, first: int, last: int, hidden: bool) -> None:
         for number in range(first, last + 1):
             row = self._row(number, create=hidden)
@@ -676,6 +745,10 @@ class PartsSink:
     def hide_rows(self, sheet: str, first: int, last: int, hidden: bool) -> None:
         self._sheet(sheet).hide_rows(first, last, hidden)
 
+    def editor(self, sheet: str) -> SheetEditor:
+        """The editor of an owned sheet, for changes beyond cell values (formats, merges, widths)."""
+        return self._sheet(sheet)
+
     def parts(self) -> dict[str, bytes]:
         """The rewritten parts: the owned sheets written to, and styles if formats were added."""
         out = {self.package.sheets[self.sheet_names[k]]: ed.to_bytes() for k, ed in self.editors.items()}
@@ -733,12 +806,15 @@ _LATER_THAN_CALCPR = (
 )
 
 
-def _recalculate_on_open(package: Package) -> tuple[dict[str, bytes], set[str]]:
+def _recalculate_on_open(
+    package: Package, workbook: bytes | None = None
+) -> tuple[dict[str, bytes], set[str]]:
     """Parts to change so Excel recomputes every formula on opening: ``fullCalcOnLoad`` set, the
-    calculation chain (and its relationship and content type) removed."""
+    calculation chain (and its relationship and content type) removed. ``workbook``: the workbook
+    part as changed by the caller, if it was."""
     replace: dict[str, bytes] = {}
     drop: set[str] = set()
-    xml = package.read(package.workbook_part).decode("utf-8")
+    xml = (workbook or package.read(package.workbook_part)).decode("utf-8")
     calc = re.search(rf"<({_P})calcPr\b([^>]*?)(/?)>", xml)
     if calc is not None:
         attrs = _attrs(calc.group(2))
@@ -819,8 +895,10 @@ def write_copy(
     """Write the package to ``destination`` with the ``replace`` parts swapped in (or added), set
     to recalculate on opening; every other member is copied byte for byte (compressed bytes
     included). ``recalculate=False`` leaves the calculation settings as they are."""
-    extra, drop = _recalculate_on_open(package) if recalculate else ({}, set())
-    replace = {**extra, **replace}
+    extra, drop = (
+        _recalculate_on_open(package, replace.get(package.workbook_part)) if recalculate else ({}, set())
+    )
+    replace = {**replace, **extra}
     with (
         open(package.path, "rb") as src,
         open(destination, "wb") as out,

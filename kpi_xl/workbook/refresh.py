@@ -34,18 +34,37 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape, unescape
 
 import numpy as np
 import pandas as pd
+from openpyxl.utils import get_column_letter
 
 from ..metrics.rules import NUMBER_KINDS, Problem
 from ..safety import check_workbook_file, excel_text, lock_path, refresh_lock
 from .compute import compute, prepare, read_settings
 from .errors import WorkbookError
 from .labels import LANGUAGES, header_aliases, labels
-from .layout import ADDED_SHEETS, MARKER_NAME, SETTINGS, SHEETS, START, TABLES, setting_name, sheet_anchor
+from .layout import (
+    ADDED_SHEETS,
+    CARD_WIDTH,
+    CARDS,
+    DASHBOARD_ROWS,
+    FIRST_CARDS,
+    MARKER_NAME,
+    SETTINGS,
+    SHEETS,
+    SIDE_COL,
+    SIDE_GAP_WIDTH,
+    START,
+    TABLES,
+    Setting,
+    card_cell,
+    setting_name,
+    sheet_anchor,
+)
 from .package import Package, PackageError, PartsSink, table_with_ref, without_cached_values, write_copy
-from .sheets import Context, Status, place
+from .sheets import FORMATS, Context, Status, place
 
 __all__ = [
     "RefreshReport",
@@ -333,6 +352,19 @@ def _added_sheets_note(names: dict[str, str], lang: str) -> list[str]:
     ]
 
 
+def _settings_note(missing: list[Setting], lang: str, names: dict[str, str]) -> list[str]:
+    """Settings a workbook predates (see :class:`Setting`) are read as their defaults; a note says
+    so where the tab that uses them is there."""
+    if not missing or "drivers" not in names:
+        return []
+    lab = labels(lang)
+    shown = ", ".join(f"{lab['setting'][s.key][0]!r} ({s.default})" for s in missing)
+    return [
+        f"This workbook was built before the settings {shown}; their defaults are used. Build a new "
+        f"template (kpi-xl template) to change them on the {lab['sheet']['settings']} tab."
+    ]
+
+
 def _coords(cell: str) -> tuple[int, int]:
     from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
@@ -371,11 +403,15 @@ def _read_file(path: Path, pkg: Package, lang: str, names: dict[str, str]):
 
     raw_settings = {}
     where = {}
+    missing = [s for s in SETTINGS if s.added and setting_name(s.key) not in pkg.names]
+    notes = _settings_note(missing, lang, names)
     for s in SETTINGS:
+        if s in missing:
+            raw_settings[s.key], where[s.key] = s.default, s.key
+            continue
         sheet, cell = _destination(pkg, setting_name(s.key), path.name, lang)
         raw_settings[s.key] = at(sheet, *_coords(cell))
         where[s.key] = f"{sheet}!{cell} ({labels(lang)['setting'][s.key][0]})"
-    notes: list[str] = []
     previous = _rows_read_before(grid(names["start"]))
     raw: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}
     headers: dict[str, dict[str, str]] = {}
@@ -515,6 +551,8 @@ def _refresh_locked(path: Path, predict: bool) -> RefreshReport:
     t = time.perf_counter()
     try:
         sink = PartsSink(pkg, names)
+        if _add_closed_loop_cards(sink, ctx):
+            res.notes.append(_CARDS_ADDED)
         status = Status(
             dt.datetime.now().replace(microsecond=0),
             data.rows_read,
@@ -524,6 +562,9 @@ def _refresh_locked(path: Path, predict: bool) -> RefreshReport:
         )
         place(sink, ctx, res, status)
         parts = sink.parts()
+        print_area = _dashboard_print_area(pkg, names["dashboard"])
+        if print_area is not None:
+            parts[pkg.workbook_part] = print_area
         parts.update({part: table_with_ref(pkg.read(part), ref) for part, ref in grown.items()})
         # The user's own sheets (not the template's): their formulas are recomputed on opening.
         for sheet in pkg.sheets.keys() - set(names.values()):
@@ -537,6 +578,53 @@ def _refresh_locked(path: Path, predict: bool) -> RefreshReport:
     backup = _save_atomically(pkg, parts, path)
     timings["save"] = time.perf_counter() - t
     return _report(path, backup, lang, ctx, data, res, timings)
+
+
+_CARDS_ADDED = (
+    "The Dashboard gained the revenue-at-risk and call-back cards; the top-themes chart comes with a new "
+    "template (kpi-xl template)."
+)
+
+
+def _add_closed_loop_cards(sink: PartsSink, ctx: Context) -> bool:
+    """On a dashboard built before the closed-loop cards (the first one's title cell is empty): give
+    them the formats, merged cells and titles of the first card and the column widths of a new
+    template, so refresh fills cards, not bare cells. True if it did."""
+    ed = sink.editor("dashboard")
+    row, col = card_cell(FIRST_CARDS)
+    if ed.has_value(row, col):
+        return False
+    r0, c0 = card_cell(0)
+    for i in range(FIRST_CARDS, len(CARDS)):
+        row, col = card_cell(i)
+        for dr in range(4):
+            for dc in range(2):
+                ed.set_style(row + dr, col + dc, ed.style_of(r0 + dr, c0 + dc))
+        for r in (row, row + 1):
+            ed.merge(f"{get_column_letter(col)}{r}:{get_column_letter(col + 1)}{r}")
+        ed.put(row, col, ctx.lab["kpi"][CARDS[i][0]])
+        ed.put(row + 2, col, ctx.lab["text"]["vs_previous"])
+    ed.column_width(SIDE_COL - 1, SIDE_GAP_WIDTH)
+    for j in range(SIDE_COL, SIDE_COL + 6):
+        ed.column_width(j, CARD_WIDTH)
+    return True
+
+
+def _dashboard_print_area(pkg: Package, sheet: str) -> bytes | None:
+    """The workbook part with the dashboard's print area widened to the closed-loop column, when it is
+    still the first template's (cards A..J only); None when there is nothing to change (a print area
+    the user set stays)."""
+    xml = pkg.read(pkg.workbook_part).decode("utf-8")
+    quoted = "'" + sheet.replace("'", "''") + "'"
+    first = {f"{q}!$A$1:$J${DASHBOARD_ROWS}" for q in (quoted, sheet)}
+    for m in _PRINT_AREA.finditer(xml):
+        if unescape(m.group(1)) in first:
+            new = f"{quoted}!$A$1:${get_column_letter(SIDE_COL + 5)}${DASHBOARD_ROWS}"
+            return (xml[: m.start(1)] + escape(new) + xml[m.end(1) :]).encode("utf-8")
+    return None
+
+
+_PRINT_AREA = re.compile(r"<(?:[\w.-]+:)?definedName\b[^>]*?_xlnm\.Print_Area[^>]*>([^<]*)<")
 
 
 def check_writable(path: Path) -> None:
@@ -717,9 +805,14 @@ class XlwingsSink:
         self._blocks: list[tuple[str, int, int, list[list[Any]]]] = []
         self._clears: list[tuple[str, int, int]] = []
         self._hidden: list[tuple[str, int, int, bool]] = []
+        #: Cells whose formula is written all the same: a block the book predates (see
+        #: _add_closed_loop_cards_open).
+        self.new_formula_cells: set[tuple[str, int, int]] = set()
+        self._formulas: list[tuple[str, int, int, str]] = []
 
     def formula(self, sheet, row, col, text, expected, fmt=None) -> None:
-        return None
+        if (sheet, row, col) in self.new_formula_cells:
+            self._formulas.append((sheet, row, col, text))
 
     def value(self, sheet, row, col, value, fmt=None) -> None:
         # Excel reads text written into a cell like typed input: "=..." would become a formula.
@@ -759,6 +852,34 @@ class XlwingsSink:
         for sheet, first, last, hidden in self._hidden:
             # Row height 0 hides a row in every xlwings backend; 15 points is Excel's default height.
             self.sheets[sheet].range(f"{first}:{last}").row_height = 0 if hidden else 15
+        for sheet, row, col, text in self._formulas:
+            self.sheets[sheet].range((row, col)).formula = "=" + text
+
+
+def _add_closed_loop_cards_open(sink: XlwingsSink, ctx: Context) -> bool:
+    """:func:`_add_closed_loop_cards` for the book open in Excel: the first card's cells copied
+    (formats and merged cells), then its contents replaced; the cards' formulas are written too."""
+    ws = sink.sheets["dashboard"]
+    row, col = card_cell(FIRST_CARDS)
+    if ws.range((row, col)).value not in (None, ""):
+        return False
+    r0, c0 = card_cell(0)
+    first = ws.range((r0, c0), (r0 + 3, c0 + 1))
+    for i in range(FIRST_CARDS, len(CARDS)):
+        row, col = card_cell(i)
+        block = ws.range((row, col), (row + 3, col + 1))
+        first.copy(block)
+        block.clear_contents()
+        ws.range((row, col)).value = ctx.lab["kpi"][CARDS[i][0]]
+        ws.range((row + 2, col)).value = ctx.lab["text"]["vs_previous"]
+        unit = CARDS[i][1]
+        ws.range((row + 1, col)).number_format = FORMATS[unit]
+        ws.range((row + 2, col + 1)).number_format = FORMATS[f"change_{unit}"]
+        sink.new_formula_cells |= {("dashboard", row + 1, col), ("dashboard", row + 2, col + 1)}
+    ws.range((1, SIDE_COL - 1)).column_width = SIDE_GAP_WIDTH
+    for j in range(SIDE_COL, SIDE_COL + 6):
+        ws.range((1, j)).column_width = CARD_WIDTH
+    return True
 
 
 def _runs(cells: dict[tuple[int, int], Any]):
@@ -808,12 +929,16 @@ def refresh_book(book: Any, *, predict: bool = True) -> RefreshReport:
     }
     names = {k: s.name for k, s in sheets.items()}
     raw_settings, where = {}, {}
+    missing = [s for s in SETTINGS if s.added and not has_name(setting_name(s.key))]
+    notes = _settings_note(missing, lang, names)
     for s in SETTINGS:
+        if s in missing:
+            raw_settings[s.key], where[s.key] = s.default, s.key
+            continue
         rng = named_range(setting_name(s.key))
         raw_settings[s.key] = rng.value
         where[s.key] = f"{rng.sheet.name}!{rng.address.replace('$', '')} ({lab['setting'][s.key][0]})"
     raw, headers = {}, {}
-    notes: list[str] = []
     for key, spec in TABLES.items():
         try:
             table = sheets[key].tables[spec.name]
@@ -843,6 +968,8 @@ def refresh_book(book: Any, *, predict: bool = True) -> RefreshReport:
     timings["compute"] = time.perf_counter() - t
     t = time.perf_counter()
     sink = XlwingsSink(sheets)
+    if _add_closed_loop_cards_open(sink, ctx):
+        res.notes.append(_CARDS_ADDED)
     status = Status(
         dt.datetime.now().replace(microsecond=0),
         data.rows_read,
