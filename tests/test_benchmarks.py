@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_quick_suite_runs_and_every_answer_agrees(tmp_path):
-    cases = ["nps", "udf", "startup", "clv", "clv_family", "scale"]
+    cases = ["nps", "udf", "startup", "clv", "clv_family", "scale", "actions"]
     if shutil.which("soffice"):
         cases += ["segments", "refresh"]
     out = tmp_path / "rows.json"

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from openpyxl.styles import Alignment
 
 from .. import metrics as m
 from ..metrics import KpiInputError
@@ -72,6 +71,9 @@ _DRV_HEAD = 5
 _PLAN_TITLE = _DRV_HEAD + 1 + m.MAX_DRIVERS + 2
 _PLAN_HEAD = _PLAN_TITLE + 2
 
+#: Appended to the number format of a number followed by text on its right: a space the width of
+#: ")" (Excel and LibreOffice), so "12.3" and "Support never ..." do not run together.
+_GAP = "_)"
 _BY_COLS = ("label", "group", "theme", "share_comments", "count", "g2", "example_1")
 _FB_ROWS = (
     ("fb_received", "received", "count"),
@@ -392,12 +394,6 @@ def build_action_sheets(sheets: dict[str, Any], lab: dict[str, Any], style: dict
         + [t["th_example"]],
     )
     widths(ws, {"A": 14, "B": 22, "C": 12, "D": 20, "E": 16, "F": 9, "G": 10, "H": 50, "I": 50})
-    # The example comments start a little right of the numbers before them.
-    gap = Alignment(indent=1)
-    for r in range(_THEME_HEAD + 1, _THEME_HEAD + 1 + 3 * THEMES_TOP):
-        ws.cell(row=r, column=8).alignment = ws.cell(row=r, column=9).alignment = gap
-    for r in range(_BY_HEAD + 1, _BY_HEAD + 1 + _BY_ROWS):
-        ws.cell(row=r, column=8).alignment = gap
 
     ws = sheets["followup"]
     ws["A1"], ws["A2"] = t["followup_title"], t["followup_note"]
@@ -590,7 +586,7 @@ def _place_comments(sink: Sink, ctx: Context, actions: dict[str, Any], f: dict[s
         _THEME_HEAD + 1,
         1,
         rows,
-        [None, None, f["count"], f["count"], f["share"], "0.0", "0.0000", None, None],
+        [None, None, f["count"], f["count"], f["share"], "0.0", "0.0000" + _GAP, None, None],
     )
     sent = actions.get("sentiment")
     body = []
@@ -620,9 +616,8 @@ def _place_comments(sink: Sink, ctx: Context, actions: dict[str, Any], f: dict[s
         words = {"segment": t["th_segment"], "month": t["th_month"], **group_names}
         rows = [[words[b], *r] for b, r in zip(by["by"], _table(by, _BY_COLS, group_names), strict=True)]
     sink.clear("comments", _BY_HEAD + 1, len(_BY_COLS) + 1, _BY_HEAD + _BY_ROWS)
-    sink.rows(
-        "comments", _BY_HEAD + 1, 1, rows, [None, None, None, None, f["share"], f["count"], "0.0", None]
-    )
+    fmts = [None, None, None, None, f["share"], f["count"], "0.0" + _GAP, None]
+    sink.rows("comments", _BY_HEAD + 1, 1, rows, fmts)
 
 
 def _place_followup(sink: Sink, ctx: Context, actions: dict[str, Any], f: dict[str, str]) -> None:
@@ -663,13 +658,13 @@ def _place_followup(sink: Sink, ctx: Context, actions: dict[str, Any], f: dict[s
         1,
         _table(flagged.head(FOLLOWUP_ROWS), _LIST_COLS, words),
         [
-            None,
+            "0" + _GAP,
             None,
             None,
             "0",
-            "0",
+            "0" + _GAP,
             None,
-            date,
+            date + _GAP,
             None,
             f["currency"],
             f["currency"],
@@ -712,7 +707,7 @@ def _place_advocates(sink: Sink, actions: dict[str, Any], f: dict[str, str]) -> 
         _ADV_HEAD + 1,
         1,
         _table(None if adv is None else adv.head(ADVOCATE_ROWS), _ADV_COLS),
-        [None, None, "0", "0", "0", f["currency"], f["currency"], "0.0"],
+        ["0" + _GAP, None, "0", "0", "0", f["currency"], f["currency"], "0.0"],
     )
 
 
