@@ -34,6 +34,7 @@ from kpi_xl.workbook.layout import (
     block_row,
     card_cell,
 )
+from kpi_xl.workbook.package import fonts_in_schema_order, rewrite_part
 
 LAB = labels("en")
 SHEET = LAB["sheet"]
@@ -477,6 +478,8 @@ def _without_closed_loop_cards(template: Path, out: Path) -> Path:
         del ws.column_dimensions[get_column_letter(j)]
     ws.print_area = "A1:J49"
     wb.save(out)
+    # As the template's writer does: the font children in the schema's order (openpyxl's is not).
+    rewrite_part(out, "xl/styles.xml", fonts_in_schema_order)
     return out
 
 
