@@ -393,7 +393,7 @@ def build_action_sheets(sheets: dict[str, Any], lab: dict[str, Any], style: dict
         [t["th_by"], t["th_by_label"], t["th_group"], t["th_theme"], t["th_share"], t["th_count"], t["th_g2"]]
         + [t["th_example"]],
     )
-    widths(ws, {"A": 14, "B": 22, "C": 12, "D": 20, "E": 16, "F": 9, "G": 10, "H": 50, "I": 50})
+    widths(ws, {"A": 14, "B": 22, "C": 12, "D": 20, "E": 16, "F": 11, "G": 10, "H": 50, "I": 50})
 
     ws = sheets["followup"]
     ws["A1"], ws["A2"] = t["followup_title"], t["followup_note"]
@@ -521,7 +521,9 @@ def build_action_sheets(sheets: dict[str, Any], lab: dict[str, Any], style: dict
                      ("followup", _RISK_HEAD), ("followup", _LIST_HEAD), ("advocates", _ADV_HEAD),
                      ("drivers", _DRV_HEAD), ("drivers", _PLAN_HEAD)):  # fmt: skip
         sheets[key].row_dimensions[row].height = 30
-    sheets["followup"].row_dimensions[_RISK_HEAD].height = 45
+    # Three lines: "At risk: P(alive) < 50%", the German "Anteil der Kommentare der Gruppe".
+    for key, row in (("followup", _RISK_HEAD), ("comments", _THEME_HEAD), ("comments", _BY_HEAD)):
+        sheets[key].row_dimensions[row].height = 45
 
 
 def _page_setup(ws: Any) -> None:
