@@ -384,8 +384,28 @@ class _Sheet:
         return _Range(self, a[0], a[1], *(b if b else (None, None)))
 
     @property
+    def page_setup(self):
+        return _PageSetup(self.ws)
+
+    @property
     def used_range(self):
         return _Range(self, 1, 1, self.ws.max_row, self.ws.max_column)
+
+
+class _PageSetup:
+    """xlwings' Sheet.page_setup: the print area as Excel gives it ("$A$1:$J$49", no sheet name)."""
+
+    def __init__(self, ws):
+        self._ws = ws
+
+    @property
+    def print_area(self):
+        area = self._ws.print_area
+        return area.split("!")[-1] if area else None
+
+    @print_area.setter
+    def print_area(self, area):
+        self._ws.print_area = area.replace("$", "")
 
 
 class _Name:
@@ -529,4 +549,6 @@ def test_an_old_dashboard_refreshed_in_excel_gets_the_same_cards(template, tmp_p
     report = refresh_book(open_book, predict=False)
     assert any("gained the revenue-at-risk and call-back cards" in n for n in report.notes)
     open_book.wb.save(tmp_path / "via_excel.xlsm")
-    _looks_like_the_first_card(load_workbook(tmp_path / "via_excel.xlsm")[SHEET["dashboard"]])
+    ws = load_workbook(tmp_path / "via_excel.xlsm")[SHEET["dashboard"]]
+    _looks_like_the_first_card(ws)
+    assert ws.print_area == f"'{SHEET['dashboard']}'!$A$1:$Q$49"

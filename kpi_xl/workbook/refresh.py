@@ -879,6 +879,10 @@ def _add_closed_loop_cards_open(sink: XlwingsSink, ctx: Context) -> bool:
     ws.range((1, SIDE_COL - 1)).column_width = SIDE_GAP_WIDTH
     for j in range(SIDE_COL, SIDE_COL + 6):
         ws.range((1, j)).column_width = CARD_WIDTH
+    # The print area widened as in _dashboard_print_area (only while it is the first template's).
+    area = ws.page_setup.print_area or ""
+    if area.split("!")[-1].replace("$", "") == f"A1:J{DASHBOARD_ROWS}":
+        ws.page_setup.print_area = f"$A$1:${get_column_letter(SIDE_COL + 5)}${DASHBOARD_ROWS}"
     return True
 
 
