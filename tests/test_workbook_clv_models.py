@@ -13,12 +13,15 @@ import pytest
 from kpi_xl import metrics as m
 from kpi_xl.workbook import build_template
 from kpi_xl.workbook.layout import (
+    CARDS,
     COHORT_HEADER_ROW,
     HOLDOUT_COL,
     HOLDOUT_FREQ_ROW,
     HOLDOUT_ROW,
     PROJECTION_COL,
+    card_cell,
 )
+from kpi_xl.workbook.sheets import CLV_SCHEDULE_COL
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +97,58 @@ def test_cohorts_sheet_holds_the_sbg_projection(book):
     assert [r[1] for r in rows[:13]] == pytest.approx((survivors / survivors[0]).tolist(), rel=1e-9)
     assert all(r[1] is None for r in rows[13:])
     assert rows[0][3] is None and rows[5][3] == pytest.approx(sbg.retention(5)[0], rel=1e-9)
+
+
+def test_clv_sheet_shows_intervals_segments_fitted_alone_and_their_schedules(book):
+    ws = book["CLV"]
+    orders = _orders(book, for_value=True)
+    customers = pd.DataFrame(
+        list(book["Customers"].iter_rows(min_row=2, values_only=True)),
+        columns=[c.value for c in book["Customers"][1]],
+    )
+    seg = customers.groupby(customers.columns[0])["Segment"].first()
+    labels = seg.reindex(orders["customer"].astype(str)).to_numpy(dtype=object)
+    # The template's settings: weekly models, 12 monthly steps, 10% a year as a monthly rate, margin 30%.
+    settings = {
+        "time_unit": "week", "horizon": m.length_in_units(12, "month", "week"), "step": "month",
+        "discount_rate": 1.1 ** (1 / 12) - 1, "observation_end": "2025-12-31", "margin": 0.3,
+        "interval": 0.95,
+    }  # fmt: skip
+    pooled = m.predict_clv(orders["customer"], orders["date"], orders["amount"], **settings)
+    # The total and its interval, next to it; the interval holds the estimate.
+    total, low, high = (ws.cell(row=r, column=2).value for r in (6, 7, 8))
+    assert total == pytest.approx(pooled.customers["clv"].sum(), rel=1e-9)
+    assert (low, high) == pytest.approx(pooled.total_interval, rel=1e-9) and low < total < high
+    assert "Krinsky & Robb 1986" in ws.cell(row=19, column=1).value
+    # Per customer: CLV, low, high in the table (largest CLV first).
+    first = [ws.cell(row=25, column=c).value for c in (1, 9, 10, 11)]
+    row = pooled.customers.loc[first[0]]
+    assert first[1:] == pytest.approx([row["clv"], row["clv_low"], row["clv_high"]], rel=1e-9)
+    # Each segment fitted on its own orders: the block equals fitting that segment's orders alone.
+    by = m.predict_clv_by_segment(orders["customer"], orders["date"], orders["amount"], labels, **settings)
+    block = _cells(ws, 5, 4, len(by.table), 7)
+    assert [b[0] for b in block] == by.table.index.tolist()
+    fitted = [name for name in by.table.index if name in by.predictions]
+    name = fitted[0]
+    mine = orders[labels == name]
+    alone = m.predict_clv(mine["customer"], mine["date"], mine["amount"], **settings)
+    got = next(b for b in block if b[0] == name)
+    assert got[3] == pytest.approx(alone.customers["clv"].sum(), rel=1e-9)
+    assert got[4:6] == pytest.approx(list(alone.total_interval), rel=1e-9)
+    assert all((b[6] or "").startswith("not fitted: ") for b in block if b[0] not in fitted)
+    # The schedule per month: each segment's column is that segment's discounted value per step.
+    col = CLV_SCHEDULE_COL
+    head = [ws.cell(row=24, column=c).value for c in range(col, col + 2 + len(fitted))]
+    assert head == ["Month", "Σ segments", *fitted]
+    months = _cells(ws, 25, col, 12, 2 + len(fitted))
+    assert [r[0] for r in months] == list(range(1, 13))
+    j = head.index(name)
+    assert [r[j] for r in months] == pytest.approx(alone.schedule()["discounted_value"].tolist(), rel=1e-9)
+    assert sum(r[j] for r in months) == pytest.approx(got[3], rel=1e-9)
+    assert ws.cell(row=37, column=col).value is None
+    # The Dashboard card shows the mean CLV with the mean's interval (the total's over the customers).
+    n = len(pooled.customers)
+    assert ws.cell(row=4, column=2).value == n
+    row, col = card_cell([c[0] for c in CARDS].index("clv"))
+    mean_low, mean_high = (v / n for v in pooled.total_interval)
+    assert book["Dashboard"].cell(row=row + 3, column=col + 1).value == f"{mean_low:,.2f} – {mean_high:,.2f}"

@@ -88,6 +88,7 @@ from .layout import (
 from .package import fonts_in_schema_order, rewrite_part
 from .sheets import (
     CLV_COLUMNS,
+    CLV_SCHEDULE_COL,
     CLV_TABLE_ROW,
     DATE_FORMATS,
     DATETIME_FORMATS,
@@ -639,14 +640,18 @@ def _build_clv(ws: Any, lab: dict[str, Any]) -> None:
     ws["A3"].font = _H2
     ws["D3"] = t["clv_by_segment"]
     ws["D3"].font = _H2
-    _header_row(ws, 4, 4, [k["segment"], k["customers"], k["clv"], f"{k['clv']} Σ"])
+    _header_row(
+        ws, 4, 4, [k["segment"], k["customers"], k["clv"], f"{k['clv']} Σ", f"{k['clv_low']} Σ",
+                   f"{k['clv_high']} Σ", k["note"]],
+    )  # fmt: skip
     ws.cell(row=CLV_TABLE_ROW - 1, column=1, value=t["clv_predictive"]).font = _H2
+    ws.cell(row=CLV_TABLE_ROW - 1, column=CLV_SCHEDULE_COL, value=t["clv_schedule"]).font = _H2
     _header_row(ws, CLV_TABLE_ROW, 1, [k[c] for c in CLV_COLUMNS])
     ws.cell(row=HOLDOUT_ROW, column=HOLDOUT_COL, value=t["clv_holdout"]).font = _H2
     _header_row(ws, HOLDOUT_ROW + 2, HOLDOUT_COL, t["clv_holdout_header"])
     _header_row(ws, HOLDOUT_FREQ_ROW, HOLDOUT_COL, t["clv_holdout_by_frequency"])
     add_clv_holdout_chart(ws, lab)
-    _widths(ws, {"A": 30, "B": 16, "C": 12, "D": 14, "E": 12, "F": 14, "G": 14, "H": 14, "I": 14})
+    _widths(ws, {"A": 30, "B": 16, "C": 12, "D": 14, "E": 12, "F": 14, "G": 14, "H": 14, "I": 14, "J": 14})
     _widths(ws, {get_column_letter(HOLDOUT_COL + j): 13 for j in range(8)})
     ws.freeze_panes = f"A{CLV_TABLE_ROW + 1}"
 

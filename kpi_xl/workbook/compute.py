@@ -619,7 +619,9 @@ def compute(data: Prepared, st: Settings, *, predict: bool = True) -> Results:
     if "error" in clv:
         notes.append(f"Predictive CLV: {clv['error']}")
     elif "mean" in clv:
-        cards["clv"] = Card(clv["mean"], None, None, "currency")
+        # The card shows the mean: its interval is the total's (same draws) over the customers.
+        low, high = clv["total_interval"]
+        cards["clv"] = Card(clv["mean"], None, (low / clv["customers"], high / clv["customers"]), "currency")
     cards.setdefault("clv", Card(None, None, None, "currency"))
     actions = compute_actions(t, st, clv, r_in)
     cards["revenue_at_risk"] = Card(actions["revenue_at_risk"], None, None, "currency")
@@ -949,40 +951,43 @@ def _clv(t: dict[str, pd.DataFrame], st: Settings, predict: bool) -> dict[str, A
     monthly_rate = m.convert_discount_rate(
         st.clv_discount_rate, from_periods_per_year=1, to_periods_per_year=12
     )
+    settings = {
+        "time_unit": "week",
+        "horizon": m.length_in_units(st.clv_horizon_months, "month", "week"),
+        "step": "month",
+        "discount_rate": monthly_rate,
+        "observation_end": st.period_end,
+        "margin": st.clv_margin,
+        "interval": st.confidence,
+    }
+    ids, dates, amounts = (o[c].to_numpy() for c in ("customer", "date", "amount"))
     try:
-        pred = m.predict_clv(
-            o["customer"].to_numpy(),
-            o["date"].to_numpy(),
-            o["amount"].to_numpy(),
-            time_unit="week",
-            horizon=m.length_in_units(st.clv_horizon_months, "month", "week"),
-            step="month",
-            discount_rate=monthly_rate,
-            observation_end=st.period_end,
-            margin=st.clv_margin,
-        )
+        fitted = m.predict_clv(ids, dates, amounts, **settings)
     except KpiInputError as exc:
         return {"error": str(exc), "historical": hist.value, "historical_by_customer": by_customer}
     seg = pd.Series(cust["segment"].to_numpy(), index=cust["customer"].to_numpy()).groupby(level=0).first()
-    models = (pred.purchase_model.as_dict(), pred.spend_model.as_dict(), pred.warnings)
-    pred = pred.customers.sort_values("clv", ascending=False)
+    models = (fitted.purchase_model.as_dict(), fitted.spend_model.as_dict(), fitted.warnings)
+    pred = fitted.customers.sort_values("clv", ascending=False)
     pred["segment"] = seg.reindex(pred.index.astype(str)).to_numpy()
-    by_segment = (
-        pred.groupby("segment", dropna=True)["clv"]
-        .agg(["count", "mean", "sum"])
-        .sort_values("sum", ascending=False)
+    # Each segment fitted on its own orders: every order carries its customer's segment (Customers tab).
+    by_segment = m.predict_clv_by_segment(
+        ids, dates, amounts, seg.reindex(pd.Index(ids).astype(str)).to_numpy(dtype=object), **settings
     )
     bg, gg, warnings = models
     holdout = _clv_holdout(o)
+    total = fitted.total()
     return {
         "holdout": holdout,
         "mean": float(pred["clv"].mean()),
-        "total": float(pred["clv"].sum()),
+        "total": float(total["clv"]),
+        "total_interval": fitted.total_interval,
+        "level": st.confidence,
         "customers": len(pred),
         "historical": hist.value,
         "historical_by_customer": by_customer,
         "table": pred,
-        "by_segment": by_segment,
+        "by_segment": by_segment.table,
+        "schedules": by_segment.schedules() if by_segment.predictions else None,
         "bgnbd": bg,
         "gamma_gamma": gg,
         "warnings": warnings,

@@ -177,6 +177,18 @@ _EN: dict[str, Any] = {
             "Predicted (mean)",
         ],
         "clv_holdout_not_available": "Holdout check not available: {why}",
+        "clv_interval_low": "{level} interval of the total, low ({cur})",
+        "clv_interval_high": "{level} interval of the total, high ({cur})",
+        "clv_interval_note": (
+            "Intervals ({level}): parameter uncertainty of both models, 200 draws from the normal "
+            "distribution of their estimates (information matrix; Krinsky & Robb 1986), "
+            "CLV recomputed per draw."
+        ),
+        "clv_segment_note": "Each segment fitted on its own orders; a customer counts in their segment.",
+        "clv_small": "small (< {n})",
+        "clv_not_fitted": "not fitted: {why}",
+        "clv_schedule": "Predicted CLV per month by segment (discounted; each segment fitted on its own)",
+        "clv_schedule_header": ["Month", "Σ segments"],
         "chart_clv_holdout": "Holdout: repeat purchases per customer by purchases before",
         "retention_projection": "Retention projection (shifted-beta-geometric, Fader & Hardie 2007)",
         "retention_projection_note": (
@@ -265,6 +277,9 @@ _EN: dict[str, Any] = {
         "exp_purchases": "Expected purchases",
         "exp_value": "Expected order value",
         "clv_value": "CLV",
+        "clv_low": "CLV low",
+        "clv_high": "CLV high",
+        "note": "Note",
         "segment": "Segment",
         "customer": "Customer",
     },
@@ -431,6 +446,18 @@ _DE: dict[str, Any] = {
         "clv_holdout_recommended": "Empfohlen: {why}",
         "clv_holdout_by_frequency": ["Wiederkäufe davor", "Kunden", "Tatsächlich (Ø)", "Vorhergesagt (Ø)"],
         "clv_holdout_not_available": "Holdout-Prüfung nicht verfügbar: {why}",
+        "clv_interval_low": "{level}-Intervall der Summe, unten ({cur})",
+        "clv_interval_high": "{level}-Intervall der Summe, oben ({cur})",
+        "clv_interval_note": (
+            "Intervalle ({level}): Parameterunsicherheit beider Modelle, 200 Ziehungen aus der "
+            "Normalverteilung ihrer Schätzer (Informationsmatrix; Krinsky & Robb 1986), "
+            "CLV je Ziehung neu berechnet."
+        ),
+        "clv_segment_note": "Jedes Segment für sich angepasst; ein Kunde zählt in seinem Segment.",
+        "clv_small": "klein (< {n})",
+        "clv_not_fitted": "nicht angepasst: {why}",
+        "clv_schedule": "Prognose-CLV je Monat nach Segment (abgezinst; jedes Segment für sich angepasst)",
+        "clv_schedule_header": ["Monat", "Σ Segmente"],
         "chart_clv_holdout": "Holdout: Wiederkäufe je Kunde nach Käufen davor",
         "retention_projection": "Bindungsprognose (Shifted-Beta-Geometric, Fader & Hardie 2007)",
         "retention_projection_note": (
@@ -519,6 +546,9 @@ _DE: dict[str, Any] = {
         "exp_purchases": "Erwartete Käufe",
         "exp_value": "Erwarteter Bestellwert",
         "clv_value": "CLV",
+        "clv_low": "CLV unten",
+        "clv_high": "CLV oben",
+        "note": "Hinweis",
         "segment": "Segment",
         "customer": "Kunde",
     },
@@ -664,6 +694,17 @@ _ZH: dict[str, Any] = {
         "clv_holdout_recommended": "建議：{why}",
         "clv_holdout_by_frequency": ["先前重複購買次數", "客戶數", "實際（平均）", "預測（平均）"],
         "clv_holdout_not_available": "無法進行保留期檢驗：{why}",
+        "clv_interval_low": "總和的 {level} 區間下限（{cur}）",
+        "clv_interval_high": "總和的 {level} 區間上限（{cur}）",
+        "clv_interval_note": (
+            "區間（{level}）：兩個模型的參數不確定性，自其估計值的常態分布（資訊矩陣；Krinsky & Robb 1986）"
+            "抽取 200 次，每次重新計算 CLV。"
+        ),
+        "clv_segment_note": "每個區隔各自配適；客戶計入其所屬區隔。",
+        "clv_small": "小樣本（< {n}）",
+        "clv_not_fitted": "未配適：{why}",
+        "clv_schedule": "各區隔每月預測 CLV（已折現；每個區隔各自配適）",
+        "clv_schedule_header": ["月份", "區隔合計"],
         "chart_clv_holdout": "保留期：依先前購買次數的每位客戶重複購買",
         "retention_projection": "留存預測（shifted-beta-geometric，Fader & Hardie 2007）",
         "retention_projection_note": (
@@ -751,6 +792,9 @@ _ZH: dict[str, Any] = {
         "exp_purchases": "預期購買次數",
         "exp_value": "預期訂單金額",
         "clv_value": "CLV",
+        "clv_low": "CLV 下限",
+        "clv_high": "CLV 上限",
+        "note": "備註",
         "segment": "區隔",
         "customer": "客戶",
     },

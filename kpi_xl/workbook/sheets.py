@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ..metrics import SMALL_SAMPLE_N
 from ..metrics.rules import BLANK_LABEL, Problem
 from .actions import place_actions
 from .benchmarks import DIRECTION, TOLERANCE
@@ -65,7 +66,17 @@ from .layout import (
     setting_name,
 )
 
-__all__ = ["Sink", "Context", "Status", "place", "FORMATS", "CLV_TABLE_ROW", "CLV_COLUMNS", "card_data_row"]
+__all__ = [
+    "Sink",
+    "Context",
+    "Status",
+    "place",
+    "FORMATS",
+    "CLV_TABLE_ROW",
+    "CLV_COLUMNS",
+    "CLV_SCHEDULE_COL",
+    "card_data_row",
+]
 
 #: Number formats (the file stores them in Excel's invariant syntax; Excel and LibreOffice show
 #: the user's own decimal separator). Dates differ by language.
@@ -133,7 +144,15 @@ CLV_COLUMNS = (
     "exp_purchases",
     "exp_value",
     "clv_value",
+    "clv_low",
+    "clv_high",
 )
+#: Summary rows at the top of the CLV sheet (A4 down), then the interval note two rows below.
+CLV_SUMMARY_ROWS = 14
+#: The per-month schedule by segment, right of the customer table (one blank column): a header of
+#: Month, the segments' sum and each segment, then one row per month of the longest horizon allowed.
+CLV_SCHEDULE_COL = len(CLV_COLUMNS) + 2
+CLV_SCHEDULE_ROWS = 120
 
 
 class Sink(Protocol):
@@ -705,28 +724,28 @@ def _place_clv(sink: Sink, ctx: Context, res: Results) -> None:
     clv = res.clv
     cur = res.settings.currency
     summary: list[list[Any]] = []
+    note = None
     if "error" in clv:
         summary.append([t["clv_not_available"].format(why=clv["error"]), None])
-        summary += [[None, None]] * 11
     else:
         bg, gg = clv["bgnbd"], clv["gamma_gamma"]
+        level = f"{clv['level'] * 100:g}%"
+        note = t["clv_interval_note"].format(level=level)
         summary += [
-            [k["customers"], clv["customers"]],
             [f"{k['clv']} ({cur})", clv["mean"]],
             [f"{k['clv']} × {clv['customers']} ({cur})", clv["total"]],
+            [t["clv_interval_low"].format(level=level, cur=cur), clv["total_interval"][0]],
+            [t["clv_interval_high"].format(level=level, cur=cur), clv["total_interval"][1]],
             [f"{k['clv_hist']} ({cur})", clv["historical"]],
         ]
         summary += [[f"BG/NBD {p}", _none(bg[p])] for p in ("r", "alpha", "a", "b")]
         summary += [[f"Gamma-Gamma {p}", _none(gg[p])] for p in ("p", "q", "v")]
         summary.append(["BG/NBD log-likelihood", _none(bg["log_likelihood"])])
-    summary = (summary + [[None, None]] * 12)[:12]
-    sink.rows("clv", 4, 1, summary, [None, "#,##0.00"])
-    by_seg: list[list[Any]] = []
-    if "by_segment" in clv:
-        for seg, row in clv["by_segment"].head(SLOTS).iterrows():
-            by_seg.append([seg, int(row["count"]), float(row["mean"]), float(row["sum"])])
-    by_seg += [[None] * 4] * (SLOTS - len(by_seg))
-    sink.rows("clv", 5, 4, by_seg, [None, FORMATS["count"], FORMATS["currency"], FORMATS["currency"]])
+    sink.rows("clv", 4, 1, [[k["customers"], clv.get("customers")]], [None, FORMATS["count"]])
+    summary = (summary + [[None, None]] * CLV_SUMMARY_ROWS)[: CLV_SUMMARY_ROWS - 1]
+    sink.rows("clv", 5, 1, summary, [None, "#,##0.00"])
+    sink.value("clv", 5 + CLV_SUMMARY_ROWS, 1, note)
+    _place_clv_segments(sink, ctx, clv)
     _place_holdout(sink, ctx, clv.get("holdout", {"error": clv.get("error", "")}))
     sink.clear("clv", CLV_TABLE_ROW + 1, len(CLV_COLUMNS))
     if "table" in clv:
@@ -756,8 +775,49 @@ def _place_clv(sink: Sink, ctx: Context, res: Results) -> None:
                 strict=True,
             )
         ]
-        fmts = [None, None, "0", "0.0", "0.0", "0.000", "0.00", FORMATS["currency"], FORMATS["currency"]]
+        for line, low, high in zip(body, tab["clv_low"], tab["clv_high"], strict=True):
+            line += [_none(low), _none(high)]
+        cash = FORMATS["currency"]
+        fmts = [None, None, "0", "0.0", "0.0", "0.000", "0.00", cash, cash, cash, cash]
         sink.rows("clv", CLV_TABLE_ROW + 1, 1, body, fmts)
+
+
+def _place_clv_segments(sink: Sink, ctx: Context, clv: dict[str, Any]) -> None:
+    """Each segment fitted on its own (:func:`kpi_xl.metrics.predict_clv_by_segment`): customers, mean
+    and total CLV with the total's interval, small or not fitted; and the discounted CLV per month of
+    each segment beside the customer table."""
+    t = ctx.lab["text"]
+    cash = FORMATS["currency"]
+    by_seg: list[list[Any]] = []
+    table = clv.get("by_segment")
+    if table is not None:
+        for seg, row in table.head(SLOTS).iterrows():
+            fitted = row["status"] == "fitted"
+            why = "" if fitted else str(row["status"]).removeprefix("not fitted: ")
+            flag = t["clv_not_fitted"].format(why=why) if not fitted else None
+            if fitted and row["small"]:
+                flag = t["clv_small"].format(n=SMALL_SAMPLE_N)
+            by_seg.append(
+                [seg, int(row["customers"]), _none(row["clv_mean"]), _none(row["clv_total"]),
+                 _none(row.get("clv_total_low")), _none(row.get("clv_total_high")), flag]
+            )  # fmt: skip
+    by_seg += [[None] * 7] * (SLOTS - len(by_seg))
+    sink.rows("clv", 5, 4, by_seg, [None, FORMATS["count"], cash, cash, cash, cash, None])
+    sink.value("clv", 5 + SLOTS, 4, t["clv_segment_note"] if table is not None else None)
+    months = clv.get("schedules")
+    width = SLOTS + 2
+    head: list[Any] = [None] * width
+    body: list[list[Any]] = []
+    if months is not None:
+        names = list(months.columns[:SLOTS])
+        month, total = t["clv_schedule_header"]
+        head = [month, total, *names, *[None] * (SLOTS - len(names))]
+        for step, row in months.iterrows():
+            values = [_none(row[n]) for n in names]
+            body.append([int(step), float(row.sum()), *values, *[None] * (SLOTS - len(names))])
+    body += [[None] * width] * (CLV_SCHEDULE_ROWS - len(body))
+    sink.rows("clv", CLV_TABLE_ROW, CLV_SCHEDULE_COL, [head])
+    sink.rows("clv", CLV_TABLE_ROW + 1, CLV_SCHEDULE_COL, body, ["0", *[cash] * (SLOTS + 1)])
 
 
 def _place_holdout(sink: Sink, ctx: Context, rep: dict[str, Any]) -> None:

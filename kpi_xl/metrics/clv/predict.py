@@ -722,31 +722,66 @@ def _clv_intervals(
     level: float,
 ) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
     """Per-customer and total CLV intervals from parameter draws (see :data:`INTERVAL_METHOD`).
-    Draws whose Gamma-Gamma q is 1 or less (mean spend undefined) are left out."""
+    Draws whose Gamma-Gamma q is 1 or less (mean spend undefined), and draws so extreme that a
+    model's prediction cannot be computed (its closed form overflows), are left out; fewer than half
+    usable is an error."""
     rng = np.random.default_rng(20260101)
     pm = _draw_models(purchases, _N_DRAWS, rng)
     sm = _draw_models(spend, _N_DRAWS, rng)
     usable = [i for i, g in enumerate(sm) if g.params_["q"] > 1]
-    if len(usable) < _N_DRAWS // 2:
-        raise KpiInputError(
-            "the Gamma-Gamma estimate of q is too close to 1 for a CLV interval (mean spend undefined "
-            "in many draws); predict without an interval",
-            argument="interval",
-        )
     qs = [(1 - level) / 2, (1 + level) / 2]
     low, high = np.empty(x.size), np.empty(x.size)
+    while True:
+        if len(usable) < _N_DRAWS // 2:
+            raise KpiInputError(
+                "the estimates are too uncertain for a CLV interval (in many parameter draws the mean "
+                "spend is undefined or the prediction cannot be computed); predict without an interval",
+                argument="interval",
+            )
+        failed = _interval_blocks(
+            pm, sm, usable, x, tx, age, m, n_steps, step_len, discount_rate, margin, qs, low, high
+        )
+        if isinstance(failed, int):
+            # A draw whose prediction overflows: leave it out everywhere and start again (rare).
+            usable.remove(failed)
+            continue
+        totals = failed
+        break
+    t_low, t_high = np.quantile(totals, qs)
+    return low, high, (float(t_low), float(t_high))
+
+
+def _interval_blocks(
+    pm: list[Any],
+    sm: list[Any],
+    usable: list[int],
+    x: np.ndarray,
+    tx: np.ndarray,
+    age: np.ndarray,
+    m: np.ndarray,
+    n_steps: int,
+    step_len: float,
+    discount_rate: float,
+    margin: float,
+    qs: list[float],
+    low: np.ndarray,
+    high: np.ndarray,
+) -> np.ndarray | int:
+    """Fill ``low`` and ``high`` per customer and return the total CLV of each usable draw; or the
+    number of a draw whose prediction cannot be computed."""
     totals = np.zeros(len(usable))
     for start in range(0, x.size, _BLOCK):
         part = slice(start, start + _BLOCK)
         block = np.empty((len(usable), x[part].size))
         for row, i in enumerate(usable):
             value = np.asarray(sm[i].conditional_expected_average_profit(x[part], m[part]), dtype=float)
-            block[row] = (
-                value
-                * margin
-                * _discounted_purchases(pm[i], x[part], tx[part], age[part], n_steps, step_len, discount_rate)
-            )
+            try:
+                purchases = _discounted_purchases(
+                    pm[i], x[part], tx[part], age[part], n_steps, step_len, discount_rate
+                )
+            except KpiInputError:
+                return i
+            block[row] = value * margin * purchases
         low[part], high[part] = np.quantile(block, qs, axis=0)
         totals += block.sum(axis=1)
-    t_low, t_high = np.quantile(totals, qs)
-    return low, high, (float(t_low), float(t_high))
+    return totals
