@@ -348,6 +348,8 @@ examples:
   kpi-xl clv orders.csv --customer customer_id --date date --amount amount --time-unit week --horizon 12
   kpi-xl clv orders.csv --time-unit week --horizon 52 --step 4.345 --discount-rate 0.01 -o clv.xlsx
   kpi-xl clv bestellungen.csv --time-unit month --horizon 12 --margin 0.3 -o clv.csv
+  kpi-xl clv orders.csv --time-unit month --horizon 12 --by Region --interval 0.9 --schedule
+  kpi-xl clv orders.csv --time-unit month --horizon 12 --schedule-customer C1042
 
 Fits BG/NBD (how often, and whether still active) and Gamma-Gamma (how much per purchase),
 prints the parameters with standard errors and log-likelihoods, and writes one row per customer

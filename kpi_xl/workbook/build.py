@@ -640,12 +640,14 @@ def _build_clv(ws: Any, lab: dict[str, Any]) -> None:
     ws["A3"].font = _H2
     ws["D3"] = t["clv_by_segment"]
     ws["D3"].font = _H2
-    _header_row(
-        ws, 4, 4, [k["segment"], k["customers"], k["clv"], f"{k['clv']} Σ", f"{k['clv_low']} Σ",
-                   f"{k['clv_high']} Σ", k["note"]],
-    )  # fmt: skip
+    _header_row(ws, 4, 4, [k["segment"], k["customers"], k["clv"], f"{k['clv']} Σ", k["note"]])
     ws.cell(row=CLV_TABLE_ROW - 1, column=1, value=t["clv_predictive"]).font = _H2
     ws.cell(row=CLV_TABLE_ROW - 1, column=CLV_SCHEDULE_COL, value=t["clv_schedule"]).font = _H2
+    # Refresh writes the segment names into this header; the build styles it.
+    _header_row(ws, CLV_TABLE_ROW, CLV_SCHEDULE_COL, [*t["clv_schedule_header"], *[None] * SLOTS])
+    # Two-line headers (e.g. "Predicted CLV (avg) Σ") need the height: no application grows a row for them.
+    for row in (4, CLV_TABLE_ROW):
+        ws.row_dimensions[row].height = 30
     _header_row(ws, CLV_TABLE_ROW, 1, [k[c] for c in CLV_COLUMNS])
     ws.cell(row=HOLDOUT_ROW, column=HOLDOUT_COL, value=t["clv_holdout"]).font = _H2
     _header_row(ws, HOLDOUT_ROW + 2, HOLDOUT_COL, t["clv_holdout_header"])

@@ -970,8 +970,13 @@ def _clv(t: dict[str, pd.DataFrame], st: Settings, predict: bool) -> dict[str, A
     pred = fitted.customers.sort_values("clv", ascending=False)
     pred["segment"] = seg.reindex(pred.index.astype(str)).to_numpy()
     # Each segment fitted on its own orders: every order carries its customer's segment (Customers tab).
+    # Without intervals: their draws would cost a refresh seconds per segment (the pooled one is shown).
     by_segment = m.predict_clv_by_segment(
-        ids, dates, amounts, seg.reindex(pd.Index(ids).astype(str)).to_numpy(dtype=object), **settings
+        ids,
+        dates,
+        amounts,
+        seg.reindex(pd.Index(ids).astype(str)).to_numpy(dtype=object),
+        **{**settings, "interval": None},
     )
     bg, gg, warnings = models
     holdout = _clv_holdout(o)

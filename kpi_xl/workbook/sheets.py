@@ -784,8 +784,8 @@ def _place_clv(sink: Sink, ctx: Context, res: Results) -> None:
 
 def _place_clv_segments(sink: Sink, ctx: Context, clv: dict[str, Any]) -> None:
     """Each segment fitted on its own (:func:`kpi_xl.metrics.predict_clv_by_segment`): customers, mean
-    and total CLV with the total's interval, small or not fitted; and the discounted CLV per month of
-    each segment beside the customer table."""
+    and total CLV, small or not fitted (and why); and the discounted CLV per month of each segment
+    beside the customer table."""
     t = ctx.lab["text"]
     cash = FORMATS["currency"]
     by_seg: list[list[Any]] = []
@@ -797,12 +797,9 @@ def _place_clv_segments(sink: Sink, ctx: Context, clv: dict[str, Any]) -> None:
             flag = t["clv_not_fitted"].format(why=why) if not fitted else None
             if fitted and row["small"]:
                 flag = t["clv_small"].format(n=SMALL_SAMPLE_N)
-            by_seg.append(
-                [seg, int(row["customers"]), _none(row["clv_mean"]), _none(row["clv_total"]),
-                 _none(row.get("clv_total_low")), _none(row.get("clv_total_high")), flag]
-            )  # fmt: skip
-    by_seg += [[None] * 7] * (SLOTS - len(by_seg))
-    sink.rows("clv", 5, 4, by_seg, [None, FORMATS["count"], cash, cash, cash, cash, None])
+            by_seg.append([seg, int(row["customers"]), _none(row["clv_mean"]), _none(row["clv_total"]), flag])
+    by_seg += [[None] * 5] * (SLOTS - len(by_seg))
+    sink.rows("clv", 5, 4, by_seg, [None, FORMATS["count"], cash, cash, None])
     sink.value("clv", 5 + SLOTS, 4, t["clv_segment_note"] if table is not None else None)
     months = clv.get("schedules")
     width = SLOTS + 2

@@ -731,24 +731,28 @@ def _clv_intervals(
     usable = [i for i, g in enumerate(sm) if g.params_["q"] > 1]
     qs = [(1 - level) / 2, (1 + level) / 2]
     low, high = np.empty(x.size), np.empty(x.size)
-    while True:
-        if len(usable) < _N_DRAWS // 2:
-            raise KpiInputError(
-                "the estimates are too uncertain for a CLV interval (in many parameter draws the mean "
-                "spend is undefined or the prediction cannot be computed); predict without an interval",
-                argument="interval",
-            )
-        failed = _interval_blocks(
+    got: np.ndarray | int = -1
+    while isinstance(got, int):
+        if got >= 0:
+            # A draw that overflows only for later customers: leave it out everywhere, start again (rare).
+            usable.remove(got)
+        _enough_draws(usable)
+        got = _interval_blocks(
             pm, sm, usable, x, tx, age, m, n_steps, step_len, discount_rate, margin, qs, low, high
         )
-        if isinstance(failed, int):
-            # A draw whose prediction overflows: leave it out everywhere and start again (rare).
-            usable.remove(failed)
-            continue
-        totals = failed
-        break
+    _enough_draws(usable)
+    totals = got
     t_low, t_high = np.quantile(totals, qs)
     return low, high, (float(t_low), float(t_high))
+
+
+def _enough_draws(usable: list[int]) -> None:
+    if len(usable) < _N_DRAWS // 2:
+        raise KpiInputError(
+            "the estimates are too uncertain for a CLV interval (in many parameter draws the mean "
+            "spend is undefined or the prediction cannot be computed); predict without an interval",
+            argument="interval",
+        )
 
 
 def _interval_blocks(
@@ -768,8 +772,10 @@ def _interval_blocks(
     high: np.ndarray,
 ) -> np.ndarray | int:
     """Fill ``low`` and ``high`` per customer and return the total CLV of each usable draw; or the
-    number of a draw whose prediction cannot be computed."""
+    number of a draw whose prediction cannot be computed for a later block of customers. Draws that
+    fail on the first block are removed from ``usable`` here."""
     totals = np.zeros(len(usable))
+    failed: list[int] = []
     for start in range(0, x.size, _BLOCK):
         part = slice(start, start + _BLOCK)
         block = np.empty((len(usable), x[part].size))
@@ -780,8 +786,18 @@ def _interval_blocks(
                     pm[i], x[part], tx[part], age[part], n_steps, step_len, discount_rate
                 )
             except KpiInputError:
-                return i
+                if start > 0:
+                    # Used for the customers of earlier blocks already: those must be redone without it.
+                    return i
+                failed.append(row)
+                continue
             block[row] = value * margin * purchases
+        if failed:
+            for row in reversed(failed):
+                del usable[row]
+            block = np.delete(block, failed, axis=0)
+            totals = totals[: len(usable)]
+            failed = []
         low[part], high[part] = np.quantile(block, qs, axis=0)
         totals += block.sum(axis=1)
     return totals
