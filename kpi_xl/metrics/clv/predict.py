@@ -113,19 +113,21 @@ class ClvPrediction:
         return pd.Index(found, name=index.name)
 
     def total(self) -> pd.Series:
-        """The sum of all customers' CLV with its interval (when one was asked for), the number of
-        customers and how the interval was made.
+        """The sum of all customers' CLV (:meth:`totals`) with its interval (when one was asked for),
+        the number of customers and how the interval was made.
 
         >>> import pandas as pd
-        >>> pred = ClvPrediction(pd.DataFrame({"clv": [1.0, 2.5]}), None, None, None, ())
+        >>> pred = ClvPrediction(pd.DataFrame({"clv": [1.0, 2.5], "expected_purchases": [0.1, 0.2]}),
+        ...                      None, None, None, ())
         >>> pred.total()[["customers", "clv"]].tolist()
         [2, 3.5]
         """
         low, high = self.total_interval if self.total_interval is not None else (None, None)
+        sums = self.totals()
         return pd.Series(
             {
-                "customers": int(_weights(self.customers).sum()),
-                "clv": float(self.customers["clv"].to_numpy(dtype=float) @ _weights(self.customers)),
+                "customers": sums["customers"],
+                "clv": sums["clv_total"],
                 "clv_low": low,
                 "clv_high": high,
                 "interval": None if self.settings is None else self.settings.interval,
