@@ -620,8 +620,10 @@ def compute(data: Prepared, st: Settings, *, predict: bool = True) -> Results:
         notes.append(f"Predictive CLV: {clv['error']}")
     elif "mean" in clv:
         # The card shows the mean: its interval is the total's (same draws) over the customers.
-        low, high = clv["total_interval"]
-        cards["clv"] = Card(clv["mean"], None, (low / clv["customers"], high / clv["customers"]), "currency")
+        n, bounds = clv["customers"], clv["total_interval"]
+        cards["clv"] = Card(
+            clv["mean"], None, None if bounds is None else (bounds[0] / n, bounds[1] / n), "currency"
+        )
     cards.setdefault("clv", Card(None, None, None, "currency"))
     actions = compute_actions(t, st, clv, r_in)
     cards["revenue_at_risk"] = Card(actions["revenue_at_risk"], None, None, "currency")
@@ -962,7 +964,13 @@ def _clv(t: dict[str, pd.DataFrame], st: Settings, predict: bool) -> dict[str, A
     }
     ids, dates, amounts = (o[c].to_numpy() for c in ("customer", "date", "amount"))
     try:
-        fitted = m.predict_clv(ids, dates, amounts, **settings)
+        try:
+            fitted = m.predict_clv(ids, dates, amounts, **settings)
+        except KpiInputError as exc:
+            if exc.argument != "interval":
+                raise
+            # Estimates too uncertain for an interval: the CLV itself is still shown, without one.
+            fitted = m.predict_clv(ids, dates, amounts, **{**settings, "interval": None})
     except KpiInputError as exc:
         return {"error": str(exc), "historical": hist.value, "historical_by_customer": by_customer}
     seg = pd.Series(cust["segment"].to_numpy(), index=cust["customer"].to_numpy()).groupby(level=0).first()

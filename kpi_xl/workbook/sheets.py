@@ -730,12 +730,13 @@ def _place_clv(sink: Sink, ctx: Context, res: Results) -> None:
     else:
         bg, gg = clv["bgnbd"], clv["gamma_gamma"]
         level = f"{clv['level'] * 100:g}%"
-        note = t["clv_interval_note"].format(level=level)
+        bounds = clv["total_interval"] or (None, None)
+        note = t["clv_interval_note"].format(level=level) if clv["total_interval"] else None
         summary += [
             [f"{k['clv']} ({cur})", clv["mean"]],
             [f"{k['clv']} × {clv['customers']} ({cur})", clv["total"]],
-            [t["clv_interval_low"].format(level=level, cur=cur), clv["total_interval"][0]],
-            [t["clv_interval_high"].format(level=level, cur=cur), clv["total_interval"][1]],
+            [t["clv_interval_low"].format(level=level, cur=cur), _none(bounds[0])],
+            [t["clv_interval_high"].format(level=level, cur=cur), _none(bounds[1])],
             [f"{k['clv_hist']} ({cur})", clv["historical"]],
         ]
         summary += [[f"BG/NBD {p}", _none(bg[p])] for p in ("r", "alpha", "a", "b")]
@@ -775,7 +776,9 @@ def _place_clv(sink: Sink, ctx: Context, res: Results) -> None:
                 strict=True,
             )
         ]
-        for line, low, high in zip(body, tab["clv_low"], tab["clv_high"], strict=True):
+        none = [None] * len(tab)
+        bands = (tab["clv_low"], tab["clv_high"]) if "clv_low" in tab else (none, none)
+        for line, low, high in zip(body, *bands, strict=True):
             line += [_none(low), _none(high)]
         cash = FORMATS["currency"]
         fmts = [None, None, "0", "0.0", "0.0", "0.000", "0.00", cash, cash, cash, cash]
