@@ -13,8 +13,10 @@ one place that decides whether a file may be read at all, and how user text is w
   the cells of one sheet (zip bombs, and tiny sheets with one cell at ``A1`` and one at
   ``XFD1048576``, which would make the reader allocate 17 billion cells). Every limit message names
   the limit and the environment variable that raises it.
-* Importing this module checks that openpyxl parses XML through defusedxml (it does when defusedxml
-  is installed and ``OPENPYXL_DEFUSEDXML`` is not switched off), and fails loudly otherwise.
+* :func:`check_openpyxl_is_defused` checks that openpyxl parses XML through defusedxml (it does when
+  defusedxml is installed and ``OPENPYXL_DEFUSEDXML`` is not switched off), and fails loudly
+  otherwise. Importing :mod:`kpi_xl.workbook`, the part that hands workbooks to openpyxl, runs it;
+  this module itself does not import openpyxl (checking a CSV needs none of it).
 * :func:`set_text` and :func:`excel_text` write user text so that it stays text: a value starting with
   ``=``, ``+``, ``-``, ``@``, tab or carriage return is stored as a string cell (openpyxl data type
   ``"s"``, with Excel's quote prefix so that editing the cell keeps it text) or, for a workbook open in
@@ -118,8 +120,6 @@ def check_openpyxl_is_defused() -> None:
             f"not set OPENPYXL_DEFUSEDXML (it is {os.environ.get('OPENPYXL_DEFUSEDXML', 'not set')!r})."
         )
 
-
-check_openpyxl_is_defused()
 
 
 # --- limits -----------------------------------------------------------------------------------------

@@ -83,3 +83,9 @@ def test_usual_z_values_are_scipys_to_the_bit():
 def test_a_cold_excel_servers_first_nps_imports_no_scipy():
     got = imported_after("from kpi_xl.metrics import nps; nps([10, 9, 3, 8, None, 7.0])")
     assert "scipy" not in got and "kpi_xl.metrics.clv" not in got
+
+
+def test_the_file_checks_import_no_openpyxl():
+    # A CSV is checked without openpyxl; the defusedxml check runs where workbooks go to openpyxl.
+    assert "openpyxl" not in imported_after("import kpi_xl.safety")
+    assert "openpyxl" in imported_after("import kpi_xl.workbook")

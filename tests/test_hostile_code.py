@@ -3,8 +3,8 @@
 * The package holds no code that could run text as code or revive objects from bytes: no eval, exec,
   compile, pickle, marshal, shelve, pandas eval/query, numpy pickles, shell commands, formula
   evaluators (the workbook's formulas are read as the values Excel last calculated).
-* openpyxl parses workbook XML through defusedxml, checked when kpi-xl is imported: without it
-  kpi-xl refuses to start, with a message saying why.
+* openpyxl parses workbook XML through defusedxml, checked when kpi-xl's workbook part is imported:
+  without it kpi-xl refuses to start, with a message saying why.
 * Column names from a file reach DuckDB's SQL only quoted: a header written as SQL stays a name.
 """
 

@@ -8,9 +8,14 @@ the one open in Excel (what the Refresh button runs).
 
 from typing import Any
 
-from .errors import WorkbookError
-from .layout import DEFAULT_TEMPLATE_NAME
-from .refresh import RefreshReport, expected_values, refresh_book, refresh_workbook
+from ..safety import check_openpyxl_is_defused
+
+# Refuse to start before openpyxl (imported below) could parse any workbook XML without defusedxml.
+check_openpyxl_is_defused()
+
+from .errors import WorkbookError  # noqa: E402
+from .layout import DEFAULT_TEMPLATE_NAME  # noqa: E402
+from .refresh import RefreshReport, expected_values, refresh_book, refresh_workbook  # noqa: E402
 
 __all__ = [
     "DEFAULT_TEMPLATE_NAME",
