@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, unescape
@@ -266,8 +267,13 @@ def _frame(
     for key, p in positions.items():
         col = grid[:, p].copy()
         # Blank: empty, missing, or text of spaces only (what Excel shows as an empty cell). The
-        # readers (calamine, xlwings) give plain str, so one type test per cell finds the text.
-        blank = pd.isna(col) | np.array([type(v) is str and not v.strip() for v in col], dtype=bool)
+        # readers (calamine, xlwings) give plain str: one type test per cell finds the text, and
+        # each distinct text is trimmed once.
+        blank = pd.isna(col)
+        text = np.flatnonzero(np.fromiter(map(isinstance, col, repeat(str)), dtype=bool, count=col.size))
+        if text.size:
+            codes, distinct = pd.factorize(col[text])
+            blank[text] |= np.array([not v.strip() for v in distinct], dtype=bool)[codes]
         col[blank] = None
         keep |= ~blank
         cols[key] = col
@@ -437,9 +443,10 @@ def _read_file(path: Path, pkg: Package, lang: str, names: dict[str, str]):
         extra = r1
         while extra < len(g) and filled(extra):
             extra += 1
-        inside = sum(1 for i in range(r0, min(r1, len(g))) if filled(i))
         before = previous.get(names[key])
         where_rows = f"rows {r1 + 1}-{extra}" if extra > r1 + 1 else f"row {extra}"
+        # Rows with data inside the Table, counted only when rows below it make the question arise.
+        inside = sum(1 for i in range(r0, min(r1, len(g))) if filled(i)) if extra > r1 and before else 0
         if extra > r1 and before is not None and inside < before:
             # Fewer rows inside than the last refresh read, and rows right below: the user made the
             # Table smaller on purpose. Their choice stands; the rows below are only named.
