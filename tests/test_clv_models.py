@@ -695,3 +695,18 @@ def test_scalar_and_array_inputs(bg):
     assert isinstance(one, float)
     many = bg.probability_alive([2, 0], [30.43, 0], [38.86, 38.86])
     assert isinstance(many, np.ndarray) and many[0] == pytest.approx(one) and many[1] == 1.0
+
+
+def test_rfm_summary_applies_the_one_id_rule():
+    # 3, "3 " and 3.0 are one customer (the id rule: trimmed, a number and its digits as text
+    # alike), as in every other face; a placeholder amount is named, not called blank.
+    dates = ["2025-01-01", "2025-01-15", "2025-02-01", "2025-01-10", "2025-03-01"]
+    out = rfm_summary([3, "3 ", 3.0, 7, 7], dates, [10, 20, 30, 5, 7], time_unit="day")
+    assert out.index.tolist() == ["3", "7"]
+    assert out.loc["3"].tolist() == [2.0, 31.0, 59.0, 25.0]
+    # Ids given as numbers stay numbers (Excel sends 3.0).
+    assert rfm_summary([3.0, 3, 7.0], dates[:3], [1, 2, 3], time_unit="day").index.tolist() == [3, 7]
+    text = rfm_summary(["0012", "12", "A7"], dates[:3], [1, 2, 3], time_unit="day")
+    assert sorted(text.index.tolist()) == ["0012", "12", "A7"]
+    with pytest.raises(KpiInputError, match=r"'n/a' at position 2 is a placeholder for no value"):
+        rfm_summary([1, 1], dates[:2], [5, "n/a"], time_unit="day")

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._clean import _as_1d, _blank_mask, clean_dates, clean_numbers
+from .._clean import _as_1d, _blank_mask, clean_dates, clean_ids, clean_numbers
 from .._errors import KpiInputError
 from ._inputs import (
     DAYS_PER_UNIT,
@@ -121,7 +121,9 @@ def rfm_summary(
     unit = check_time_unit(time_unit)
     ids = _as_1d(customer_ids, "customer_ids")
     when, date_blank = clean_dates(dates, argument="dates")
-    id_blank = _blank_mask(ids)
+    # The one id rule (trimmed text, 3 and "3 " and 3.0 one customer; placeholders are blanks).
+    id_codes, id_uniques, _, _ = clean_ids(ids, argument="customer_ids")
+    id_blank = id_codes < 0
     sizes = {"customer_ids": ids.size, "dates": when.size}
     if amounts is not None:
         cleaned = clean_numbers(
@@ -149,10 +151,14 @@ def rfm_summary(
         partial = blank & ~all_blank
         if partial.any():
             pos = int(np.flatnonzero(partial)[0])
+            raw = _as_1d({"customer_ids": customer_ids, "dates": dates, "amounts": amounts}[name], name)
+            placeholder = not _blank_mask(raw[pos : pos + 1])[0]
             raise KpiInputError(
                 argument=name,
                 position=pos + 1,
-                reason="is blank but the transaction has other values; every transaction needs a customer, "
+                value=raw[pos] if placeholder else None,
+                reason=("is a placeholder for no value" if placeholder else "is blank")
+                + " but the transaction has other values; every transaction needs a customer, "
                 "a date" + (" and an amount" if amounts is not None else ""),
             )
     keep = ~all_blank
@@ -184,11 +190,16 @@ def rfm_summary(
                 "them out or move observation_end",
             )
 
+    codes = id_codes[keep]
+    id_uniques = _whole_number_ids(id_uniques, ids)
     try:
-        codes, uniques = pd.factorize(ids, sort=True)
+        # Customers in id order where the ids can be ordered (mixed numbers and text cannot:
+        # first-seen order then).
+        rank = np.argsort(np.argsort(id_uniques, kind="stable"), kind="stable")
+        uniques = id_uniques[np.argsort(id_uniques, kind="stable")]
+        codes = rank[codes]
     except TypeError:
-        # Mixed id types (numbers and text) cannot be ordered; keep first-seen order instead.
-        codes, uniques = pd.factorize(ids, sort=False)
+        uniques = id_uniques
     period = period_index(day, unit)
     end_period = int(period_index(np.array([end_day]), unit)[0])
 
@@ -226,3 +237,20 @@ def rfm_summary(
         n_dropped=int(all_blank.sum()),
     )
     return out
+
+
+def _whole_number_ids(uniques: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The id keys as integers when the ids were given as numbers (Excel sends 1001.0, a list
+    may hold 1001) and every key is a whole number; ids given as text stay text (the id rule
+    reads 1001, 1001.0 and "1001" alike, so a column mixing them shows the text "1001")."""
+    if uniques.dtype.kind in "iu" or ids.dtype.kind != "O":
+        return uniques
+    if any(isinstance(v, str) for v in pd.unique(ids)):
+        return uniques
+    try:
+        numbers = [int(k) for k in uniques]
+    except (TypeError, ValueError):
+        return uniques
+    if any(str(n) != k or abs(n) >= 2**63 for n, k in zip(numbers, uniques, strict=True)):
+        return uniques
+    return np.asarray(numbers, dtype=np.int64)
