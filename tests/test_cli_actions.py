@@ -67,7 +67,8 @@ def test_themes_csv_keeps_formula_like_comments_as_text(tmp_path, capsys):
 def test_followup_equals_the_engine_and_lists_unmatched(demo, capsys, tmp_path):
     folder, tables = demo
     survey = tables["responses"].copy()
-    survey.loc[len(survey)] = [pd.Timestamp("2025-12-30"), "NOT-A-CUSTOMER", "SMB", 0, 1, 1, "awful", 1, 1, 1]
+    row = {"date": pd.Timestamp("2025-12-30"), "customer": "NOT-A-CUSTOMER", "segment": "SMB", "nps": 0}
+    survey.loc[len(survey)] = {**dict.fromkeys(survey.columns), **row, "comment": "awful"}
     survey.to_csv(tmp_path / "survey.csv", index=False)
     code, out, _ = run(
         ["followup", tmp_path / "survey.csv", folder / "orders.csv", "--format", "json", "--horizon", "26"],
