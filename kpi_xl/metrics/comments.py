@@ -61,7 +61,9 @@ _NEGATIONS = {
     "de": {"nicht", "kein", "keine", "nein", "nie"},
     "zh-Hant": {"不", "沒", "没", "無", "无"},
 }  # fmt: skip
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+# A word: letters, joined by an apostrophe or a hyphen ("don't", "E-Mails", "follow-up" are one word:
+# split, "E-Mails" would give the theme "e").
+_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _ZH_WORD = re.compile(r"^(?:[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[^\W\d_]+)$")
 _GERMAN_LETTERS = re.compile(r"[äöüßÄÖÜ]")
@@ -134,7 +136,7 @@ def _tokens(text: str, language: str) -> list[tuple[str, str] | None]:
     pos = 0
     for m in _WORD.finditer(text):
         # Punctuation between two words ends a phrase: "slow. Support" is not the phrase "slow support".
-        if pos and re.search(r"[.,;:!?()\[\]\"/|]", text[pos : m.start()]):
+        if pos and re.search(r"[.,;:!?()\[\]\"/|\-–—]", text[pos : m.start()]):
             out.append(None)
         pos = m.end()
         word = m.group().casefold().replace("’", "'")
