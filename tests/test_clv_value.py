@@ -141,6 +141,22 @@ def test_per_segment_fits(cal):
         predict_clv_by_segment(ids, cal["date"], cal["amount"], labels[:5], time_unit="week", horizon=12)
 
 
+def test_per_segment_customers_follow_the_one_id_rule(cal):
+    # The same customers typed as numbers in some rows and as padded text in others (an Excel
+    # range mixing 1001 and "1001 "): one customer each, so the segments count and fit exactly as
+    # with clean ids.
+    ids = cal["customer_id"].to_numpy()
+    labels = np.where(ids % 2 == 0, "even", "odd")
+    mixed = np.where(np.arange(ids.size) % 3 == 0, [f"{i} " for i in ids], ids.astype(object))
+    clean = predict_clv_by_segment(ids, cal["date"], cal["amount"], labels, time_unit="week", horizon=12)
+    messy = predict_clv_by_segment(mixed, cal["date"], cal["amount"], labels, time_unit="week", horizon=12)
+    assert messy.table["customers"].to_dict() == clean.table["customers"].to_dict()
+    assert messy.table["customers"].sum() == len(set(ids))
+    # Text ids sort in another order, so the optimiser sees the customers in another order and
+    # stops within its tolerance: the 8th significant digit may move, not more.
+    np.testing.assert_allclose(messy.table["clv_total"], clean.table["clv_total"], rtol=1e-7)
+
+
 def test_model_and_interval_arguments_are_checked(cal):
     args = (cal["customer_id"], cal["date"], cal["amount"])
     with pytest.raises(KpiInputError, match="model must be one of"):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._clean import _as_1d, clean_dates, require_positive, require_share
+from .._clean import _as_1d, clean_dates, clean_ids, require_positive, require_share
 from .._errors import KpiInputError
 from .._labels import group_labels
 from .._result import SMALL_SAMPLE_N
@@ -208,15 +208,18 @@ def predict_clv_by_segment(
         "interval": interval,
     }
     codes, names = group_labels(labels)
+    # Customers under the one id rule (3 and "3 " are one customer, as in predict_clv); -1 marks
+    # the blank rows predict_clv skips.
+    id_codes = clean_ids(ids, argument="customer_ids")[0]
     # The acquisition segment: the label of each customer's earliest (dated) transaction.
-    order = pd.DataFrame({"id": ids, "when": when, "code": codes}).sort_values("when", kind="stable")
-    first = order.drop_duplicates("id").set_index("id")["code"]
-    customer_code = first.reindex(ids).to_numpy()
+    order = pd.DataFrame({"id": id_codes, "when": when, "code": codes}).sort_values("when", kind="stable")
+    first = order[order["id"] >= 0].drop_duplicates("id").set_index("id")["code"]
+    customer_code = first.reindex(id_codes).to_numpy()
     predictions: dict[str, ClvPrediction] = {}
     rows = []
     for code, name in enumerate(names):
         rows_in = customer_code == code
-        n_customers = int(pd.unique(ids[rows_in]).size)
+        n_customers = int(pd.unique(id_codes[rows_in]).size)
         if n_customers == 0:
             continue
         row: dict[str, Any] = {
