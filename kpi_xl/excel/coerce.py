@@ -290,9 +290,15 @@ class _Cells:
             self.values = values
             #: The numbers among the cells as float64, NaN for every other cell: converted once,
             #: for finding the blank ones (NaN) and for :meth:`read`.
-            plain = values.copy()
-            plain[cls > _INT] = None
-            self.numbers = plain.astype(np.float64)
+            numeric = np.flatnonzero(cls <= _INT)
+            if 2 * numeric.size < n:
+                # Mostly other cells (flags, ids, text): only the numbers are converted.
+                self.numbers = np.full(n, np.nan)
+                self.numbers[numeric] = values[numeric].astype(np.float64)
+            else:
+                plain = values.copy()
+                plain[cls > _INT] = None
+                self.numbers = plain.astype(np.float64)
             self.blank |= (cls == _FLOAT) & np.isnan(self.numbers)
         self.cls = cls
         #: (positions, cells) of the cells read by the rules in :meth:`read`.
