@@ -222,3 +222,17 @@ def test_clv_to_a_table_in_the_database(tmp_path, capsys):
     assert len(written) == len(from_file) == info["summary"]["customers"] == tx["customer_id"].nunique()
     np.testing.assert_allclose(written["clv"], from_file["clv"], rtol=1e-12)
     assert written["clv"].sum() == pytest.approx(info["summary"]["clv_total"])
+
+
+def test_an_id_column_no_metric_reads_is_not_scanned(tmp_path, capsys):
+    # The id check (an id to strip, a placeholder) is a pass over every row: it runs when a metric
+    # reads the column, and the stripped ids still group as the pandas path groups them.
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,customer_id,amount\n1, a,10\n2,a ,20\n3,b,5\n", encoding="utf-8")
+    ds = load_duckdb(path)
+    assert not ds.judged["order_id"].checked and not ds.judged["customer_id"].checked
+    _, total = summary_frames(ds, "customers", ["customer_id"])
+    assert ds.judged["customer_id"].checked and ds.judged["customer_id"].cast == "strip"
+    assert not ds.judged["order_id"].checked
+    assert total["customers"].tolist() == [1, 1] and total["orders"].tolist() == [1, 2]
+    _same_results(_report(capsys, path, "--engine", "pandas"), _report(capsys, path, "--engine", "duckdb"))

@@ -74,6 +74,9 @@ class Judged:
     labels: pd.Series | None = None
     #: Rows holding a rejected value (counted when the problems are listed).
     n_bad: int = 0
+    #: Text ids: whether the check query (an id to strip? a blank?) has run; it runs when a metric
+    #: first reads the column, so an id column no metric reads costs no pass over its rows.
+    checked: bool = True
 
     @property
     def bad_raw(self) -> pd.Series:
@@ -188,7 +191,7 @@ class BackendDataset(Dataset):
         for col in dict.fromkeys(columns):
             i = self.column_index[col]
             raw = t[f"c{i}"]
-            j = self.judged[col]
+            j = self._settled(col)
             name = self.column_name(col)
             out[f"{name}__raw"] = raw
             bad = j.bad_raw
@@ -317,12 +320,24 @@ class BackendDataset(Dataset):
     def _blank_cells(self, role: str) -> tuple[np.ndarray, np.ndarray, dict[Any, int] | None]:
         """Blank and placeholder cells of a role: the first rows (file rows, raw text) and every
         raw spelling's count."""
-        if not self.judged[role].has_blank:
+        if not self._settled(role).has_blank:
             return np.zeros(0, np.int64), np.zeros(0, dtype=object), None
         t = self.table([role])
         name = self.column_name(role)
         cells = t.filter(t[name].isnull() & ~t[f"{name}__bad"])
         return _listed(self, cells, f"{name}__raw")
+
+    def _settled(self, column: str) -> Judged:
+        """The judgement of ``column``, with a text id column's check run first (see :func:`judge`)."""
+        j = self.judged[column]
+        if not j.checked:
+            raw = self.src[f"c{self.column_index[column]}"]
+            # Most id columns hold no id to strip: then the column is its own key.
+            needs = aggregate.id_needs_key(raw, sorted(BLANK_TEXT))
+            got = self.fetch(self.src.aggregate(strip=self.src.count(where=needs), null=raw.isnull().sum()))
+            strip, null = int(got["strip"].iloc[0]), int(got["null"].iloc[0] or 0)
+            j.cast, j.has_blank, j.checked = ("strip" if strip else None), bool(strip or null), True
+        return j
 
     def ids_sorted(self, role: str) -> np.ndarray:
         """The ids of a text id column, sorted (their positions are the codes the engine reads)."""
@@ -391,20 +406,11 @@ def judge(
         dtype = schema[f"c{i}"]
         kind = ROLE_BY_NAME[role].kind
         if kind == "id" and dtype.is_string():
+            # A text id's only rule is "strip spaces, a placeholder is blank", applied in the
+            # backend; whether any id needs it is checked when a metric first reads the column
+            # (BackendDataset._settled): a full pass over the ids, which an unread column skips.
             empty = pd.Series([], dtype=object)
-            raw = ds.src[f"c{i}"]
-            # Most id columns hold no id to strip: then the column is its own key.
-            needs = aggregate.id_needs_key(raw, sorted(BLANK_TEXT))
-            got = ds.fetch(ds.src.aggregate(strip=ds.src.count(where=needs), null=raw.isnull().sum()))
-            strip, null = int(got["strip"].iloc[0]), int(got["null"].iloc[0] or 0)
-            ds.judged[role] = Judged(
-                empty,
-                empty,
-                np.zeros(0, dtype=object),
-                "key",
-                "strip" if strip else None,
-                has_blank=bool(strip or null),
-            )
+            ds.judged[role] = Judged(empty, empty, np.zeros(0, dtype=object), "key", checked=False)
             continue
         casts: tuple[str, ...] = ()
         if dtype.is_string() and kind in _SAME_KINDS:
