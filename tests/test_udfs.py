@@ -232,6 +232,16 @@ def test_number_text_is_read_by_the_rules_and_an_error_quotes_the_cell_as_typed(
     assert udfs.NPS(rows(9.0, "n/a", "ten", 3.0), True) == pytest.approx(0.0)
 
 
+def test_whole_numbers_of_any_size_read_as_python_reads_them_as_floats():
+    # Office.js sends whole numbers as ints; beyond int64 (10**30) and beyond 2**53 they are read
+    # exactly as float() reads them, with number text next to them.
+    cells = [["Amount"], [10**30], [2**53 + 1], [None], [7], ["8"]]
+    values = coerce.read_column(cells, "amounts", "amount")
+    assert values.dtype == np.float64
+    assert np.array_equal(values, [1e30, float(2**53 + 1), np.nan, 7.0, 8.0], equal_nan=True)
+    assert np.array_equal(coerce.read_column([[1], [2**53 + 1]], "a"), [1.0, float(2**53 + 1)])
+
+
 def test_flags_read_as_booleans_yes_no_text_and_numbers_as_the_engine_reads_them():
     cells = [True, False, None, "yes", "Nein", 1, 0.0, True]
     values = coerce.read_column([[v] for v in cells], "refunded_flags", "flag")

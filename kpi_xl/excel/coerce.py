@@ -291,10 +291,16 @@ class _Cells:
             #: The numbers among the cells as float64, NaN for every other cell: converted once,
             #: for finding the blank ones (NaN) and for :meth:`read`.
             numeric = np.flatnonzero(cls <= _INT)
-            if 2 * numeric.size < n:
-                # Mostly other cells (flags, ids, text): only the numbers are converted.
+            whole = not (cls == _FLOAT).any()
+            if whole or 2 * numeric.size < n:
+                # Whole numbers (Office.js sends them as ints) convert fastest through int64, and a
+                # column of mostly flags, ids or text converts only its numbers.
                 self.numbers = np.full(n, np.nan)
-                self.numbers[numeric] = values[numeric].astype(np.float64)
+                cells = values[numeric]
+                try:
+                    self.numbers[numeric] = cells.astype(np.int64 if whole else np.float64)
+                except OverflowError:
+                    self.numbers[numeric] = cells.astype(np.float64)
             else:
                 plain = values.copy()
                 plain[cls > _INT] = None
