@@ -177,8 +177,8 @@ _EN: dict[str, Any] = {
             "Predicted (mean)",
         ],
         "clv_holdout_not_available": "Holdout check not available: {why}",
-        "clv_interval_low": "{level} interval of the total, low ({cur})",
-        "clv_interval_high": "{level} interval of the total, high ({cur})",
+        "clv_interval_low": "Σ {level} interval, low ({cur})",
+        "clv_interval_high": "Σ {level} interval, high ({cur})",
         "clv_interval_note": (
             "Intervals ({level}): parameter uncertainty of both models, 200 draws from the normal "
             "distribution of their estimates (information matrix; Krinsky & Robb 1986), "
@@ -446,8 +446,8 @@ _DE: dict[str, Any] = {
         "clv_holdout_recommended": "Empfohlen: {why}",
         "clv_holdout_by_frequency": ["Wiederkäufe davor", "Kunden", "Tatsächlich (Ø)", "Vorhergesagt (Ø)"],
         "clv_holdout_not_available": "Holdout-Prüfung nicht verfügbar: {why}",
-        "clv_interval_low": "{level}-Intervall der Summe, unten ({cur})",
-        "clv_interval_high": "{level}-Intervall der Summe, oben ({cur})",
+        "clv_interval_low": "Σ {level}-Intervall, unten ({cur})",
+        "clv_interval_high": "Σ {level}-Intervall, oben ({cur})",
         "clv_interval_note": (
             "Intervalle ({level}): Parameterunsicherheit beider Modelle, 200 Ziehungen aus der "
             "Normalverteilung ihrer Schätzer (Informationsmatrix; Krinsky & Robb 1986), "
