@@ -226,7 +226,7 @@ def _file_options() -> argparse.ArgumentParser:
         "--header-row",
         type=int,
         metavar="N",
-        help="sheet row holding the column headers of an Excel file (default: found below any title rows)",
+        help="row (sheet row or CSV line) holding the column headers (default: found below any title rows)",
     )
     g.add_argument("--encoding", help="CSV encoding (default: detected; UTF-8 with or without BOM, cp1252)")
     g.add_argument("--delimiter", type=_delimiter, help="CSV delimiter (default: detected among ; , tab |)")

@@ -323,3 +323,36 @@ def test_the_header_row_can_be_given(tmp_path, capsys):
     assert code == 0 and "+20.0" in out
     code, _, err = _run(capsys, "metric", "nps", str(book), "--header-row", "99")
     assert code == 2 and "header row 99 is outside the sheet" in err
+
+
+# --- title lines above a CSV table (a German cp1252 export with a report title) --------------------
+
+_TITLED_CSV = (
+    "Umsatzbericht Filialen\r\nStand: 01.12.2026\r\n\r\n"
+    "Kunde;Bestelldatum;Betrag;Segment\r\n"
+    "1001;03.01.2026;1.234,56;Bäcker\r\n1002;04.01.2026;99,00;bäcker \r\n"
+    "1001;05.02.2026;k.A.;Bäcker\r\n1003;06.02.2026;45,50;Metzger\r\n"
+    "Summe;;1.379,06;\r\n"
+)
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_a_csv_header_is_found_below_title_lines(tmp_path, capsys, padded):
+    text = _TITLED_CSV
+    if padded:  # Excel's own CSV export pads the title lines with delimiters
+        text = text.replace("Filialen\r\n", "Filialen;;;\r\n").replace("2026\r\n\r\n", "2026;;;\r\n;;;\r\n")
+    path = tmp_path / "umsatz.csv"
+    path.write_bytes(text.encode("cp1252"))
+    table = read_table(path)
+    assert list(table.frame.columns) == ["Kunde", "Bestelldatum", "Betrag", "Segment"]
+    # File lines as an editor shows them: the header is line 4, the first record line 5.
+    assert table.frame.index[0] == 5 and table.delimiter == ";"
+    assert any("line(s) 1, 2 above the table's header (line 4) ignored" in n for n in table.notes)
+    code, out, err = _run(capsys, "metric", "aov", str(path), "--by", "Segment")
+    # Bäcker: (1234.56 + 99) / 2 = 666.78 (k.A. left out, line 7); Metzger 45.50; the Summe line left out.
+    assert code == 0, err
+    assert "666.78" in out and "45.50" in out and "row 7, column 'Betrag': 'k.A.'" in out + err
+    code, out, _ = _run(capsys, "metric", "aov", str(path), "--header-row", "4")
+    assert code == 0 and "459.69" in out  # (1234.56 + 99 + 45.50) / 3 = 459.687
+    code, _, err = _run(capsys, "metric", "aov", str(path), "--engine", "duckdb")
+    assert code == 2 and "header is on line 4" in err and "--engine pandas" in err

@@ -34,6 +34,7 @@ from ._read import (
     SUMMARY_SEARCH_ROWS,
     _check_exists,
     _sample_lines,
+    csv_header_row,
     detect_delimiter,
     detect_encoding,
     file_format,
@@ -182,6 +183,14 @@ def _source(path: Path, options: ReadOptions, folder: str) -> tuple[str, str | N
     if not lines:
         raise KpiInputError(f"{path.name}: the file is empty", argument="file", value=str(path), kind="empty")
     delimiter = options.delimiter or detect_delimiter(lines)
+    header_at, _ = csv_header_row(path, encoding, delimiter, options.header_row)
+    if header_at:
+        raise KpiInputError(
+            f"{path.name}: the table's header is on line {header_at + 1}, under a title; the DuckDB route "
+            "reads files whose first line is the header: read this one with --engine pandas, or delete "
+            "the lines above the header",
+            argument="engine",
+        )
     name = codecs.lookup(encoding).name
     read_path, duck_encoding = path, "utf-8"
     if name == "utf-16":

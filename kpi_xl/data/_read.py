@@ -44,6 +44,7 @@ _DELIMITERS = (";", ",", "\t", "|")
 _SAMPLE_BYTES = 1 << 16
 _CHUNK_BYTES = 1 << 22
 _HEADER_SEARCH_ROWS = 50
+_NUMBER_LIKE = re.compile(r"\s*[-+]?[\d.,\s]*\d[\d.,\s]*$")
 
 
 @dataclass
@@ -273,6 +274,21 @@ def detect_delimiter(lines: list[str]) -> str:
             best = key
     if best is not None:
         return best[2]
+    # The first line splits under no candidate: a single column, or a title line above the table
+    # ("Umsatzbericht"). A title is followed by a header: judge each candidate by the width most
+    # lines share, where the first line that wide is a header (no field a number: "12,5" split at
+    # "," is a German decimal, not two columns).
+    for delim in _DELIMITERS:
+        rows = list(csv.reader(lines, delimiter=delim))
+        widths = [len(r) for r in rows]
+        usual = max(set(widths), key=widths.count)
+        if usual < 2 or any(_NUMBER_LIKE.match(v) for v in rows[widths.index(usual)]):
+            continue
+        key = (widths.count(usual) / len(widths), usual, delim)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    if best is not None:
+        return best[2]
     sample = "\n".join(lines)
     for delim in _DELIMITERS:
         if delim not in sample:
@@ -280,7 +296,42 @@ def detect_delimiter(lines: list[str]) -> str:
     return ","
 
 
-def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> RawTable:
+def csv_header_row(
+    path: Path, encoding: str, delimiter: str, header_row: int | None = None
+) -> tuple[int, list[str]]:
+    """The 0-based line of a CSV's header and a note naming the lines above it: ``header_row``
+    (1-based) when given, else the first line with two or more filled fields, so a title, a
+    "Stand: ..." line or a blank line typed above the table is not taken for the header."""
+    with path.open(encoding=encoding, errors="replace", newline="") as fh:
+        head = [line for _, line in zip(range(_HEADER_SEARCH_ROWS), fh, strict=False)]
+    rows = list(csv.reader(head, delimiter=delimiter))
+    if header_row is not None:
+        if header_row < 1 or header_row > len(rows):
+            raise KpiInputError(
+                f"{path.name}: header row {header_row} is outside the first {len(rows)} lines of the file",
+                argument="header_row",
+                value=header_row,
+            )
+        header_at = header_row - 1
+    else:
+        # Every CSV field is text, so a sheet's test (the first text row as wide as the rows
+        # below) cannot tell a header from data here; a title line is told by its one filled
+        # field ("Umsatzbericht", "Stand: 01.12.2026;;;") above a wider table.
+        filled = [sum(_filled(v) for v in r) for r in rows]
+        wide = [i for i, n in enumerate(filled) if n >= 2]
+        header_at = wide[0] if wide else 0
+    above = [i + 1 for i in range(header_at) if any(_filled(v) for v in rows[i])]
+    notes = (
+        [f"line(s) {', '.join(map(str, above))} above the table's header (line {header_at + 1}) ignored"]
+        if above
+        else []
+    )
+    return header_at, notes
+
+
+def _read_csv(
+    path: Path, encoding: str | None, delimiter: str | None, header_row: int | None = None
+) -> RawTable:
     from ..safety import check_text_file
 
     check_text_file(path)
@@ -295,10 +346,12 @@ def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> RawTab
     delim = delimiter or detect_delimiter(lines)
     if delimiter is not None and len(delimiter) != 1:
         raise KpiInputError(f"the delimiter must be one character, got {delimiter!r}", argument="delimiter")
+    header_at, title_notes = csv_header_row(path, enc, delim, header_row)
     try:
         frame = pd.read_csv(
             path,
             sep=delim,
+            skiprows=header_at,
             encoding=enc,
             dtype=str,
             keep_default_na=False,
@@ -322,10 +375,11 @@ def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> RawTab
         )
     except pd.errors.EmptyDataError:
         raise KpiInputError(f"{path.name}: the file is empty", argument="file", value=str(path), kind="empty")
-    # Row numbers as Excel shows the file: the header is row 1.
-    frame.index = pd.RangeIndex(2, 2 + len(frame), name="row")
+    # Row numbers as Excel shows the file: the header is row 1 unless title lines stand above it.
+    frame.index = pd.RangeIndex(header_at + 2, header_at + 2 + len(frame), name="row")
     frame, empty = _drop_empty_rows(frame)
     frame, notes = trailing_summary(frame)
+    notes = title_notes + notes
     if enc == MIXED_ENCODING:
         notes.append(
             "lines in two encodings (UTF-8 and cp1252, as when two programs wrote the file): each read in "
@@ -672,7 +726,7 @@ def read_table(
     encoding, delimiter:
         Override the CSV detection (see :func:`detect_encoding`, :func:`detect_delimiter`).
     header_row:
-        The sheet row (1-based) holding the column headers of an Excel file; default: found (the
+        The sheet row or CSV line (1-based) holding the column headers; default: found (the
         first row of text as wide as the table, below any title lines).
 
     Raises
@@ -690,7 +744,7 @@ def read_table(
     _check_exists(path)
     fmt = file_format(path)
     if fmt == "csv":
-        return _read_csv(path, encoding, delimiter)
+        return _read_csv(path, encoding, delimiter, header_row)
     if fmt == "xlsx":
         table = _read_xlsx(path, sheet, header_row)
         table.sheet_in_name = sheet_in_name
