@@ -514,8 +514,6 @@ def build_action_sheets(sheets: dict[str, Any], lab: dict[str, Any], style: dict
         ws, _PLAN_HEAD, 1, [k["segment"], k["nps_n"], k["nps"], k["margin_now"], k["needed"], k["additional"]]
     )
     widths(ws, {"A": 18, "B": 12, "C": 10, "D": 10, "E": 12, "F": 13, "G": 22, "H": 8})
-    for key in ("comments", "followup", "advocates", "drivers"):
-        _page_setup(sheets[key])
     # Wrapped two-line headers get the height to show both lines (Excel and LibreOffice keep 15 points).
     for key, row in (("comments", _THEME_HEAD), ("comments", _SENT_TITLE + 1), ("comments", _BY_HEAD),
                      ("followup", _RISK_HEAD), ("followup", _LIST_HEAD), ("advocates", _ADV_HEAD),
@@ -524,15 +522,6 @@ def build_action_sheets(sheets: dict[str, Any], lab: dict[str, Any], style: dict
     # Three lines: "At risk: P(alive) < 50%", the German "Anteil der Kommentare der Gruppe".
     for key, row in (("followup", _RISK_HEAD), ("comments", _THEME_HEAD), ("comments", _BY_HEAD)):
         sheets[key].row_dimensions[row].height = 45
-
-
-def _page_setup(ws: Any) -> None:
-    """Printed landscape, one page wide, as many pages down as the lists need."""
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
 
 
 # --- the dynamic cells --------------------------------------------------------------------------

@@ -310,6 +310,19 @@ def build_workbook(
         sheets, lab, {"title": _TITLE, "note": _NOTE, "h2": _H2, "header": _header_row, "widths": _widths}
     )
     _build_benchmarks(sheets["benchmarks"], lab)
+    for key in (
+        "segments",
+        "trends",
+        "cohorts",
+        "clv",
+        "comments",
+        "followup",
+        "advocates",
+        "drivers",
+        "benchmarks",
+    ):
+        # A report sheet prints one page wide (its tables side by side were cut into strips).
+        _print_one_page_wide(sheets[key])
     _build_chartdata(sheets["chartdata"], lab)
     _build_dashboard(sheets["dashboard"], lab, lang)
     add_dashboard_charts(sheets["dashboard"], sheets["chartdata"], lab)
@@ -329,6 +342,15 @@ def build_workbook(
     place(sink, ctx, res, status)
     wb.active = 0
     return wb, sink.expected
+
+
+def _print_one_page_wide(ws: Any) -> None:
+    """Printed landscape on A4, one page wide, as many pages down as the sheet needs."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
 
 
 def build_template(
@@ -539,10 +561,7 @@ def _build_start(ws: Any, lab: dict[str, Any]) -> None:
         [t[k] for k in ("inv_sheet", "inv_row", "inv_column", "inv_value", "inv_why")],
     )
     _widths(ws, {"A": 22, "B": 20, "C": 18, "D": 16, "E": 70})
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    _print_one_page_wide(ws)
     # Down to the last row the invalid-values list can take, so a printout has the list the how-to
     # points to (pages left empty are not printed).
     ws.print_area = f"A1:E{START.last_row}"
