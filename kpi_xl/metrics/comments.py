@@ -99,6 +99,13 @@ def _stemmer(language: str) -> Any:
 
 
 @functools.cache
+def _stem(language: str) -> Any:
+    """The language's Snowball stem of one word, remembered: comments repeat a few thousand words,
+    and the pure-Python stemmer was most of the time of the themes over 100,000 comments."""
+    return functools.lru_cache(maxsize=1 << 16)(_stemmer(language).stemWord)
+
+
+@functools.cache
 def _jieba() -> Any:
     import jieba
 
@@ -132,7 +139,7 @@ def _tokens(text: str, language: str) -> list[tuple[str, str] | None]:
                 out.append((word, word))
         return out
     stop = _stop_words(language)
-    stem = _stemmer(language).stemWord
+    stem = _stem(language)
     pos = 0
     for m in _WORD.finditer(text):
         # Punctuation between two words ends a phrase: "slow. Support" is not the phrase "slow support".

@@ -280,17 +280,21 @@ class BetaGeoFitter(_Fitter):
         ap, bp, cp = r + x, b + x, a + b + x - 1.0
         z = t / (alpha + age + t)
         with np.errstate(all="ignore"):
+            ap, bp, cp, z = np.broadcast_arrays(ap, bp, cp, z)
             hyp = hyp2f1(ap, bp, cp, z)
+            log_abs = np.log(np.abs(hyp))
+            negative = hyp < 0
             # Where 2F1 overflows, Euler's transformation gives the same value on a safer scale:
-            # 2F1(a, b; c; z) = (1 - z)^(c - a - b) 2F1(c - a, c - b; c; z).
-            euler = hyp2f1(cp - ap, cp - bp, cp, z)
-            direct = np.isfinite(hyp)
-            log_abs = np.where(
-                direct, np.log(np.abs(hyp)), np.log(np.abs(euler)) + (cp - ap - bp) * np.log1p(-z)
-            )
+            # 2F1(a, b; c; z) = (1 - z)^(c - a - b) 2F1(c - a, c - b; c; z) (evaluated there only:
+            # 2F1 is most of the cost of a CLV interval's draws).
+            over = ~np.isfinite(hyp)
+            if over.any():
+                ao, bo, co, zo = ap[over], bp[over], cp[over], z[over]
+                euler = hyp2f1(co - ao, co - bo, co, zo)
+                log_abs[over] = np.log(np.abs(euler)) + (co - ao - bo) * np.log1p(-zo)
+                negative[over] = euler < 0
             # 2F1 is negative where c = a + b + x - 1 < 0 (x = 0 with a + b < 1, a valid fit): the
             # closed form holds there too, only its logarithm does not.
-            negative = np.where(direct, hyp, euler) < 0
             scaled = log_abs + (r + x) * (np.log(alpha + age) - np.log(alpha + age + t))
             head = cp / (a - 1.0) * np.where(negative, 1.0 + np.exp(scaled), -np.expm1(scaled))
         bad = ~np.isfinite(head)
