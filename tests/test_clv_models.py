@@ -570,8 +570,8 @@ def test_time_unit_is_required_everywhere(cdnow):
         predict_clv([1], ["2025-01-01"], None, time_unit="week", horizon=52)
     with pytest.raises(KpiInputError, match="time_unit is required"):
         BetaGeoFitter.from_params(1, 1, 1, 1)
-    with pytest.raises(KpiInputError, match="'year', 'calendar-week' or 'calendar-month', got 'weeks'"):
-        BetaGeoFitter().fit(f, r, T, time_unit="weeks")
+    with pytest.raises(KpiInputError, match="'year', 'calendar-week' or 'calendar-month', got 'fortnight'"):
+        BetaGeoFitter().fit(f, r, T, time_unit="fortnight")
 
 
 def test_bad_transactions_raise_with_position():
@@ -710,3 +710,20 @@ def test_rfm_summary_applies_the_one_id_rule():
     assert sorted(text.index.tolist()) == ["0012", "12", "A7"]
     with pytest.raises(KpiInputError, match=r"'n/a' at position 2 is a placeholder for no value"):
         rfm_summary([1, 1], dates[:2], [5, "n/a"], time_unit="day")
+
+
+def test_time_units_in_the_templates_languages():
+    # A German or Chinese workbook writes the unit in its language: the same fit and prediction.
+    tx = load_cdnow_transactions()
+    part = tx[tx["customer_id"] % 7 == 0]
+    args = (part["customer_id"], part["date"], part["amount"])
+    english = predict_clv(*args, time_unit="month", horizon=12, step="month").customers["clv"]
+    for unit, step in (("Monat", "Monat"), (" Monate ", "monat"), ("月", "月")):
+        other = predict_clv(*args, time_unit=unit, horizon=12, step=step).customers["clv"]
+        np.testing.assert_array_equal(other.to_numpy(), english.to_numpy())
+    weekly = predict_clv(*args, time_unit="week", horizon=52).customers["clv"]
+    for unit in ("Woche", "Wochen", "週", "weeks"):
+        other = predict_clv(*args, time_unit=unit, horizon=52).customers["clv"]
+        np.testing.assert_array_equal(other.to_numpy(), weekly.to_numpy())
+    with pytest.raises(KpiInputError, match="time_unit must be"):
+        predict_clv(*args, time_unit="Stunde", horizon=12)

@@ -12,6 +12,7 @@ from .._errors import KpiInputError
 from ._inputs import (
     DAYS_PER_UNIT,
     UNIT_PLURAL,
+    UNIT_WORDS,
     _distinct_rows,
 )
 from .bgnbd import BetaGeoFitter
@@ -33,6 +34,7 @@ def read_step(value: Any, argument: str = "step", *, locale: str | None = None) 
 
     if isinstance(value, str):
         name = value.strip().lower()
+        name = UNIT_WORDS.get(name, name)
         if name in STEP_NAMES:
             return name
         try:
@@ -70,6 +72,7 @@ def _steps(horizon: Any, step: Any, time_unit: str) -> tuple[int, float]:
     h = require_positive(horizon, "horizon")
     if isinstance(step, str):
         unit = step.strip().lower()
+        unit = UNIT_WORDS.get(unit, unit)
         if unit not in STEP_NAMES:
             raise KpiInputError(
                 f"step must be a number of {UNIT_PLURAL[time_unit]} or 'day', 'week', 'month' or 'year', "

@@ -35,8 +35,25 @@ UNIT_PLURAL: dict[str, str] = {
 
 _UNIT_CHOICES = "'day', 'week', 'month', 'year', 'calendar-week' or 'calendar-month'"
 
+#: The units as the template's languages write them (plurals too), so a German or Chinese
+#: workbook can say =CLV_PREDICT(...; "Woche"; ...) as it says everything else in its language.
+UNIT_WORDS: dict[str, str] = {
+    "days": "day", "weeks": "week", "months": "month", "years": "year",
+    "calendar-weeks": "calendar-week", "calendar-months": "calendar-month",
+    "tag": "day", "tage": "day", "woche": "week", "wochen": "week", "monat": "month",
+    "monate": "month", "jahr": "year", "jahre": "year", "kalenderwoche": "calendar-week",
+    "kalenderwochen": "calendar-week", "kalendermonat": "calendar-month", "kalendermonate": "calendar-month",
+    "日": "day", "天": "day", "週": "week", "周": "week", "月": "month", "年": "year",
+}  # fmt: skip
+
 
 def check_time_unit(time_unit: Any) -> str:
+    """The canonical time unit: one of :data:`DAYS_PER_UNIT`, or its word in English, German or
+    Chinese (:data:`UNIT_WORDS`), case and surrounding spaces ignored.
+
+    >>> check_time_unit("Woche"), check_time_unit(" Months "), check_time_unit("週")
+    ('week', 'month', 'week')
+    """
     if time_unit is None:
         raise KpiInputError(
             f"time_unit is required: say whether recency and T are measured in {_UNIT_CHOICES} "
@@ -44,6 +61,7 @@ def check_time_unit(time_unit: Any) -> str:
             argument="time_unit",
         )
     unit = time_unit.strip().lower().replace("_", "-") if isinstance(time_unit, str) else None
+    unit = UNIT_WORDS.get(unit, unit) if unit is not None else None
     if unit not in DAYS_PER_UNIT:
         raise KpiInputError(
             f"time_unit must be {_UNIT_CHOICES}, got {time_unit!r}",
