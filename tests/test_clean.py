@@ -84,6 +84,21 @@ def test_ids_number_and_text_forms_are_one_customer():
         clean_ids(["a", True])
 
 
+def test_text_ids_by_hand_and_as_any_other_column():
+    # A column of text and missing cells only (the usual id column) takes a shorter path: the same
+    # rule. By hand: "A1", " A1" and "A1\xa0" are one customer (trimmed), "a1" another (ids are
+    # case-sensitive), "n/a", "k. A." and spaces are blanks, as are None and NaN.
+    col = ["A1", " A1", "n/a", "a1", None, "A1\xa0", "  ", "k. A.", float("nan"), "0012", "a1"]
+    codes, uniques, n_blank, n_invalid = clean_ids(col)
+    assert uniques.tolist() == ["A1", "a1", "0012"]
+    assert codes.tolist() == [0, 0, -1, 1, -1, 0, -1, -1, -1, 2, 1]
+    assert (n_blank, n_invalid) == (5, 0)
+    # A number after the column sends it down the value-by-value path: the text rows agree.
+    codes2, uniques2, n_blank2, _ = clean_ids([*col, 7.0])
+    assert codes2[:-1].tolist() == codes.tolist() and uniques2.tolist() == ["A1", "a1", "0012", "7"]
+    assert n_blank2 == n_blank
+
+
 def test_scalar_checks_reject_booleans_and_say_why():
     with pytest.raises(KpiInputError, match="must be a number, got True"):
         require_positive(True, "customers")

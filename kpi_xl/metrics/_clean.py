@@ -722,6 +722,23 @@ def _id_key(v: Any) -> Any:
     return _BAD_ID
 
 
+def _clean_text_ids(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """:func:`clean_ids` of an object column whose values are all text or missing (the usual id
+    column): the same rule decided once per distinct text after one hashing pass over the column
+    (text has no invalid id). The missing cells are set aside first: without them pandas hashes the
+    column as text, 3-4x faster than as objects (500,000 order rows are cleaned several times a
+    refresh)."""
+    present = ~pd.isna(arr)
+    raw_codes, distinct = pd.factorize(arr[present])
+    keys = np.array([v.strip() for v in distinct], dtype=object)
+    skip = np.array([not k or placeholder_key(k) in PLACEHOLDERS for k in keys], dtype=bool)
+    key_codes = np.full(keys.size, -1, dtype=np.int64)
+    key_codes[~skip], uniques = pd.factorize(keys[~skip])
+    codes = np.full(arr.shape, -1, dtype=np.int64)
+    codes[present] = key_codes[raw_codes]
+    return codes, np.asarray(uniques, dtype=object), int((codes < 0).sum()), 0
+
+
 def clean_ids(
     values: Any, *, argument: str = "customer_ids", on_invalid: OnInvalid = "raise"
 ) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -731,6 +748,8 @@ def clean_ids(
     """
     check_on_invalid(on_invalid)
     arr = _as_1d(values, argument)
+    if arr.dtype.kind == "O" and arr.size and _kind(arr) == "string":
+        return _clean_text_ids(arr)
     blank = _blank_mask(arr)
     blank |= _placeholder_mask(arr)
     if arr.dtype.kind in "iu":
