@@ -242,3 +242,36 @@ def test_schedule_of_purchase_patterns_counts_each_customer(cal):
     assert pat.total()["clv"] == pytest.approx(per.customers["clv"].sum(), rel=1e-7)
     with pytest.raises(KpiInputError, match="one row per purchase pattern"):
         pat.schedule(7)
+
+
+@pytest.mark.parametrize("model", ["bg/nbd", "mbg/nbd"])
+@pytest.mark.parametrize("held", [True, False])
+def test_interval_draws_per_pattern_equal_the_draws_per_customer(cal, model, held, monkeypatch):
+    # The interval evaluates each parameter draw once per distinct history; here every draw is
+    # evaluated customer by customer (the models' own discounted sum per customer), with the same
+    # seed and draws, and the per-customer and total quantiles taken by hand. Without held
+    # patterns (a log with too many distinct histories) blocks of 500 customers are evaluated.
+    from kpi_xl.metrics.clv import predict as predict_module
+
+    if not held:
+        monkeypatch.setattr(predict_module, "_HELD", 0)
+        monkeypatch.setattr(predict_module, "_BLOCK", 500)
+    settings = dict(time_unit="week", horizon=26, step=13, discount_rate=0.02, observation_end=CAL_END)
+    out = predict_clv(cal["customer_id"], cal["date"], cal["amount"], interval=0.9, model=model, **settings)
+    c = out.customers
+    x, r, T, m = (c[k].to_numpy() for k in ("frequency", "recency", "T", "monetary_value"))
+    rng = np.random.default_rng(20260101)
+    pm = predict_module._draw_models(out.purchase_model, 200, rng)
+    sm = predict_module._draw_models(out.spend_model, 200, rng)
+    clv = np.array(
+        [
+            np.asarray(g.conditional_expected_average_profit(x, m))
+            * _discounted_purchases(b, x, r, T, 2, 13.0, 0.02)
+            for b, g in zip(pm, sm)
+            if g.params_["q"] > 1
+        ]
+    )
+    low, high = np.quantile(clv, [0.05, 0.95], axis=0)
+    np.testing.assert_allclose(c["clv_low"], low, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(c["clv_high"], high, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(out.total_interval, np.quantile(clv.sum(axis=1), [0.05, 0.95]), rtol=1e-12)

@@ -140,3 +140,45 @@ def _discounted_purchases(
     for k, step in enumerate(_step_purchases(model, x, tx, age, n_steps, step_len), start=1):
         total += step / (1.0 + discount_rate) ** k
     return total
+
+
+class _DrawPurchases:
+    """:func:`_discounted_purchases` for many parameter draws of one model (a CLV interval's
+    draws), each draw evaluated once per distinct history of all the customers, not once per
+    customer: the same sum, reordered. BG/NBD's head of equation (10) depends on (frequency, T)
+    only and its denominator, the same at every step, is applied per customer afterwards
+    (``sum_k (h_k - h_(k-1)) s / (1 + d)^k = s sum_k (h_k - h_(k-1)) / (1 + d)^k``); the other
+    models are evaluated on distinct (frequency, recency, T) rows."""
+
+    def __init__(
+        self, model: Any, x: np.ndarray, tx: np.ndarray, age: np.ndarray, n_steps: int, step_len: float,
+        discount_rate: float,
+    ) -> None:  # fmt: skip
+        self.head_only = isinstance(model, BetaGeoFitter)
+        self.patterns, self.inverse = _distinct_rows(x, age) if self.head_only else _distinct_rows(x, tx, age)
+        self.n_steps, self.step_len, self.discount_rate = n_steps, step_len, discount_rate
+        self.n_patterns = int(self.patterns[0].size)
+
+    def per_pattern(self, model: Any) -> np.ndarray:
+        """This draw's discounted purchases per distinct history (before BG/NBD's denominator)."""
+        total = np.zeros(self.n_patterns)
+        previous = np.zeros(self.n_patterns)
+        for k in range(1, self.n_steps + 1):
+            t = k * self.step_len
+            if self.head_only:
+                current = model._purchases_head(t, *self.patterns)
+            else:
+                current = np.asarray(model.conditional_expected_purchases(t, *self.patterns), dtype=float)
+            total += (current - previous) / (1.0 + self.discount_rate) ** k
+            previous = current
+        return total
+
+    def per_customer(
+        self, model: Any, values: np.ndarray, x: np.ndarray, tx: np.ndarray, age: np.ndarray, rows: slice
+    ) -> np.ndarray:
+        """A draw's discounted purchases of the customers ``rows`` (of those it was built on), from
+        its :meth:`per_pattern` ``values``; ``x``, ``tx``, ``age`` are those customers'."""
+        out = values[self.inverse[rows]]
+        if self.head_only:
+            out = out / (1.0 + model._odds_dropped(x, tx, age))
+        return out

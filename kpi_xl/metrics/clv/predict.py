@@ -11,7 +11,7 @@ import pandas as pd
 
 from .._clean import require_positive, require_share
 from .._errors import KpiInputError
-from ._discount import _discounted_purchases, _step_purchases, _steps
+from ._discount import _discounted_purchases, _DrawPurchases, _step_purchases, _steps
 from ._inputs import (
     check_time_unit,
 )
@@ -694,6 +694,8 @@ _N_DRAWS = 200
 # Customers per block of the draws x customers matrix: bounds memory (200 x 20,000 floats) for
 # any number of customers.
 _BLOCK = 20_000
+# Per-pattern purchases of all the draws are held at once up to as many floats as two blocks.
+_HELD = 2 * _N_DRAWS * _BLOCK
 
 
 def _draw_models(fitter: Any, n: int, rng: np.random.Generator) -> list[Any]:
@@ -775,31 +777,46 @@ def _interval_blocks(
 ) -> np.ndarray | int:
     """Fill ``low`` and ``high`` per customer and return the total CLV of each usable draw; or the
     number of a draw whose prediction cannot be computed for a later block of customers. Draws that
-    fail on the first block are removed from ``usable`` here."""
+    fail on the first block are removed from ``usable`` here. Each draw's purchases are evaluated
+    once per distinct history (:class:`_DrawPurchases`), its spend once per block of customers."""
     totals = np.zeros(len(usable))
     failed: list[int] = []
-    for start in range(0, x.size, _BLOCK):
-        part = slice(start, start + _BLOCK)
-        block = np.empty((len(usable), x[part].size))
+    everyone = _DrawPurchases(pm[usable[0]], x, tx, age, n_steps, step_len, discount_rate)
+    # Each draw is evaluated once per distinct history, held for all customers (draws x patterns);
+    # with more distinct histories than that memory allows, once per block of customers.
+    if everyone.n_patterns * len(usable) <= _HELD:
+        spans = [slice(0, x.size)]
+    else:
+        spans = [slice(start, start + _BLOCK) for start in range(0, x.size, _BLOCK)]
+    for span in spans:
+        draws = (
+            everyone
+            if len(spans) == 1
+            else _DrawPurchases(pm[usable[0]], x[span], tx[span], age[span], n_steps, step_len, discount_rate)
+        )
+        held: list[np.ndarray] = []
         for row, i in enumerate(usable):
-            value = np.asarray(sm[i].conditional_expected_average_profit(x[part], m[part]), dtype=float)
             try:
-                purchases = _discounted_purchases(
-                    pm[i], x[part], tx[part], age[part], n_steps, step_len, discount_rate
-                )
+                held.append(draws.per_pattern(pm[i]))
             except KpiInputError:
-                if start > 0:
+                if span.start > 0:
                     # Used for the customers of earlier blocks already: those must be redone without it.
                     return i
                 failed.append(row)
-                continue
-            block[row] = value * margin * purchases
         if failed:
             for row in reversed(failed):
                 del usable[row]
-            block = np.delete(block, failed, axis=0)
             totals = totals[: len(usable)]
             failed = []
-        low[part], high[part] = np.quantile(block, qs, axis=0)
-        totals += block.sum(axis=1)
+        span_end = min(span.stop, x.size)
+        for start in range(span.start, span_end, _BLOCK):
+            part = slice(start, min(start + _BLOCK, span_end))
+            rows = slice(part.start - span.start, part.stop - span.start)
+            block = np.empty((len(usable), part.stop - part.start))
+            for row, i in enumerate(usable):
+                value = np.asarray(sm[i].conditional_expected_average_profit(x[part], m[part]), dtype=float)
+                purchases = draws.per_customer(pm[i], held[row], x[part], tx[part], age[part], rows)
+                block[row] = value * margin * purchases
+            low[part], high[part] = np.quantile(block, qs, axis=0)
+            totals += block.sum(axis=1)
     return totals
