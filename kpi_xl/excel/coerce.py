@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import sys
 from collections.abc import Mapping
 from itertools import repeat
 from typing import Any
@@ -226,21 +227,126 @@ _COM_CODES = np.array(sorted(COM_ERRORS), dtype=np.float64)
 _ADDRESSES = bool(np.frombuffer(np.array([str], dtype=object).tobytes(), dtype=np.uintp)[0] == id(str))
 
 
+class _Pointers:
+    """An object array's memory seen as integers through numpy's array interface: no copy (a copy
+    of a million pointers is 8 MB of fresh pages to fault in); it keeps the object array alive."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+        face = values.__array_interface__
+        self.__array_interface__ = {
+            "version": 3,
+            "shape": values.shape,
+            "strides": values.strides,
+            "typestr": np.dtype(np.uintp).str,
+            "data": (face["data"][0], True),
+        }
+
+
 def _addresses(values: np.ndarray) -> np.ndarray:
-    """The address (``id``) of each object of an object array, as integers (see ``_ADDRESSES``)."""
-    return np.frombuffer(values.tobytes(), dtype=np.uintp)
+    """The address (``id``) of each object of an object array, as integers (see ``_ADDRESSES``); a
+    read-only view."""
+    return np.asarray(_Pointers(values))
 
 
-def _classes(flat: list[Any]) -> np.ndarray:
-    """The type class of each cell (``_FLOAT`` ... ``_OTHER``) as int8, in one pass over the cells."""
+def _small_ints() -> tuple[int, int, int] | None:
+    """(address of -5, span to the address of 256, log2 of the step) of the one object CPython keeps
+    for each int from -5 to 256, when they lie in one array (checked for each of them) at a
+    power-of-two step too short for anything else to lie between them; else None."""
+    if not _ADDRESSES:
+        return None
+    first, step = id(-5), id(-4) - id(-5)
+    if not 0 < step < 2 * sys.getsizeof(1) or step & (step - 1):
+        return None
+    if any(id(i) != first + (i + 5) * step for i in range(-5, 257)):
+        return None
+    return first, 261 * step, step.bit_length() - 1
+
+
+# Office.js sends whole numbers as ints, and a score column holds only ints that CPython keeps one
+# object for: an int object whose address lies in their array is one of them, and its value is where
+# it lies. A column of scores is then converted by integer operations on the addresses, not by a
+# look at each cell.
+_SMALL_INTS = _small_ints()
+
+
+# Objects CPython keeps one of, so that a cell holding one is told by its own address, not its type:
+# a whole column of "" (Excel desktop's empty cells), None (Excel on the web's), TRUE and FALSE.
+_SINGLE: tuple[tuple[Any, int], ...] = ((None, _BLANK), ("", _TEXT), (True, _BOOL), (False, _BOOL))
+
+
+def _classes(flat: list[Any], values: np.ndarray | None = None) -> np.ndarray:
+    """The type class of each cell (``_FLOAT`` ... ``_OTHER``) as int8; ``values`` is ``flat`` as
+    an object array when the caller has it. Cells holding an object CPython keeps one of (blanks,
+    booleans, ``""``, the ints of a score column) are told by their address; the types of the
+    others are looked at in one pass."""
     n = len(flat)
     if not _ADDRESSES:
         return np.fromiter(map(_CLASS.get, map(type, flat), repeat(_OTHER)), dtype=np.int8, count=n)
-    addresses = _addresses(np.fromiter(map(type, flat), dtype=object, count=n))
+    if values is None:
+        values = np.fromiter(flat, dtype=object, count=n)
+    addresses = _addresses(values)
     cls = np.full(n, _OTHER, dtype=np.int8)
+    if _SMALL_INTS is not None:
+        first, span, _ = _SMALL_INTS
+        cls[addresses - np.uintp(first) <= span] = _INT
+    for obj, c in _SINGLE:
+        cls[addresses == id(obj)] = c
+    rest = np.flatnonzero(cls == _OTHER)
+    if not rest.size:
+        return cls
+    # The other cells' types, by the addresses of the types (one integer comparison per class).
+    most = 2 * rest.size > n
+    cells = flat if most else values[rest]
+    types = _addresses(np.fromiter(map(type, cells), dtype=object, count=len(cells)))
+    found = np.full(types.size, _OTHER, dtype=np.int8)
     for t, c in _CLASS.items():
-        cls[addresses == id(t)] = c
+        found[types == id(t)] = c
+    if most:
+        cls[rest] = found[rest]
+    else:
+        cls[rest] = found
     return cls
+
+
+def _numbers(values: np.ndarray, cls: np.ndarray) -> np.ndarray:
+    """The int and float cells of an object array as float64, NaN for every other cell (blanks,
+    text, booleans: a flag is never taken for 1.0 here)."""
+    numeric = cls <= _INT
+    ints = cls == _INT
+    if _SMALL_INTS is not None and ints.any():
+        first, span, shift = _SMALL_INTS
+        offset = _addresses(values) - np.uintp(first)  # below the array: wraps to beyond the span
+        small = offset <= span
+        small &= ints
+        np.right_shift(offset, shift, out=offset)
+        numbers = offset.view(np.int64).astype(np.float64)
+        numbers -= 5
+        np.copyto(numbers, np.nan, where=~small)
+        numeric &= ~small
+    else:
+        numbers = np.full(values.size, np.nan)
+    rest = np.flatnonzero(numeric)
+    if 2 * rest.size > values.size:
+        # Mostly floats (amounts, dates): numpy converts the whole array, the other cells set to
+        # None (NaN) meanwhile, so that no text is read as a number and no flag as 1.0.
+        other = np.flatnonzero(cls > _INT)
+        kept = values[other]
+        values[other] = None
+        try:
+            numbers = values.astype(np.float64)
+        finally:
+            values[other] = kept
+    elif rest.size:
+        # A few numbers among text or ints CPython has no single object for: only they are
+        # converted, whole ones fastest through int64.
+        cells = values[rest]
+        whole = not (cls[rest] == _FLOAT).any()
+        try:
+            numbers[rest] = cells.astype(np.int64 if whole else np.float64)
+        except OverflowError:
+            numbers[rest] = cells.astype(np.float64)
+    return numbers
 
 
 class _Cells:
@@ -250,8 +356,9 @@ class _Cells:
         flat, self.rows, self.width = _flatten(value, argument, stop)
         self.argument = argument
         n = len(flat)
-        cls = _classes(flat)
         values = np.fromiter(flat, dtype=object, count=n)
+        cls = _classes(flat, values)
+        del flat
         if not office_js:
             # Classic Excel sends an error cell as an integer code: those ints are looked at below.
             ints = np.flatnonzero(cls == _INT)
@@ -282,29 +389,15 @@ class _Cells:
             self.error[text] = np.array([t in EXCEL_ERRORS for t in self.texts], dtype=bool)[codes]
             self.text_code[text] = codes
         self.blank = cls == _BLANK
+        #: The numbers among the cells as float64, NaN for every other cell: converted once, for
+        #: finding the blank ones (NaN) and for :meth:`read`.
+        self.numbers = _numbers(values, cls)
         if not (cls >= _TEXT).any():
-            # Only numbers and blanks (the usual case): a float array, None -> NaN.
-            self.values = self.numbers = values.astype(np.float64)
-            self.blank = np.isnan(self.values)
+            # Only numbers and blanks (the usual case): the float array is the column.
+            self.values = self.numbers
+            self.blank = np.isnan(self.numbers)
         else:
             self.values = values
-            #: The numbers among the cells as float64, NaN for every other cell: converted once,
-            #: for finding the blank ones (NaN) and for :meth:`read`.
-            numeric = np.flatnonzero(cls <= _INT)
-            whole = not (cls == _FLOAT).any()
-            if whole or 2 * numeric.size < n:
-                # Whole numbers (Office.js sends them as ints) convert fastest through int64, and a
-                # column of mostly flags, ids or text converts only its numbers.
-                self.numbers = np.full(n, np.nan)
-                cells = values[numeric]
-                try:
-                    self.numbers[numeric] = cells.astype(np.int64 if whole else np.float64)
-                except OverflowError:
-                    self.numbers[numeric] = cells.astype(np.float64)
-            else:
-                plain = values.copy()
-                plain[cls > _INT] = None
-                self.numbers = plain.astype(np.float64)
             self.blank |= (cls == _FLOAT) & np.isnan(self.numbers)
         self.cls = cls
         #: (positions, cells) of the cells read by the rules in :meth:`read`.

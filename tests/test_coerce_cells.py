@@ -1,0 +1,58 @@
+"""How a range's cells are told apart and converted: the shortcuts that look at an object's address
+instead of its type or value (blanks, booleans, "", the ints CPython keeps one object for) give what
+looking at each cell gives, and a cell is never converted to a number outside the engine's rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kpi_xl import udfs
+from kpi_xl.excel import coerce
+
+# Ints on both sides of the range CPython keeps one object for (-5 to 256), made at run time so that
+# the ones outside it are separate objects; floats, booleans, blanks, text.
+CELLS = [int("-6"), -5, 0, 7, 256, int("257"), 10**20, 2.5, -0.0, None, "", " ", True, False, "12", "x"]
+CLASSES = [1] * 7 + [0, 0, 2, 3, 3, 4, 4, 3, 3]
+
+
+def test_classes_by_address_are_the_classes_by_type(monkeypatch):
+    assert coerce._classes(CELLS).tolist() == CLASSES
+    # With the address shortcuts off, every cell's type is looked up: the same classes.
+    monkeypatch.setattr(coerce, "_ADDRESSES", False)
+    assert coerce._classes(CELLS).tolist() == CLASSES
+
+
+@pytest.mark.parametrize("cells", [CELLS, CELLS[:7] * 3 + [1.5], [1.5, 2.25, 3, "y", None] * 3])
+def test_numbers_are_the_numeric_cells_only(cells):
+    # Mostly small ints, mostly floats, a mix: each number cell is its value; text, booleans and
+    # blanks are NaN (a flag is no 1.0, "12" is not read here: the rules read text).
+    values = np.array(cells, dtype=object)
+    got = coerce._numbers(values, coerce._classes(cells))
+    want = [
+        float(v) if type(v) in (int, float) else np.nan  # noqa: E721 (bool is no number here)
+        for v in cells
+    ]
+    assert np.array_equal(got, want, equal_nan=True)
+    assert values.tolist() == cells  # the cells are left as they came
+
+
+def test_score_column_of_small_and_other_ints_reads_every_value():
+    # A score column with text and ints: the values reach the engine as the numbers typed; an int
+    # off the scale is named by the engine, quoted as typed.
+    col = [["Score"], [10], ["9"], [""], [0], [int("7")], [None], [6]]
+    got = coerce.read_column(col, "scores", "score", office_js=True)
+    assert np.array_equal(got, [10, 9, np.nan, 0, 7, np.nan, 6], equal_nan=True)
+    assert udfs.NPS(col) == 0.0  # promoters 10, 9; detractors 0, 6; of 5
+    assert udfs.NPS([[9], [int("300")], [True]]).startswith("#VALUE! scores: value 300 in row 2")
+
+
+def test_text_among_floats_is_handed_to_the_engine_as_typed():
+    # A column of floats with one word: the cells the engine judges are the cells as typed.
+    col = [[12.5], [3.0], ["abc"], [7.25]]
+    values = coerce.read_column(col, "amounts", "amount", office_js=True)
+    assert values.dtype == object and values.tolist() == [12.5, 3.0, "abc", 7.25]
+    assert udfs.AOV(col).startswith("#VALUE! amounts: value 'abc' in row 3")
+    # A TRUE among amounts stays TRUE for the engine to name, not 1.0.
+    values = coerce.read_column([[1.5], [True], [2.5]], "amounts", "amount", office_js=True)
+    assert values.dtype == object and values[1] is True
