@@ -83,3 +83,16 @@ def test_blanks_among_the_scores_as_the_general_path_counts_them():
         x[300_000] = 10.5
         nps(x)
     assert err.value.position == 300_001
+
+
+def test_blanks_on_a_scale_that_does_not_start_at_zero():
+    # The blanks' bytes are set to the bottom of the scale (1 here, a detractor) and taken off again.
+    rng = np.random.default_rng(5)
+    x = rng.integers(1, 6, 300_000).astype(np.float64)
+    x[rng.random(x.size) < 0.1] = np.nan
+    kept = x[~np.isnan(x)]
+    counts = _nps_counts_of_clean_floats(x, np.arange(1.0, 6.0), 5, 3)
+    assert counts == (int((kept == 5).sum()), int((kept <= 3).sum()), kept.size, x.size - kept.size)
+    assert nps(x, scale=(1, 5), promoter_min=5, detractor_max=3) == nps(
+        x.astype(object), scale=(1, 5), promoter_min=5, detractor_max=3
+    )
