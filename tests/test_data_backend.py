@@ -224,6 +224,65 @@ def test_clv_to_a_table_in_the_database(tmp_path, capsys):
     assert written["clv"].sum() == pytest.approx(info["summary"]["clv_total"])
 
 
+def _ids_file(folder, ids, fmt):
+    """An order file with these customer ids (text) and amounts 1, 2, ..."""
+    frame = pd.DataFrame({"customer_id": ids, "amount": [float(i + 1) for i in range(len(ids))]})
+    path = folder / f"orders.{fmt}"
+    if fmt == "parquet":
+        frame.to_parquet(path)
+    else:
+        path.write_text(
+            "customer_id,amount\n" + "".join(f'"{c}",{a:g}\n' for c, a in zip(ids, frame.amount)),
+            encoding="utf-8",
+        )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("fmt", "ids", "strip", "blank"),
+    [
+        # Clean ids: the per-customer counts grouped by the raw ids are the answer (one query).
+        ("csv", ["C1", "C2", "C1", "C3"], False, False),
+        ("parquet", ["C1", "C2", "C1", "C3"], False, False),
+        # A blank cell in a CSV is NULL: its own group, listed as blank, no id to strip.
+        ("csv", ["C1", "", "C1", "C2"], False, True),
+        # In Parquet an empty string is text: the one id rule makes it blank (counted again).
+        ("parquet", ["C1", "", "C1", "C2"], True, True),
+        # Ids to strip and a placeholder: counted again by the stripped id.
+        ("csv", [" C1", "C1", "n/a", "C2\u00a0", "C2", "k.A."], True, True),
+        ("parquet", [" C1", "C1", "n/a", "C2\u3000", "C2", "K.A."], True, True),
+    ],
+)
+def test_ids_are_checked_on_the_ids_the_customers_were_grouped_by(tmp_path, capsys, fmt, ids, strip, blank):
+    # The id check (an id to strip? a placeholder?) runs on the distinct raw ids the per-customer
+    # query grouped, not on every row; only when one needs the id rule are the rows counted again
+    # by the stripped id. Either way the report, and the blank ids it lists, are the pandas path's.
+    from kpi_xl.data._catalog import RunOptions, run_metric, specs_for
+
+    path = _ids_file(tmp_path, ids, fmt)
+    ds = load_duckdb(path)
+    specs, _ = specs_for(ds, RunOptions())
+    assert ds.customer_plan == ((("customer_id",), ("customer_id", "amount")), False)
+    assert not ds.judged["customer_id"].checked
+    for spec in specs:
+        run_metric(ds, spec, RunOptions())
+    j = ds.judged["customer_id"]
+    assert j.checked and (j.cast == "strip") is strip and j.has_blank is blank
+    # One per-customer table, or two when the ids had to be counted again.
+    assert ds._kept == (2 if strip else 1)
+    argv = ["report", str(path), "--format", "json", "--engine"]
+    outs = []
+    for engine in ("pandas", "duckdb"):
+        assert cli.main([*argv, engine]) == 0
+        outs.append(json.loads(capsys.readouterr().out))
+    by_pandas, by_duckdb = outs
+    _same_results(
+        {r["metric"]: r for r in by_pandas["results"]}, {r["metric"]: r for r in by_duckdb["results"]}
+    )
+    assert by_pandas["blank"] == by_duckdb["blank"]
+    assert by_duckdb["blank"]["total"] == sum(c.strip().lower() in ("", "n/a", "k.a.") for c in ids)
+
+
 def test_an_id_column_no_metric_reads_is_not_scanned(tmp_path, capsys):
     # The id check (an id to strip, a placeholder) is a pass over every row: it runs when a metric
     # reads the column, and the stripped ids still group as the pandas path groups them.

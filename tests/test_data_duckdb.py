@@ -407,6 +407,40 @@ def test_clv_summary_from_duckdb_is_rfm_summary(tmp_path):
             assert patterns["weight"].sum() == len(expected) > len(patterns)
 
 
+@pytest.mark.parametrize("messy", [False, True])
+def test_clv_ids_are_checked_on_the_customers_summarised(tmp_path, messy):
+    # The id check runs on the distinct raw ids the RFM summary grouped, not on every row; ids to
+    # strip or placeholders (messy) make the summary be counted again by the stripped id. Either
+    # way it is the engine's rfm_summary on the pandas path's log, and the blank ids are listed.
+    from kpi_xl.data.backend import customer_predictions, rfm_backend
+    from kpi_xl.metrics import rfm_summary
+
+    path = _orders_with_same_day_repeats(tmp_path)
+    if messy:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        ids = frame["customer_id"].to_numpy(dtype=object)
+        ids[::7] = [f" {c}\u00a0" for c in ids[::7]]
+        ids[3::50] = "n/a"
+        frame["customer_id"] = ids
+        frame.to_csv(path, index=False)
+    ds = load_duckdb(path, ["customer_id", "date", "amount"])
+    summary = rfm_backend(ds, time_unit="week")
+    j = ds.judged["customer_id"]
+    assert j.checked and (j.cast == "strip") is messy and j.has_blank is messy
+    assert ds._kept == (2 if messy else 1)
+    got = customer_predictions(ds, summary.per_customer)
+    pandas_ds = load_dataset(path, ["customer_id", "date", "amount"])
+    log = pandas_ds.rows_for(["customer_id", "date", "amount"])
+    log = log[log["customer_id"].notna()]
+    expected = with_customer_ids(
+        pandas_ds, rfm_summary(log["customer_id"], log["date"], log["amount"], time_unit="week")
+    )
+    pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
+    assert not any(" " in c or c == "n/a" for c in got.index)
+    blanks = ds.problems.summary(blanks=True)
+    assert bool(blanks) is messy
+
+
 @pytest.mark.parametrize(
     ("lines", "extra", "message"),
     [

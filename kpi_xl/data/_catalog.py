@@ -130,6 +130,7 @@ def specs_for(
         flag = _missing_option(spec, options)
         if flag:
             raise KpiInputError(f"{key} needs --{flag}", argument=flag.replace("-", "_"))
+        _plan_customers(dataset, [spec])
         return [spec], notes
     scored = present & {"nps_score", "csat_score", "ces_score"}
     out: list[catalog.Metric] = []
@@ -150,7 +151,19 @@ def specs_for(
             continue
         out.append(s)
         names_done.add(s.name)
+    _plan_customers(dataset, out)
     return out, notes
+
+
+def _plan_customers(dataset: Dataset, specs: list[catalog.Metric]) -> None:
+    """Tell a backend dataset which per-customer role sets the metrics to run read (and whether
+    one counts purchase days), so that its one per-customer query computes exactly those."""
+    from .backend import BackendDataset
+
+    if isinstance(dataset, BackendDataset):
+        read = [s for s in specs if s.summary == "customers"]
+        sets = tuple(dict.fromkeys(s.roles for s in read))
+        dataset.customer_plan = (sets, any(s.options.get("count") == "days" for s in read))
 
 
 @dataclass
@@ -255,7 +268,6 @@ def run_metric(dataset: Dataset, spec: catalog.Metric, options: RunOptions) -> R
     opts = _engine_options(spec, options, dataset)
     cols = {r: dataset.columns[r] for r in spec.roles}
     skipped = dataset.skipped(spec.roles)
-    dataset.note_blanks(spec.blank_dropped)
     try:
         if _summarised(dataset, spec):
             from .backend import summary_frames
@@ -263,10 +275,13 @@ def run_metric(dataset: Dataset, spec: catalog.Metric, options: RunOptions) -> R
             # Distinct order days are counted only for a metric that reads them (the costliest part).
             days = opts.get("count") == "days"
             _, total = summary_frames(dataset, spec.summary, spec.roles, days=days)
+            # Blanks listed after the summary: a text id column is checked on the ids it grouped.
+            dataset.note_blanks(spec.blank_dropped)
             # The summary holds no row-level data: an engine error has no position to map.
             frame = pd.DataFrame()
             result = spec.from_summary(*(total[c] for c in catalog.SUMMARY_COLUMNS[spec.summary]), **opts)
         else:
+            dataset.note_blanks(spec.blank_dropped)
             frame = dataset.rows_for(spec.roles)
             result = spec.function(*(frame[r].to_numpy() for r in spec.roles), **opts)
     except KpiInputError as exc:
@@ -305,12 +320,13 @@ def run_segments(
             )
     opts = _engine_options(spec, options, dataset)
     min_n = opts.pop("min_n", options.min_n)
-    dataset.note_blanks(spec.blank_dropped)
     carried = [c for c in (date_role, by) if c and c not in spec.roles]
     try:
         if _summarised(dataset, spec):
             table = _summary_table(dataset, spec, by, date_role, min_n, opts)
+            dataset.note_blanks(spec.blank_dropped)
         else:
+            dataset.note_blanks(spec.blank_dropped)
             frame = dataset.rows_for(spec.roles, carried, marked=True)
             table = segments.segment_table(
                 frame,

@@ -51,6 +51,9 @@ DuckDataset = BackendDataset
 
 _CHUNK = 1 << 22
 
+#: The table a CSV is read into (``src`` is a view over it with the record numbers).
+_ROWS = "src_rows"
+
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
@@ -272,13 +275,16 @@ def load_duckdb(
         ds.column_index[role] = index_of[header]
     for h in extra:
         ds.column_index[h] = index_of[find_header(headers, h, path.name)]
-    picked = "".join(f", {_ident(h)} AS c{i}" for i, h in enumerate(wanted))
-    row = "file_row_number + 1" if fmt == "parquet" else "row_number() OVER ()"
+    picked = ", ".join(f"{_ident(h)} AS c{i}" for i, h in enumerate(wanted)) or "NULL AS _none"
     # A CSV is read once, as text, into a table; a Parquet file is typed and columnar, and
     # DuckDB reads only the columns and row groups a query needs: a view over it costs no copy
     # of the rows (time and memory), each query scans what it reads.
-    kind = "VIEW" if fmt == "parquet" else "TABLE"
-    create = f"CREATE TEMP {kind} src AS SELECT {row} AS _row{picked} FROM "
+    if fmt == "parquet":
+        create = f"CREATE TEMP VIEW src AS SELECT file_row_number + 1 AS _row, {picked} FROM "
+    else:
+        # The record number is the table's rowid (insertion order is the file's, and a DELETE leaves
+        # the other rows' ids as they were): a row_number() window would read the file on one thread.
+        create = f"CREATE TEMP TABLE {_ROWS} AS SELECT {picked} FROM "
     try:
         try:
             raw.execute(create + sql)
@@ -290,6 +296,8 @@ def load_duckdb(
             read_path = _transcode(path, encoding, folder)
             sql = _csv_sql(read_path, delimiter, "utf-8")
             raw.execute(create + sql)
+        if fmt == "csv":
+            raw.execute(f"CREATE TEMP VIEW src AS SELECT rowid + 1 AS _row, * FROM {_ROWS}")
         # Records as DuckDB numbered them, before any row is left out (the file's tail is matched to them).
         records = int(raw.execute("SELECT count(*) FROM src").fetchall()[0][0])
         empty_rows = _drop_empty_rows(raw, sql, headers, wanted) if fmt == "csv" else 0
@@ -392,7 +400,7 @@ def _drop_summary_lines(
         left, notes = trailing_summary(tail)
     gone = records_at[~tail.index.isin(left.index)]
     if gone.size:
-        raw.execute(f"DELETE FROM src WHERE _row IN ({', '.join(str(int(r)) for r in gone)})")
+        raw.execute(f"DELETE FROM {_ROWS} WHERE rowid + 1 IN ({', '.join(str(int(r)) for r in gone)})")
     return notes
 
 
@@ -415,6 +423,6 @@ def _drop_empty_rows(raw: Any, sql: str, headers: Sequence[str], wanted: Sequenc
         f"(SELECT row_number() OVER () AS _row, ({every}) AS e FROM {sql}) WHERE e"
     )
     n = int(raw.execute("SELECT count(*) FROM empty_rows").fetchall()[0][0])
-    raw.execute("DELETE FROM src WHERE _row IN (SELECT _row FROM empty_rows)")
+    raw.execute(f"DELETE FROM {_ROWS} WHERE rowid + 1 IN (SELECT _row FROM empty_rows)")
     raw.execute("DROP TABLE empty_rows")
     return n

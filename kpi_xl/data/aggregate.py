@@ -165,6 +165,7 @@ def customer_counts(
     groups: Sequence[str] = (),
     *,
     days: bool = True,
+    ids: bool = False,
 ) -> Any:
     """Per customer and group, for each named role set ``name: (roles, checked)``: the order rows
     usable and present in all ``roles`` (``<name>_orders``), those with a blank among them
@@ -173,7 +174,8 @@ def customer_counts(
     revenue (``<name>_revenue``, when it reads the amount). Rows with a problem in ``checked`` are
     in no count. One pass serves every order metric that reads customers.
 
-    ``(*groups, ...)``, one row per customer (and one for the rows without a customer), unsorted.
+    ``(*groups, ...)``, one row per customer (and one for the rows without a customer), unsorted;
+    with ``ids``, the ``customer_id`` of each row too (for a check of the distinct ids).
     """
     import ibis
 
@@ -191,7 +193,8 @@ def customer_counts(
     # The ids stay in the backend: the engine reads the counts. The rows come in no fixed order;
     # the caller sorts them by value (in numpy: a backend sort of every column costs more than
     # the aggregation), so sums over customers come out the same on every run and backend.
-    return t.group_by([*groups, "customer_id"]).aggregate(**aggs).drop("customer_id")
+    per = t.group_by([*groups, "customer_id"]).aggregate(**aggs)
+    return per if ids else per.drop("customer_id")
 
 
 def counts_of_counts(

@@ -74,8 +74,9 @@ class Judged:
     labels: pd.Series | None = None
     #: Rows holding a rejected value (counted when the problems are listed).
     n_bad: int = 0
-    #: Text ids: whether the check query (an id to strip? a blank?) has run; it runs when a metric
-    #: first reads the column, so an id column no metric reads costs no pass over its rows.
+    #: Text ids: whether the check (an id to strip? a blank?) has run. It runs when a metric first
+    #: reads the column, so an id column no metric reads costs nothing; the per-customer counts run
+    #: it on the distinct ids they grouped instead of every row (:func:`_customer_table`).
     checked: bool = True
 
     @property
@@ -105,6 +106,10 @@ class BackendDataset(Dataset):
     _kept: int = 0
     #: Per-customer CLV predictions as an Ibis expression, once computed (see predict_clv_backend).
     predictions: Any = None
+    #: The per-customer role sets the metrics of this run read and whether one counts purchase days
+    #: (:func:`kpi_xl.data._catalog.specs_for` sets it): one per-customer query computes exactly
+    #: those. None: every order metric's role set.
+    customer_plan: tuple[tuple[tuple[str, ...], ...], bool] | None = None
 
     @property
     def n_rows(self) -> int:
@@ -179,11 +184,15 @@ class BackendDataset(Dataset):
         """The judged table's name for a role (itself) or a carried column (``x<i>``)."""
         return column if column in self.columns else f"x{self.column_index[column]}"
 
-    def table(self, columns: Sequence[str], *, unit: str | None = None, months: bool = False) -> Any:
+    def table(
+        self, columns: Sequence[str], *, unit: str | None = None, months: bool = False, raw_ids: bool = False
+    ) -> Any:
         """The judged table (see :mod:`kpi_xl.data.aggregate`) for ``columns`` (roles and carried
         columns, named by :meth:`column_name`): per column its value, ``__bad`` and, for dates,
         ``__day`` (days since 1970), with ``__month`` (``months``) and ``__period`` (CLV periods in
-        ``unit``) where asked for."""
+        ``unit``) where asked for. With ``raw_ids``, a text id column not yet checked (see
+        :meth:`_settled`) gives its ids as they are, unchecked: for a caller that groups by them and
+        checks the distinct ids it grouped instead of every row."""
         import ibis
 
         t = self.src
@@ -191,7 +200,9 @@ class BackendDataset(Dataset):
         for col in dict.fromkeys(columns):
             i = self.column_index[col]
             raw = t[f"c{i}"]
-            j = self._settled(col)
+            j = self.judged[col]
+            if not (raw_ids and j.how == "key"):
+                j = self._settled(col)
             name = self.column_name(col)
             out[f"{name}__raw"] = raw
             bad = j.bad_raw
@@ -331,13 +342,22 @@ class BackendDataset(Dataset):
         """The judgement of ``column``, with a text id column's check run first (see :func:`judge`)."""
         j = self.judged[column]
         if not j.checked:
-            raw = self.src[f"c{self.column_index[column]}"]
-            # Most id columns hold no id to strip: then the column is its own key.
-            needs = aggregate.id_needs_key(raw, sorted(BLANK_TEXT))
-            got = self.fetch(self.src.aggregate(strip=self.src.count(where=needs), null=raw.isnull().sum()))
-            strip, null = int(got["strip"].iloc[0]), int(got["null"].iloc[0] or 0)
-            j.cast, j.has_blank, j.checked = ("strip" if strip else None), bool(strip or null), True
+            self.check_ids(column, self.src, self.src[f"c{self.column_index[column]}"])
         return j
+
+    def check_ids(self, column: str, table: Any, ids: Any) -> bool:
+        """Settle a text id column from ``ids`` (a column of ``table``): the column's rows, or the
+        distinct raw ids a query grouped them by (far fewer than rows, same answer). Is any id one
+        the one id rule changes (:func:`kpi_xl.data.aggregate.id_needs_key`: a space to strip, empty,
+        a placeholder from the rulebook's list)? Then the backend strips ids (``cast="strip"``);
+        most id columns hold none, and are their own key. Returns whether ids need stripping."""
+        j = self.judged[column]
+        needs = aggregate.id_needs_key(ids, sorted(BLANK_TEXT))
+        blank = table.count(where=ids.isnull())
+        got = self.fetch(table.aggregate(strip=table.count(where=needs), null=blank))
+        strip, null = int(got["strip"].iloc[0]), int(got["null"].iloc[0] or 0)
+        j.cast, j.has_blank, j.checked = ("strip" if strip else None), bool(strip or null), True
+        return bool(strip)
 
     def ids_sorted(self, role: str) -> np.ndarray:
         """The ids of a text id column, sorted (their positions are the codes the engine reads)."""
@@ -408,7 +428,7 @@ def judge(
         if kind == "id" and dtype.is_string():
             # A text id's only rule is "strip spaces, a placeholder is blank", applied in the
             # backend; whether any id needs it is checked when a metric first reads the column
-            # (BackendDataset._settled): a full pass over the ids, which an unread column skips.
+            # (BackendDataset.check_ids), which an unread column skips.
             empty = pd.Series([], dtype=object)
             ds.judged[role] = Judged(empty, empty, np.zeros(0, dtype=object), "key", checked=False)
             continue
@@ -548,11 +568,17 @@ def rejected_counts(
 
 
 def _labelled(
-    ds: BackendDataset, columns: Sequence[str], by: str | None, date_role: str | None, grouped: bool
+    ds: BackendDataset,
+    columns: Sequence[str],
+    by: str | None,
+    date_role: str | None,
+    grouped: bool,
+    *,
+    raw_ids: bool = False,
 ):
     import ibis
 
-    t = ds.table([*columns, *([by] if by else [])], months=grouped and date_role is not None)
+    t = ds.table([*columns, *([by] if by else [])], months=grouped and date_role is not None, raw_ids=raw_ids)
     if not grouped:
         return t.mutate(_group=ibis.literal("Total"))
     labels = ([t[ds.column_name(by)]] if by else []) + ([t[f"{date_role}__month"]] if date_role else [])
@@ -575,25 +601,27 @@ def _scores_or_moments(ds, kind, roles, by, date_role, grouped: bool) -> pd.Data
 
 def _customers(ds, roles: tuple[str, ...], by, date_role, grouped: bool, days: bool) -> pd.DataFrame:
     """Counts of counts of one role set (see :data:`kpi_xl.metrics.catalog.SUMMARY_COLUMNS`): the
-    per-customer counts of every order metric's role set come from one query, kept in the backend
-    (purchase frequency, repeat rate and historical CLV read the same customers), and each set is
-    counted again there by distinct (orders, days): a few hundred rows reach Python, not one per
-    customer."""
-    sets = [s for s in _CUSTOMER_SETS if all(r in ds.columns for r in s)]
+    per-customer counts of the role sets the run's order metrics read come from one query, kept in
+    the backend (purchase frequency, repeat rate and historical CLV read the same customers), and
+    each set is counted again there by distinct (orders, days): a few hundred rows reach Python,
+    not one per customer."""
+    days = days and "date" in roles
+    if ds.customer_plan is None:
+        sets, with_days = [s for s in _CUSTOMER_SETS if all(r in ds.columns for r in s)], days
+    else:
+        sets, with_days = list(ds.customer_plan[0]), ds.customer_plan[1] or days
     if roles not in sets:
         sets.append(roles)
-    days = days and "date" in roles
-    key = ("customers", by, date_role, grouped, tuple(sets), days)
+    key = ("customers", by, date_role, grouped, tuple(sets), with_days)
     if key not in ds._summaries:
-        columns = list(dict.fromkeys([r for s in sets for r in s] + ([date_role] if date_role else [])))
-        t = _labelled(ds, columns, by, date_role, grouped)
-        named = {f"s{n}": (s, list(s)) for n, s in enumerate(sets)}
-        expr = aggregate.customer_counts(t, named, ["_group"], days=days)
-        ds._summaries[key] = _kept(ds, expr, "kpi_xl_customers")
+        ds._summaries[key] = _customer_table(ds, sets, by, date_role, grouped, with_days)
     per = ds._summaries[key]
     s = f"s{sets.index(roles)}"
     amount = "amount" in roles
-    got = ds.fetch(aggregate.counts_of_counts(per, s, ["_group"], days=days, amount=amount))
+    groups = ["_group"] if grouped else []
+    got = ds.fetch(aggregate.counts_of_counts(per, s, groups, days=days, amount=amount))
+    if not grouped:
+        got["_group"] = "Total"
     orders = got["_o"].to_numpy(dtype=np.int64)
     customers = np.where(orders > 0, got["customers"].to_numpy(dtype=np.int64), 0)
     zero = np.zeros(len(got))
@@ -624,6 +652,33 @@ def _customers(ds, roles: tuple[str, ...], by, date_role, grouped: bool, days: b
     )  # fmt: skip
     out = pd.concat([frame, blank], ignore_index=True) if len(blank) else frame.reset_index(drop=True)
     return out.sort_values("_group", kind="stable", ignore_index=True)
+
+
+def _customer_table(
+    ds: BackendDataset, sets: list[tuple[str, ...]], by, date_role, grouped: bool, days: bool
+) -> Any:
+    """The per-customer counts of ``sets`` (:func:`kpi_xl.data.aggregate.customer_counts`), kept
+    in the backend. A text id column not yet checked is grouped by its raw ids and the check runs
+    on the distinct ids grouped (a customer's few rows each make one), not on every row; only when
+    some id needs stripping or is a placeholder are the rows counted again by the stripped id."""
+    columns = list(dict.fromkeys([r for s in sets for r in s] + ([date_role] if date_role else [])))
+    named = {f"s{n}": (s, list(s)) for n, s in enumerate(sets)}
+    j = ds.judged["customer_id"]
+    unchecked = j.how == "key" and not j.checked
+
+    def counted(raw_ids: bool) -> Any:
+        if grouped:
+            t = _labelled(ds, columns, by, date_role, grouped, raw_ids=raw_ids)
+        else:
+            # One report on the whole file: no group label to carry through the customers' hash table.
+            t = ds.table(columns, raw_ids=raw_ids)
+        expr = aggregate.customer_counts(t, named, ["_group"] if grouped else [], days=days, ids=raw_ids)
+        return _kept(ds, expr, "kpi_xl_customers")
+
+    per = counted(unchecked)
+    if unchecked and ds.check_ids("customer_id", per, per.customer_id):
+        per = counted(False)
+    return per
 
 
 # ----------------------------------------------------------------------------------------------
@@ -692,24 +747,20 @@ def rfm_backend(ds: BackendDataset, *, time_unit: str, observation_end: Any = No
     with a query that fetches only those rows, and the engine itself is run on them, so the message
     is its own, with the file row.
     """
-    import ibis
-
     from ..metrics.clv import check_time_unit
-    from ..metrics.clv.summary import period_index, period_length
 
     unit = check_time_unit(time_unit)
     ds._check_roles(list(CLV_ROLES))
-    t = ds.table(CLV_ROLES, unit=unit)
-    usable = t.filter(~t.customer_id__bad & ~t.date__bad & ~t.amount__bad)
-    nulls = [usable[r].isnull() for r in CLV_ROLES]
-    all_blank, any_blank = ibis.and_(*nulls), ibis.or_(*nulls)
-    stats = usable.aggregate(
-        partial=usable.count(where=any_blank & ~all_blank),
-        max_day=usable.date__day.max(where=~any_blank),
-        n_tx=usable.count(where=~any_blank),
-        dropped=usable.count(where=all_blank),
-    )
-    got = ds.fetch(stats).iloc[0]
+    j = ds.judged["customer_id"]
+    if j.how == "key" and not j.checked:
+        # The id check runs on the distinct ids the RFM summary grouped, not on every row: the
+        # summary counted by the raw ids is the answer unless some id needs the one id rule.
+        t, usable, any_blank, all_blank, got, per = _rfm_table(ds, unit, observation_end, raw_ids=True)
+        # Without a summary (no transaction, a blank end) the engine refuses below, as it would anyway.
+        if per is None or ds.check_ids("customer_id", per, per.customer_id):
+            t, usable, any_blank, all_blank, got, per = _rfm_table(ds, unit, observation_end)
+    else:
+        t, usable, any_blank, all_blank, got, per = _rfm_table(ds, unit, observation_end)
     if int(got["partial"]):
         _note_partial_rows(ds, usable.filter(any_blank & ~all_blank))
     bad = np.zeros(0, np.int64)
@@ -725,11 +776,6 @@ def rfm_backend(ds: BackendDataset, *, time_unit: str, observation_end: Any = No
             bad = np.asarray([int(late)], dtype=np.int64)
     if bad.size or not n_tx:
         _engine_check(ds, t, bad, unit, observation_end)
-    end_period = int(period_index(np.array([end_day]).astype("datetime64[ns]"), unit)[0])
-    per = aggregate.rfm_per_customer(aggregate.customer_periods(t), end_period, period_length(unit))
-    # Computed once and kept: the patterns are counted from it and predictions joined back to it
-    # on exact values, so a sum must not be recomputed in another order (Spark's is not fixed).
-    per = _kept(ds, per, "kpi_xl_rfm")
     purchases, spend = (
         ds.fetch(aggregate.rfm_patterns(per, keys)).astype(
             {**dict.fromkeys(keys, np.float64), "weight": np.int64}
@@ -744,6 +790,41 @@ def rfm_backend(ds: BackendDataset, *, time_unit: str, observation_end: Any = No
     )
     spend.attrs["time_unit"] = unit
     return ClvSummary(per, purchases, spend)
+
+
+def _rfm_table(
+    ds: BackendDataset, unit: str, observation_end: Any, *, raw_ids: bool = False
+) -> tuple[Any, Any, Any, Any, pd.Series, Any]:
+    """The judged table of the CLV roles, its usable rows, their blank conditions (any, all), the
+    statistics of one pass over them (partial rows, last day, transactions, dropped rows) and the
+    per-customer RFM summary, kept in the backend (see :func:`rfm_backend`)."""
+    import ibis
+
+    from ..metrics.clv.summary import period_index, period_length
+
+    t = ds.table(CLV_ROLES, unit=unit, raw_ids=raw_ids)
+    usable = t.filter(~t.customer_id__bad & ~t.date__bad & ~t.amount__bad)
+    nulls = [usable[r].isnull() for r in CLV_ROLES]
+    all_blank, any_blank = ibis.and_(*nulls), ibis.or_(*nulls)
+    stats = usable.aggregate(
+        partial=usable.count(where=any_blank & ~all_blank),
+        max_day=usable.date__day.max(where=~any_blank),
+        n_tx=usable.count(where=~any_blank),
+        dropped=usable.count(where=all_blank),
+    )
+    got = ds.fetch(stats).iloc[0]
+    end_day = None if pd.isna(got["max_day"]) else np.datetime64(int(got["max_day"]), "D")
+    if observation_end is not None:
+        end_day = _end_day(observation_end)
+    # No transactions, or a blank end: the engine refuses (rfm_backend); there is no summary to make.
+    per = None
+    if int(got["n_tx"]) and end_day is not None and not np.isnat(end_day):
+        end_period = int(period_index(np.array([end_day]).astype("datetime64[ns]"), unit)[0])
+        per = aggregate.rfm_per_customer(aggregate.customer_periods(t), end_period, period_length(unit))
+        # Computed once and kept: the patterns are counted from it and predictions joined back to
+        # it on exact values, so a sum must not be recomputed in another order (Spark's is not fixed).
+        per = _kept(ds, per, "kpi_xl_rfm")
+    return t, usable, any_blank, all_blank, got, per
 
 
 def _note_partial_rows(ds: BackendDataset, partial: Any) -> None:
