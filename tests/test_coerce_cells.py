@@ -9,6 +9,7 @@ import pytest
 
 from kpi_xl import udfs
 from kpi_xl.excel import coerce
+from kpi_xl.metrics import rules
 
 # Ints on both sides of the range CPython keeps one object for (-5 to 256), made at run time so that
 # the ones outside it are separate objects; floats, booleans, blanks, text.
@@ -56,3 +57,17 @@ def test_text_among_floats_is_handed_to_the_engine_as_typed():
     # A TRUE among amounts stays TRUE for the engine to name, not 1.0.
     values = coerce.read_column([[1.5], [True], [2.5]], "amounts", "amount", office_js=True)
     assert values.dtype == object and values[1] is True
+
+
+def test_text_read_again_by_the_locale_in_effect():
+    # What the rules read a text as is remembered per locale: the same column reads as the locale in
+    # effect says each time, and an ambiguous text is left for the engine to name every time.
+    col = [["Amount"], ["1.000"], [2], ["7,5"]]
+    for _ in range(2):
+        with rules.use_locale("de"):
+            assert coerce.read_column(col, "amounts", "amount", office_js=True).tolist() == [1000, 2, 7.5]
+        with rules.use_locale("en"):
+            values = coerce.read_column(col, "amounts", "amount", office_js=True)
+            assert values.dtype == object  # "7,5" is no en number: the engine names it
+        # The Excel functions read by KPI_XL_LOCALE (unset here): the ambiguous text is named.
+        assert udfs.AOV(col).startswith("#VALUE! amounts: value '1.000' in row 2")

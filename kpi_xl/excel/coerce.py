@@ -277,14 +277,17 @@ _SINGLE: tuple[tuple[Any, int], ...] = ((None, _BLANK), ("", _TEXT), (True, _BOO
 
 def _classes(flat: list[Any], values: np.ndarray | None = None) -> np.ndarray:
     """The type class of each cell (``_FLOAT`` ... ``_OTHER``) as int8; ``values`` is ``flat`` as
-    an object array when the caller has it. Cells holding an object CPython keeps one of (blanks,
-    booleans, ``""``, the ints of a score column) are told by their address; the types of the
-    others are looked at in one pass."""
+    an object array when the caller has it. Where most cells hold an object CPython keeps one of
+    (blanks, booleans, ``""``, the ints of a score column), those are told by their address and the
+    types of the others looked at; elsewhere (floats, text) every cell's type is looked at."""
     n = len(flat)
     if not _ADDRESSES:
         return np.fromiter(map(_CLASS.get, map(type, flat), repeat(_OTHER)), dtype=np.int8, count=n)
     if values is None:
         values = np.fromiter(flat, dtype=object, count=n)
+    if 2 * sum(map(_is_single, flat[:: max(1, n // 64)])) < min(n, 64):
+        # A few dozen cells spread over the range say which way is shorter; both give the same.
+        return _type_classes(flat)
     addresses = _addresses(values)
     cls = np.full(n, _OTHER, dtype=np.int8)
     if _SMALL_INTS is not None:
@@ -293,19 +296,24 @@ def _classes(flat: list[Any], values: np.ndarray | None = None) -> np.ndarray:
     for obj, c in _SINGLE:
         cls[addresses == id(obj)] = c
     rest = np.flatnonzero(cls == _OTHER)
-    if not rest.size:
-        return cls
-    # The other cells' types, by the addresses of the types (one integer comparison per class).
-    most = 2 * rest.size > n
-    cells = flat if most else values[rest]
+    if rest.size:
+        cls[rest] = _type_classes(values[rest])
+    return cls
+
+
+def _is_single(v: Any) -> bool:
+    """Whether ``v`` is an object told apart by its address in :func:`_classes`."""
+    return any(v is obj for obj, _ in _SINGLE) or (
+        type(v) is int and _SMALL_INTS is not None and 0 <= id(v) - _SMALL_INTS[0] <= _SMALL_INTS[1]
+    )
+
+
+def _type_classes(cells: Any) -> np.ndarray:
+    """The class of each cell by the address of its type (one integer comparison per class)."""
     types = _addresses(np.fromiter(map(type, cells), dtype=object, count=len(cells)))
-    found = np.full(types.size, _OTHER, dtype=np.int8)
+    cls = np.full(types.size, _OTHER, dtype=np.int8)
     for t, c in _CLASS.items():
-        found[types == id(t)] = c
-    if most:
-        cls[rest] = found[rest]
-    else:
-        cls[rest] = found
+        cls[types == id(t)] = c
     return cls
 
 
@@ -451,28 +459,57 @@ class _Cells:
         text = np.flatnonzero(cls == _TEXT)
         if kind not in _READ and (bools.size or text.size):
             return None
-        reader = (lambda v: rules.verdicts(v, "flag")) if kind == "flag" else rules.read_numbers
         if bools.size:
-            as_bool = reader(np.array([False, True], dtype=object))
-            if not as_bool.valid.all():
+            as_bool = _read(kind, np.array([False, True], dtype=object))
+            if as_bool is None:
                 return None
         out = self.numbers
         if text.size:
             codes = self.text_code[text]
             used = np.zeros(self.texts.size, dtype=bool)
             used[codes] = True
-            as_text = reader(self.texts[used])
-            if not as_text.valid.all():
+            as_text = _read(kind, self.texts[used])
+            if as_text is None:
                 return None
             read = np.full(self.texts.size, np.nan)
-            read[used] = as_text.values
+            read[used] = as_text
             out[text] = read[codes]
         if bools.size:
             true = _addresses(self.values)[bools] == id(True) if _ADDRESSES else self.values[bools] == True  # noqa: E712
-            out[bools] = as_bool.values[true.astype(np.intp)]
+            out[bools] = as_bool[true.astype(np.intp)]
         self.typed = (text, self.texts[self.text_code[text]])
         self.values = out
         return out
+
+
+# What the rules read a text cell (or TRUE/FALSE in a flag column) as, remembered per column kind and
+# locale: a recalculation reads the same few distinct texts again (a column of scores typed as text
+# holds eleven), and each call of the rules costs milliseconds of pandas however few texts it gets.
+_READ_CACHE: dict[tuple[Any, ...], Any] = {}
+_READ_CACHE_SIZE = 1 << 16
+_NO_NUMBER = object()
+
+
+def _read(kind: str, cells: np.ndarray) -> np.ndarray | None:
+    """Each cell (distinct texts, or booleans) as the number the engine's rules read it as (flags:
+    :func:`kpi_xl.metrics.rules.verdicts`, numbers: :func:`kpi_xl.metrics.rules.read_numbers`); None
+    as soon as one reads as no number, for the engine to judge the column and name the cell."""
+    context = (kind, rules.current_locale(), rules.current_date_order())
+    keys = [(context, type(v), v) for v in cells]
+    known = [_READ_CACHE.get(k) for k in keys]
+    if any(v is _NO_NUMBER for v in known):
+        return None
+    missing = [i for i, v in enumerate(known) if v is None]
+    if missing:
+        unread = cells[missing]
+        read = rules.verdicts(unread, "flag") if kind == "flag" else rules.read_numbers(unread)
+        if len(_READ_CACHE) > _READ_CACHE_SIZE:
+            _READ_CACHE.clear()
+        for i, valid, value in zip(missing, read.valid.tolist(), read.values.tolist(), strict=True):
+            known[i] = _READ_CACHE[keys[i]] = float(value) if valid else _NO_NUMBER
+        if not read.valid.all():
+            return None
+    return np.array(known, dtype=np.float64)
 
 
 # Date text whose order the locale decides (03/04/2025): a value, even where it is ambiguous.
