@@ -221,6 +221,14 @@ def _col_letter(n: int) -> str:
     return s
 
 
+def _none_column(values: Any) -> list[Any]:
+    """:func:`_none` of every value of a number column, in one pass (a CLV table has 50,000 rows)."""
+    arr = np.asarray(values, dtype=float)
+    out = arr.astype(object)
+    out[~np.isfinite(arr)] = None
+    return out.tolist()
+
+
 def _none(v: Any) -> Any:
     """NaN and missing results become empty cells, never a number."""
     if v is None:
@@ -751,35 +759,22 @@ def _place_clv(sink: Sink, ctx: Context, res: Results) -> None:
     sink.clear("clv", CLV_TABLE_ROW + 1, len(CLV_COLUMNS))
     if "table" in clv:
         tab = clv["table"]
-        body = [
-            [
-                str(cid),
-                _none(seg),
-                _none(x),
-                _none(rec),
-                _none(age),
-                _none(pa),
-                _none(ep),
-                _none(ev),
-                _none(c),
-            ]
-            for cid, seg, x, rec, age, pa, ep, ev, c in zip(
-                tab.index,
-                tab["segment"],
-                tab["frequency"],
-                tab["recency"],
-                tab["T"],
-                tab["probability_alive"],
-                tab["expected_purchases"],
-                tab["expected_average_value"],
-                tab["clv"],
-                strict=True,
-            )
-        ]
-        none = [None] * len(tab)
+        none = np.full(len(tab), np.nan)
         bands = (tab["clv_low"], tab["clv_high"]) if "clv_low" in tab else (none, none)
-        for line, low, high in zip(body, *bands, strict=True):
-            line += [_none(low), _none(high)]
+        numbers = (
+            "frequency",
+            "recency",
+            "T",
+            "probability_alive",
+            "expected_purchases",
+            "expected_average_value",
+        )
+        columns = [
+            [str(cid) for cid in tab.index],
+            [_none(seg) for seg in tab["segment"]],
+            *(_none_column(c) for c in (*(tab[k] for k in numbers), tab["clv"], *bands)),
+        ]
+        body = [list(line) for line in zip(*columns, strict=True)]
         cash = FORMATS["currency"]
         fmts = [None, None, "0", "0.0", "0.0", "0.000", "0.00", cash, cash, cash, cash]
         sink.rows("clv", CLV_TABLE_ROW + 1, 1, body, fmts)
