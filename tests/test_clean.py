@@ -12,6 +12,7 @@ from kpi_xl.metrics._clean import (
     clean_flags,
     clean_ids,
     clean_numbers,
+    ids_cleaned_once,
     require_count,
     require_positive,
     require_share,
@@ -97,6 +98,22 @@ def test_text_ids_by_hand_and_as_any_other_column():
     codes2, uniques2, n_blank2, _ = clean_ids([*col, 7.0])
     assert codes2[:-1].tolist() == codes.tolist() and uniques2.tolist() == ["A1", "a1", "0012", "7"]
     assert n_blank2 == n_blank
+
+
+def test_ids_cleaned_once_give_what_cleaning_gives_and_never_a_stale_result():
+    col = np.array(["A1", " A1", "n/a", "B2", None, "B2 ", np.nan], dtype=object)
+    want = clean_ids(col)
+    with ids_cleaned_once():
+        first = clean_ids(col)
+        first[0][:] = 99  # what a caller does with its result is not remembered
+        again = clean_ids(col.copy())
+        col[0] = "C3"  # the same array changed in place: cleaned again, not remembered
+        changed = clean_ids(col)
+    assert again[0].tolist() == want[0].tolist() == [0, 0, -1, 1, -1, 1, -1]
+    assert again[1].tolist() == want[1].tolist() == ["A1", "B2"]
+    assert again[2:] == want[2:] == (3, 0)
+    # By hand: C3, A1 (row 2), blank, B2, blank, B2, blank.
+    assert changed[0].tolist() == [0, 1, -1, 2, -1, 2, -1] and changed[1].tolist() == ["C3", "A1", "B2"]
 
 
 def test_scalar_checks_reject_booleans_and_say_why():

@@ -13,8 +13,10 @@ Everything is vectorised: a clean float64 array takes a fast path with no Python
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any, Literal
@@ -37,6 +39,7 @@ __all__ = [
     "require_positive",
     "require_count",
     "clean_ids",
+    "ids_cleaned_once",
     "require_share",
     "read_scalar",
     "Verdicts",
@@ -722,6 +725,67 @@ def _id_key(v: Any) -> Any:
     return _BAD_ID
 
 
+# Id columns of text cleaned inside :func:`ids_cleaned_once`: (a copy of the column, the result).
+_IdResult = tuple[np.ndarray, np.ndarray, int, int]
+_CLEANED_IDS: contextvars.ContextVar[list[tuple[np.ndarray, _IdResult]] | None] = contextvars.ContextVar(
+    "kpi_xl_cleaned_ids", default=None
+)
+_CLEANED_IDS_KEPT = 8
+
+
+@contextlib.contextmanager
+def ids_cleaned_once() -> Iterator[None]:
+    """Inside the block, :func:`clean_ids` cleans a column of text ids once: given the same values
+    again (compared value by value with a copy kept of the first: a few milliseconds for 500,000
+    ids, where cleaning them takes 0.1 s), it returns the first result. A report that computes many
+    metrics over one order log (the template's refresh cleans its id columns 49 times) wraps its
+    computation in it. The last eight columns are kept, until the block ends.
+
+    >>> with ids_cleaned_once():
+    ...     first = clean_ids(["A1", " A1", None])
+    ...     again = clean_ids(["A1", " A1", None])
+    >>> again[0].tolist(), again[1].tolist(), again[0] is first[0]
+    ([0, 0, -1], ['A1'], False)
+    """
+    token = _CLEANED_IDS.set([])
+    try:
+        yield
+    finally:
+        _CLEANED_IDS.reset(token)
+
+
+def _same_text_ids(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two columns of text-or-missing values hold the same text at the same places (any
+    missing value is missing: None and NaN are one blank to :func:`clean_ids`)."""
+    if a.shape != b.shape:
+        return False
+    try:
+        equal = np.asarray(a == b, dtype=bool)
+    except (TypeError, ValueError):  # pd.NA compares to NA, which is neither true nor false
+        return False
+    if equal.all():
+        return True
+    differ = ~equal
+    return bool((pd.isna(a[differ]) & pd.isna(b[differ])).all())
+
+
+def _remembered_text_ids(arr: np.ndarray) -> _IdResult:
+    kept = _CLEANED_IDS.get()
+    if kept is None:
+        return _clean_text_ids(arr)
+    for i, (values, result) in enumerate(kept):
+        if _same_text_ids(arr, values):
+            kept.append(kept.pop(i))
+            codes, uniques, n_blank, n_invalid = result
+            # Copies: a caller may change what it is given.
+            return codes.copy(), uniques.copy(), n_blank, n_invalid
+    result = _clean_text_ids(arr)
+    kept.append((arr.copy(), result))
+    del kept[:-_CLEANED_IDS_KEPT]
+    codes, uniques, n_blank, n_invalid = result
+    return codes.copy(), uniques.copy(), n_blank, n_invalid
+
+
 def _clean_text_ids(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
     """:func:`clean_ids` of an object column whose values are all text or missing (the usual id
     column): the same rule decided once per distinct text after one hashing pass over the column
@@ -749,7 +813,7 @@ def clean_ids(
     check_on_invalid(on_invalid)
     arr = _as_1d(values, argument)
     if arr.dtype.kind == "O" and arr.size and _kind(arr) == "string":
-        return _clean_text_ids(arr)
+        return _remembered_text_ids(arr)
     blank = _blank_mask(arr)
     blank |= _placeholder_mask(arr)
     if arr.dtype.kind in "iu":
