@@ -283,6 +283,41 @@ def test_ids_are_checked_on_the_ids_the_customers_were_grouped_by(tmp_path, caps
     assert by_duckdb["blank"]["total"] == sum(c.strip().lower() in ("", "n/a", "k.a.") for c in ids)
 
 
+def test_per_customer_counts_without_checks_equal_the_checked_form():
+    # A role set with no role to check is read from plain per-customer aggregates (non-blank
+    # counts, a distinct count, a sum) instead of one conditional count per set; on rows with
+    # blanks in every role and a group of rows without a customer, both forms agree exactly.
+    import ibis
+
+    from kpi_xl.data.aggregate import customer_counts
+
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", None, "b", "b", None, "c"],
+            "date__day": [1, 1, None, 2, 3, None, None, None],
+            "amount": [1.5, None, 2.0, 4.0, None, None, None, 7.25],
+        }
+    )
+    frame["date"] = frame["date__day"]
+    for role in ("customer_id", "date", "amount"):
+        frame[f"{role}__bad"] = False
+    con = ibis.duckdb.connect()
+    t = con.create_table("judged", frame)
+    sets = [("customer_id",), ("customer_id", "date"), ("customer_id", "amount")]
+    plain = customer_counts(t, {f"s{i}": (s, []) for i, s in enumerate(sets)}, ids=True)
+    checked = customer_counts(t, {f"s{i}": (s, list(s)) for i, s in enumerate(sets)}, ids=True)
+    got, want = (
+        con.to_pandas(e).sort_values("customer_id", na_position="last", ignore_index=True)
+        for e in (plain, checked)
+    )
+    pd.testing.assert_frame_equal(got[want.columns], want, check_dtype=False)
+    # By hand: customer a has 3 rows, 2 with a date (1 day), 2 with an amount (3.5); 2 rows have no customer.
+    a = got.iloc[0]
+    assert (a.s0_orders, a.s1_orders, a.s1_days, a.s2_orders, a.s2_revenue) == (3, 2, 1, 2, 3.5)
+    assert got.iloc[-1][["s0_orders", "s0_dropped", "s2_dropped"]].tolist() == [0, 2, 2]
+    assert pd.isna(got.iloc[-1].s2_revenue)
+
+
 def test_an_id_column_no_metric_reads_is_not_scanned(tmp_path, capsys):
     # The id check (an id to strip, a placeholder) is a pass over every row: it runs when a metric
     # reads the column, and the stripped ids still group as the pandas path groups them.

@@ -211,6 +211,21 @@ def test_text_ids_stripped_in_duckdb_as_in_python(tmp_path, capsys):
     assert got["purchase_frequency"]["n_dropped"] == 2
 
 
+def test_rows_blank_in_every_column_are_ignored_as_on_the_pandas_path(tmp_path, capsys):
+    # Empty and whitespace-only rows (ASCII, no-break and ideographic spaces) are no rows; cells that
+    # start with a space or a letter beyond ASCII are values (the blank test compares bytes first).
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "customer_id,amount\nK1,5\n,\n \u00a0, \t\n\u00c41,7\n\u3000K2,3\n\u3000,\u0085\nK1,2\n",
+        encoding="utf-8",
+    )
+    assert "3 empty row(s) ignored" in load_duckdb(path).source
+    p, _ = _assert_reports_equal(capsys, path)
+    got = {r["metric"]: r for r in p["results"]}
+    # K1 (2 orders), \u00c41, K2: 4 orders of 3 customers.
+    assert got["purchase_frequency"]["value"] == pytest.approx(4 / 3)
+
+
 def test_duckdb_ids_come_back_as_text_for_outputs(tmp_path):
     path = tmp_path / "ids.csv"
     path.write_text(

@@ -181,7 +181,24 @@ def customer_counts(
 
     t = table
     aggs: dict[str, Any] = {}
+    # A set with no role to check and at most one role beside the customer (every order metric's)
+    # is read from a few plain aggregates shared by all sets: the group is the customer, so "the
+    # customer is present" holds for a whole group; within one, the rows present in the other
+    # role are its non-blank count, and blanks add nothing to a count, a distinct count or a sum.
+    # Conditional counts per set cost more than the grouping itself on millions of rows.
+    derived: dict[str, tuple[str, ...]] = {}
     for name, (roles, checked) in sets.items():
+        others = [r for r in roles if r != "customer_id"]
+        if not checked and len(others) <= 1 and "customer_id" in roles:
+            aggs["_n"] = t.count()
+            for r in others:
+                aggs[f"_n_{r}"] = t[r].count()
+            if days and "date" in roles:
+                aggs["_days"] = t.date__day.nunique()
+            if "amount" in roles:
+                aggs["_revenue"] = _sum(t, t.amount)
+            derived[name] = tuple(others)
+            continue
         ok = ibis.and_(*(~t[f"{r}__bad"] for r in checked))
         present = ibis.and_(*(t[r].notnull() for r in roles))
         aggs[f"{name}_orders"] = t.count(where=ok & present)
@@ -194,6 +211,20 @@ def customer_counts(
     # the caller sorts them by value (in numpy: a backend sort of every column costs more than
     # the aggregation), so sums over customers come out the same on every run and backend.
     per = t.group_by([*groups, "customer_id"]).aggregate(**aggs)
+    if derived:
+        # The rows without a customer (a NULL group) are all dropped, and count no order, day or revenue.
+        none = per.customer_id.isnull()
+        cols: dict[str, Any] = {}
+        for name, others in derived.items():
+            orders = ibis.ifelse(none, 0, per[f"_n_{others[0]}"] if others else per._n)
+            cols[f"{name}_orders"] = orders
+            cols[f"{name}_dropped"] = per._n - orders
+            if days and "date" in others:
+                cols[f"{name}_days"] = ibis.ifelse(none, 0, per._days)
+            if "amount" in others:
+                cols[f"{name}_revenue"] = ibis.ifelse(none, ibis.null("float64"), per._revenue)
+        kept = [c for c in per.columns if not c.startswith("_") or c in groups]
+        per = per.select(*kept, **cols)
     return per if ids else per.drop("customer_id")
 
 

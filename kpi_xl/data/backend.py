@@ -386,10 +386,10 @@ _SAME_KINDS = ("score", "amount", "count", "number")
 def _distinct(ds: BackendDataset, i: int, casts: Sequence[str] = ()) -> pd.DataFrame:
     """Distinct raw values of column ``i`` (``r``; timestamps with a time zone read in UTC), and what
     the backend's cast of each to each of ``casts`` gives."""
-    raw = ds.src[f"c{i}"]
-    got = ds.fetch(
-        ds.src.select(r=raw, **{f"as_{c}": raw.try_cast(c) for c in casts}).distinct()
-    ).reset_index(drop=True)
+    distinct = ds.src.select(r=ds.src[f"c{i}"]).distinct()
+    # Cast after DISTINCT: each distinct value once, not every row (a third of the query's time).
+    got = ds.fetch(distinct.mutate(**{f"as_{c}": distinct.r.try_cast(c) for c in casts}))
+    got = got.reset_index(drop=True)
     for col in got.columns:
         if isinstance(got[col].dtype, pd.DatetimeTZDtype):
             got[col] = got[col].dt.tz_convert("UTC").dt.tz_localize(None)
@@ -662,7 +662,8 @@ def _customer_table(
     on the distinct ids grouped (a customer's few rows each make one), not on every row; only when
     some id needs stripping or is a placeholder are the rows counted again by the stripped id."""
     columns = list(dict.fromkeys([r for s in sets for r in s] + ([date_role] if date_role else [])))
-    named = {f"s{n}": (s, list(s)) for n, s in enumerate(sets)}
+    # Only a role holding a rejected value needs its rows checked (no flag is true otherwise).
+    named = {f"s{n}": (s, [r for r in s if not ds.judged[r].bad_raw.empty]) for n, s in enumerate(sets)}
     j = ds.judged["customer_id"]
     unchecked = j.how == "key" and not j.checked
 
