@@ -285,7 +285,8 @@ def _classes(flat: list[Any], values: np.ndarray | None = None) -> np.ndarray:
         return np.fromiter(map(_CLASS.get, map(type, flat), repeat(_OTHER)), dtype=np.int8, count=n)
     if values is None:
         values = np.fromiter(flat, dtype=object, count=n)
-    if 2 * sum(map(_is_single, flat[:: max(1, n // 64)])) < min(n, 64):
+    sample = flat[:: max(1, n // 64)]
+    if 2 * sum(map(_is_single, sample)) < len(sample):
         # A few dozen cells spread over the range say which way is shorter; both give the same.
         return _type_classes(flat)
     addresses = _addresses(values)
