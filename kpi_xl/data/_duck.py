@@ -315,7 +315,7 @@ def load_duckdb(
     if fmt == "csv":
         # The copy DuckDB read is UTF-8 when the file was transcoded.
         how = (read_path, "utf-8" if read_path != path else encoding or "utf-8", delimiter or ",", headers)
-        notes += _drop_summary_lines(raw, sql, ds, records, *how)
+        notes += _drop_summary_lines(raw, sql, ds, records, *how, empty_rows=empty_rows)
     ds.src = plain_types(con.table("src"))
     ds.rows = int(raw.execute("SELECT count(*) FROM src").fetchall()[0][0])
     judge(ds, options, extra=extra, default_decimal=default_decimal(fmt, delimiter))
@@ -372,13 +372,19 @@ def _drop_summary_lines(
     encoding: str,
     delimiter: str,
     headers: list[str],
+    *,
+    empty_rows: int = 0,
 ) -> list[str]:
     """The pandas path's rule (:func:`kpi_xl.data._read.trailing_summary`) on the file's last records:
     a totals or average line under the table is deleted from the rows and named in a note. The last
     records are read from the end of the file (every column: the rule looks at all of them); only
     when that sample is not plain records is the file scanned again for them."""
     n = SUMMARY_SEARCH_ROWS + 20
-    got = raw.execute(f"SELECT _row FROM src ORDER BY _row DESC LIMIT {n}").fetchall()
+    # The last n rows kept lie among the last n + empty_rows records: a filter on the record number
+    # spares sorting every row for them.
+    got = raw.execute(
+        f"SELECT _row FROM src WHERE _row > {records - n - empty_rows} ORDER BY _row DESC LIMIT {n}"
+    ).fetchall()
     if not got:
         return []
     kept = np.asarray([r[0] for r in got])

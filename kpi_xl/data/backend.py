@@ -803,7 +803,8 @@ def _rfm_table(
 
     from ..metrics.clv.summary import period_index, period_length
 
-    t = ds.table(CLV_ROLES, unit=unit, raw_ids=raw_ids)
+    # The statistics read no period: their table has no join with the periods of the distinct days.
+    t = ds.table(CLV_ROLES, raw_ids=raw_ids)
     usable = t.filter(~t.customer_id__bad & ~t.date__bad & ~t.amount__bad)
     nulls = [usable[r].isnull() for r in CLV_ROLES]
     all_blank, any_blank = ibis.and_(*nulls), ibis.or_(*nulls)
@@ -821,7 +822,8 @@ def _rfm_table(
     per = None
     if int(got["n_tx"]) and end_day is not None and not np.isnat(end_day):
         end_period = int(period_index(np.array([end_day]).astype("datetime64[ns]"), unit)[0])
-        per = aggregate.rfm_per_customer(aggregate.customer_periods(t), end_period, period_length(unit))
+        periods = aggregate.customer_periods(ds.table(CLV_ROLES, unit=unit, raw_ids=raw_ids))
+        per = aggregate.rfm_per_customer(periods, end_period, period_length(unit))
         # Computed once and kept: the patterns are counted from it and predictions joined back to
         # it on exact values, so a sum must not be recomputed in another order (Spark's is not fixed).
         per = _kept(ds, per, "kpi_xl_rfm")
