@@ -71,3 +71,17 @@ def test_text_read_again_by_the_locale_in_effect():
             assert values.dtype == object  # "7,5" is no en number: the engine names it
         # The Excel functions read by KPI_XL_LOCALE (unset here): the ambiguous text is named.
         assert udfs.AOV(col).startswith("#VALUE! amounts: value '1.000' in row 2")
+
+
+def test_text_cells_told_apart_alike_with_and_without_the_distinct_texts():
+    # Ids and labels skip finding the distinct texts: blanks (spaces only, "") and error values are
+    # the same cells either way.
+    col = [["C1"], ["  "], ["#N/A"], [""], ["C2"], ["\t"], ["C1"], [" x "], ["#DIV/0!"], [3]]
+    by_distinct = coerce._Cells(col, "ids", True)
+    by_cell = coerce._Cells(col, "ids", True, distinct=False)
+    assert by_cell.blank.tolist() == by_distinct.blank.tolist() == [0, 1, 0, 1, 0, 1, 0, 0, 0, 0]
+    assert by_cell.error.tolist() == by_distinct.error.tolist() == [0, 0, 1, 0, 0, 0, 0, 0, 1, 0]
+    assert by_cell.values.tolist() == by_distinct.values.tolist()
+    assert udfs.REPEAT_RATE(col).startswith("#N/A")  # the first error cell stops the calculation
+    ids = coerce.read_column(col, "ids", "id", skip_errors=True, office_js=True)
+    assert ids.tolist() == ["C1", None, None, None, "C2", None, "C1", " x ", None, 3]

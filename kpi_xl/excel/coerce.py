@@ -361,7 +361,10 @@ def _numbers(values: np.ndarray, cls: np.ndarray) -> np.ndarray:
 class _Cells:
     """A flattened range: its values, the type class of each cell, and its blank and error masks."""
 
-    def __init__(self, value: Any, argument: str, office_js: bool, stop: int | None = None) -> None:
+    def __init__(
+        self, value: Any, argument: str, office_js: bool, stop: int | None = None, distinct: bool = True
+    ) -> None:
+        """``distinct``: find the distinct texts, for :meth:`read` (columns whose text the rules read)."""
         flat, self.rows, self.width = _flatten(value, argument, stop)
         self.argument = argument
         n = len(flat)
@@ -387,16 +390,26 @@ class _Cells:
         #: Per cell, which of the distinct texts (``self.texts``) it holds; -1 where no text.
         self.text_code = np.full(n, -1, dtype=np.int32)
         self.texts = np.empty(0, dtype=object)
-        if text.size:
+        if text.size and distinct:
             # Excel desktop sends every empty cell of a range as "": a whole column is a million of
             # them. Each distinct text is looked at once: spaces only is a blank, "#N/A" an error.
-            codes, distinct = pd.factorize(values[text])
-            self.texts = np.asarray(distinct, dtype=object)
+            codes, found = pd.factorize(values[text])
+            self.texts = np.asarray(found, dtype=object)
             blank = np.array([not t.strip() for t in self.texts], dtype=bool)[codes]
             values[text[blank]] = None
             cls[text[blank]] = _BLANK
             self.error[text] = np.array([t in EXCEL_ERRORS for t in self.texts], dtype=bool)[codes]
             self.text_code[text] = codes
+        elif text.size:
+            # No text is read as a value here (ids, labels): each text cell is looked at once, in
+            # C, for spaces only (a blank) or an error value; finding the distinct texts of a
+            # million ids would cost five times as much.
+            cells = values[text]
+            blank = np.fromiter(map(str.isspace, cells), dtype=bool, count=text.size)
+            blank |= cells == ""
+            values[text[blank]] = None
+            cls[text[blank]] = _BLANK
+            self.error[text] = np.fromiter(map(EXCEL_ERRORS.__contains__, cells), dtype=bool, count=text.size)
         self.blank = cls == _BLANK
         #: The numbers among the cells as float64, NaN for every other cell: converted once, for
         #: finding the blank ones (NaN) and for :meth:`read`.
@@ -599,7 +612,10 @@ def read_columns(
         # the header check.
         raise ValueError(f"unknown column kind(s) {sorted(unknown)}; use one of {rules.KINDS}")
     stops = _rows_to_read(ranges)
-    cells = {name: _Cells(value, name, office_js, stops[name]) for name, value in ranges.items()}
+    cells = {
+        name: _Cells(value, name, office_js, stops[name], distinct=kinds[name] in _READ)
+        for name, value in ranges.items()
+    }
     for c in cells.values():
         c.check_blanks_as_zero()
     if len(cells) > 1:
