@@ -85,3 +85,12 @@ def test_text_cells_told_apart_alike_with_and_without_the_distinct_texts():
     assert udfs.REPEAT_RATE(col).startswith("#N/A")  # the first error cell stops the calculation
     ids = coerce.read_column(col, "ids", "id", skip_errors=True, office_js=True)
     assert ids.tolist() == ["C1", None, None, None, "C2", None, "C1", " x ", None, 3]
+
+
+def test_many_distinct_texts_are_read_without_being_remembered():
+    # Amounts typed as text, 5,000 different ones: read by the rules, not kept in memory.
+    before = len(coerce._READ_CACHE)
+    col = [["Amount"]] + [[f"{i}.25"] for i in range(5_000)]
+    values = coerce.read_column(col, "amounts", "amount", office_js=True)
+    assert np.array_equal(values, np.arange(5_000) + 0.25)
+    assert len(coerce._READ_CACHE) <= before

@@ -501,6 +501,8 @@ class _Cells:
 # holds eleven), and each call of the rules costs milliseconds of pandas however few texts it gets.
 _READ_CACHE: dict[tuple[Any, ...], Any] = {}
 _READ_CACHE_SIZE = 1 << 16
+#: A column with more distinct texts than this (amounts typed as text) is read without remembering.
+_READ_CACHE_MOST = 1 << 12
 _NO_NUMBER = object()
 
 
@@ -508,6 +510,9 @@ def _read(kind: str, cells: np.ndarray) -> np.ndarray | None:
     """Each cell (distinct texts, or booleans) as the number the engine's rules read it as (flags:
     :func:`kpi_xl.metrics.rules.verdicts`, numbers: :func:`kpi_xl.metrics.rules.read_numbers`); None
     as soon as one reads as no number, for the engine to judge the column and name the cell."""
+    if cells.size > _READ_CACHE_MOST:
+        read = _read_by_rules(kind, cells)
+        return read.values.astype(np.float64) if read.valid.all() else None
     context = (kind, rules.current_locale(), rules.current_date_order())
     keys = [(context, type(v), v) for v in cells]
     known = [_READ_CACHE.get(k) for k in keys]
@@ -515,15 +520,18 @@ def _read(kind: str, cells: np.ndarray) -> np.ndarray | None:
         return None
     missing = [i for i, v in enumerate(known) if v is None]
     if missing:
-        unread = cells[missing]
-        read = rules.verdicts(unread, "flag") if kind == "flag" else rules.read_numbers(unread)
-        if len(_READ_CACHE) > _READ_CACHE_SIZE:
+        read = _read_by_rules(kind, cells[missing])
+        if len(_READ_CACHE) + len(missing) > _READ_CACHE_SIZE:
             _READ_CACHE.clear()
         for i, valid, value in zip(missing, read.valid.tolist(), read.values.tolist(), strict=True):
             known[i] = _READ_CACHE[keys[i]] = float(value) if valid else _NO_NUMBER
         if not read.valid.all():
             return None
     return np.array(known, dtype=np.float64)
+
+
+def _read_by_rules(kind: str, cells: np.ndarray) -> rules.Verdicts:
+    return rules.verdicts(cells, "flag") if kind == "flag" else rules.read_numbers(cells)
 
 
 # Date text whose order the locale decides (03/04/2025): a value, even where it is ambiguous.
