@@ -522,8 +522,6 @@ def nps_diff(
     >>> round(r.value, 1)
     20.0
     """
-    from scipy.special import ndtr
-
     a = nps(scores_a, method="wald", on_invalid=on_invalid, scale=scale, argument="scores_a")
     b = nps(scores_b, method="wald", on_invalid=on_invalid, scale=scale, argument="scores_b")
     z = z_value(confidence)
@@ -531,7 +529,9 @@ def nps_diff(
     se = math.sqrt((a.se or 0.0) ** 2 + (b.se or 0.0) ** 2)
     if se > 0:
         zstat = diff / se
-        pval = float(2.0 * ndtr(-abs(zstat)))  # the normal tail, as scipy.stats.norm.sf computes it
+        # Both normal tails, 2·Φ(-|z|) = erfc(|z|/√2): math's erfc, so that the first =NPS_DIFF of an
+        # Excel server imports no scipy (0.15 s).
+        pval = math.erfc(abs(zstat) / math.sqrt(2.0))
     else:
         # Both samples unanimous: no sampling variance, so any difference is certain.
         zstat = 0.0
