@@ -24,10 +24,14 @@ def test_classes_by_address_are_the_classes_by_type(monkeypatch):
     assert coerce._classes(CELLS).tolist() == CLASSES
 
 
+@pytest.mark.parametrize("by_address", [True, False])
 @pytest.mark.parametrize("cells", [CELLS, CELLS[:7] * 3 + [1.5], [1.5, 2.25, 3, "y", None] * 3])
-def test_numbers_are_the_numeric_cells_only(cells):
+def test_numbers_are_the_numeric_cells_only(cells, by_address, monkeypatch):
     # Mostly small ints, mostly floats, a mix: each number cell is its value; text, booleans and
-    # blanks are NaN (a flag is no 1.0, "12" is not read here: the rules read text).
+    # blanks are NaN (a flag is no 1.0, "12" is not read here: the rules read text). The same with
+    # the small-int shortcut off (an interpreter that does not keep them in one array).
+    if not by_address:
+        monkeypatch.setattr(coerce, "_SMALL_INTS", None)
     values = np.array(cells, dtype=object)
     got = coerce._numbers(values, coerce._classes(cells))
     want = [
