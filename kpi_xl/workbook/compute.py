@@ -203,10 +203,14 @@ def _of_type(s: pd.Series, cls: type | tuple[type, ...]) -> np.ndarray:
 
 
 def _blank(s: pd.Series) -> np.ndarray:
-    out = pd.isna(s.to_numpy(dtype=object))
+    values = s.to_numpy(dtype=object)
+    out = pd.isna(values)
     text = _of_type(s, str)
     if text.any():
-        out[text] = [not v.strip() for v in s.to_numpy(dtype=object)[text]]
+        # Empty or spaces only (what strip() empties), by str's own methods mapped over the cells.
+        cells = values[text]
+        empty = np.fromiter(map(len, cells), dtype=np.int64, count=cells.size) == 0
+        out[text] = empty | np.fromiter(map(str.isspace, cells), dtype=bool, count=cells.size)
     return out
 
 

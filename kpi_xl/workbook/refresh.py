@@ -217,7 +217,7 @@ def _dates_as_numbers(
 
     # 0 formatted as a date arrives as a time of day (00:00), a duration format as a timedelta.
     kinds = (dt.date, dt.datetime, dt.time, dt.timedelta)
-    is_date = np.array([isinstance(v, kinds) for v in col], dtype=bool)
+    is_date = np.fromiter(map(isinstance, col, repeat(kinds)), dtype=bool, count=col.size)
     if not is_date.any():
         return
     epoch = CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900
