@@ -727,3 +727,30 @@ def test_time_units_in_the_templates_languages():
         np.testing.assert_array_equal(other.to_numpy(), weekly.to_numpy())
     with pytest.raises(KpiInputError, match="time_unit must be"):
         predict_clv(*args, time_unit="Stunde", horizon=12)
+
+
+def test_fits_on_one_blas_thread_equal_the_fits_on_all(cdnow, bg, monkeypatch):
+    # The optimiser runs on one BLAS thread of scipy's OpenBLAS (a speed matter: its triangular
+    # solves spin threads); the fit must be the very same as on every thread, and the calling
+    # thread's setting is given back afterwards.
+    import contextlib
+
+    from kpi_xl.metrics.clv import _fit
+
+    setter = _fit._scipy_blas_threads()
+    if setter is None:
+        pytest.skip("scipy uses a BLAS other than the OpenBLAS its wheels ship")
+    before = setter(3)
+    try:
+        again = BetaGeoFitter().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"], time_unit="week")
+        assert setter(3) == 3
+        monkeypatch.setattr(_fit, "_one_blas_thread", contextlib.nullcontext)
+        threaded = BetaGeoFitter().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"], time_unit="week")
+    finally:
+        setter(before)
+    assert (
+        again.params_.to_numpy().tolist()
+        == threaded.params_.to_numpy().tolist()
+        == bg.params_.to_numpy().tolist()
+    )
+    assert again.covariance_.to_numpy().tolist() == threaded.covariance_.to_numpy().tolist()

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
+import glob
 import math
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,14 +75,15 @@ def _maximise(
         return fun, grad
 
     def lbfgs(x0: np.ndarray) -> optimize.OptimizeResult:
-        return optimize.minimize(
-            safe,
-            np.clip(x0, -_LOG_BOUND, high),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-9},
-        )
+        with _one_blas_thread():
+            return optimize.minimize(
+                safe,
+                np.clip(x0, -_LOG_BOUND, high),
+                jac=True,
+                method="L-BFGS-B",
+                bounds=bounds,
+                options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-9},
+            )
 
     def is_maximum(logp: np.ndarray) -> bool:
         fun, grad = safe(logp)
@@ -174,6 +180,38 @@ def _log_hessian_values(total_ll: Callable[[np.ndarray], float], logp: np.ndarra
                 + total_ll(logp - eye[i] - eye[j])
             ) / (4 * h**2)
     return hess
+
+
+@functools.cache
+def _scipy_blas_threads() -> Callable[[int], int] | None:
+    """The calling thread's thread count setter of the OpenBLAS scipy's wheels ship (and load with
+    scipy.optimize), or None where scipy uses another BLAS."""
+    folder = os.path.join(os.path.dirname(optimize.__file__), os.pardir, os.pardir, "scipy.libs")
+    for path in glob.glob(os.path.join(folder, "libscipy_openblas*")):
+        try:
+            setter = ctypes.CDLL(path).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
+        return setter
+    return None
+
+
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """L-BFGS-B on one BLAS thread: each iteration solves a small triangular system, which OpenBLAS
+    always splits over threads that then spin (profiled: 470 such solves in a refresh kept a second
+    core busy for seconds, and waited for it when the machine was busy). The solve splits the
+    right-hand sides, each solved alike, so the result is the same on one thread."""
+    setter = _scipy_blas_threads()
+    if setter is None:
+        yield
+        return
+    before = setter(1)
+    try:
+        yield
+    finally:
+        setter(before)
 
 
 def _numeric_gradient(total_ll: Callable[[np.ndarray], float], logp: np.ndarray) -> np.ndarray:
