@@ -69,10 +69,14 @@ def _source(path: Path) -> str:
 
 
 def run_child(argv: list[str], env: dict[str, str] | None = None, timeout: float = 3600) -> dict[str, Any]:
-    """Wall time, peak memory (MB) and stdout of one fresh process."""
+    """Wall time, peak memory (MB) and stdout of one fresh process, started in the folder of the tree
+    its ``PYTHONPATH`` names: ``python -m`` puts the working folder first on the path, so a child
+    started in another checkout would import that one's kpi_xl (a --before run measured the tree
+    it was started from)."""
+    cwd = (env or {}).get("PYTHONPATH") or None
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=cwd)
         deadline = started + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -232,6 +236,8 @@ def measure(
 ) -> list[dict[str, Any]]:
     from benchmarks.bench_cli import generate
 
+    # Absolute: the children run in their trees' folders.
+    folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     for tree in (None, before):
         _compiled(tree)
