@@ -117,7 +117,7 @@ def test_ids_cleaned_once_give_what_cleaning_gives_and_never_a_stale_result():
 
 
 def test_scalar_checks_reject_booleans_and_say_why():
-    with pytest.raises(KpiInputError, match="must be a number, got True"):
+    with pytest.raises(KpiInputError, match="must be a number, got TRUE"):
         require_positive(True, "customers")
     with pytest.raises(KpiInputError):
         require_share(True, "retention")

@@ -327,7 +327,7 @@ def test_repeat_purchase_blank_ids_and_dates_are_skipped_and_counted():
 
 
 def test_repeat_purchase_invalid_id_names_position_or_is_dropped():
-    with pytest.raises(KpiInputError, match="True at position 2") as info:
+    with pytest.raises(KpiInputError, match="TRUE at position 2") as info:
         repeat_purchase_rate(["a", True, "a"])
     assert info.value.position == 2
     r = repeat_purchase_rate(["a", True, "a"], on_invalid="drop")

@@ -37,13 +37,15 @@ def test_nps_blanks_and_text_numbers_are_skipped_and_counted():
     assert r.n_used == 5 and r.n_dropped == 3
 
 
-@pytest.mark.parametrize("bad, pos", [(11, 3), (-1, 3), (9.5, 3), ("ten", 3), (True, 3)])
-def test_nps_invalid_values_name_value_and_position(bad, pos):
+@pytest.mark.parametrize(
+    "bad, pos, shown", [(11, 3, "11"), (-1, 3, "-1"), (9.5, 3, "9.5"), ("ten", 3, "'ten'"), (True, 3, "TRUE")]
+)
+def test_nps_invalid_values_name_value_and_position(bad, pos, shown):
+    # The value quoted as a spreadsheet user sees it: a boolean as TRUE, text in quotes.
     with pytest.raises(KpiInputError) as info:
         nps([10, 9, bad, 7])
     assert info.value.position == pos
-    assert "position 3" in str(info.value)
-    assert str(bad if not isinstance(bad, float) else "9.5") in str(info.value)
+    assert f"value {shown} at position 3" in str(info.value)
 
 
 def test_nps_drop_option_counts_invalid_values():

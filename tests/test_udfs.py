@@ -249,7 +249,7 @@ def test_flags_read_as_booleans_yes_no_text_and_numbers_as_the_engine_reads_them
     assert np.array_equal(values, [1, 0, np.nan, 1, 0, 1, 0, 1], equal_nan=True)
     assert udfs.REFUND_RATE([[v] for v in cells]) == pytest.approx(m.refund_rate(cells).value)
     # A TRUE where a number belongs is not 1: the engine names it.
-    assert udfs.AOV(rows(10.0, True, 3.0)).startswith("#VALUE! amounts: value True in row 2")
+    assert udfs.AOV(rows(10.0, True, 3.0)).startswith("#VALUE! amounts: value TRUE in row 2")
     # A flag that is no flag is named as typed.
     assert udfs.REFUND_RATE(rows(True, "maybe")).startswith("#VALUE! refunded_flags: value 'maybe' in row 2")
 
@@ -393,7 +393,7 @@ def test_read_table():
 def test_scalar_helpers():
     assert coerce.number(" 0.9 ", "confidence") == 0.9
     assert coerce.number(None, "confidence", 0.95) == 0.95
-    with pytest.raises(KpiInputError, match="confidence must be a number, got True"):
+    with pytest.raises(KpiInputError, match="confidence must be a number, got TRUE"):
         coerce.number(True, "confidence")
     with pytest.raises(KpiInputError, match="horizon is blank") as info:
         coerce.number("", "horizon")

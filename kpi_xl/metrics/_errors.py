@@ -61,13 +61,15 @@ SET_DATE_LOCALE = Hint(
 
 def show_value(value: Any) -> str:
     """A value as messages quote it: numbers plainly (``9``, ``1.5``), text in quotes, dates as ISO
-    text, a blank as ``(blank)``; never a Python repr such as ``datetime.date(9999, 12, 31)`` or
-    ``None``.
+    text, a blank as ``(blank)``, a boolean as a spreadsheet shows it (``TRUE``); never a Python repr
+    such as ``datetime.date(9999, 12, 31)``, ``None`` or ``True``.
 
     >>> show_value(9.0), show_value(9.000000000000002), show_value("9,5"), show_value(None)
     ('9', '9.000000000000002', "'9,5'", '(blank)')
     >>> import datetime as dt; show_value(dt.date(9999, 12, 31)), show_value(float("nan"))
     ('9999-12-31', 'NaN (not a number)')
+    >>> show_value(True)
+    'TRUE'
     """
     import datetime as dt
 
@@ -77,6 +79,8 @@ def show_value(value: Any) -> str:
         value = value.item()
     if value is None:
         return "(blank)"
+    if isinstance(value, bool):  # before int, which bool is: a TRUE cell is no 1
+        return "TRUE" if value else "FALSE"
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ") if value.time() != dt.time() else value.date().isoformat()
     if isinstance(value, (dt.date, dt.time)):
