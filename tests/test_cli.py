@@ -150,6 +150,20 @@ def test_report_service_churn_and_options(tmp_path, capsys):
     assert "purchase_frequency" not in got
 
 
+def test_report_says_which_order_metrics_a_survey_file_does_not_give(tmp_path, capsys):
+    # A survey export with an amount per answer: the report computes the survey's metrics and says
+    # which order metrics it left out and why; `kpi-xl metric aov` computes one on request.
+    path = tmp_path / "answers.csv"
+    path.write_text("Kunde;Datum;Betrag;Empfehlung\nK1;01.02.2026;10,50;9\nK2;02.02.2026;20,00;3\n")
+    maps = ["--map", "customer_id=Kunde", "--map", "date=Datum", "--map", "amount=Betrag"]
+    code, out, _ = run(["report", str(path), *maps, "--map", "nps_score=Empfehlung"], capsys)
+    assert code == 0
+    assert "answers.csv: aov, " in out and "not computed: the file holds survey answers" in out
+    code, out, _ = run(["metric", "aov", str(path), *maps, "--format", "json"], capsys)
+    assert code == 0
+    assert results(out)["aov"]["value"] == pytest.approx((10.5 + 20.0) / 2)
+
+
 def test_report_says_what_needs_an_option(tmp_path, capsys):
     code, out, _ = run(["report", messy.write_tickets(tmp_path)], capsys)
     assert code == 0

@@ -135,6 +135,7 @@ def specs_for(
     scored = present & {"nps_score", "csat_score", "ces_score"}
     out: list[catalog.Metric] = []
     names_done: set[str] = set()
+    respondents: list[str] = []
     for s in catalog.CATALOG:
         if not set(s.roles) <= present or s.name in names_done or not _agrees(s, options):
             continue
@@ -142,6 +143,8 @@ def specs_for(
         # (ids with signup dates) is not an order log either: order metrics need an order date or
         # an amount beside the ids.
         if scored and s.family != "survey":
+            if s.name not in respondents:
+                respondents.append(s.name)
             continue
         if s.family == "orders" and not present & {"date", "amount"}:
             continue
@@ -151,6 +154,13 @@ def specs_for(
             continue
         out.append(s)
         names_done.add(s.name)
+    if respondents:
+        # Said, not silently dropped: the columns were found (or mapped) for these metrics.
+        notes.append(
+            f"{dataset.name}: {', '.join(respondents)} not computed: the file holds survey answers, so its "
+            f"customer ids, dates and amounts are taken as the respondents'; put the orders in a file of "
+            f"their own, or compute one with kpi-xl metric NAME"
+        )
     _plan_customers(dataset, out)
     return out, notes
 
