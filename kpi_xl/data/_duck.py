@@ -63,13 +63,19 @@ def _ident(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def _transcode(path: Path, encoding: str, folder: str) -> Path:
-    """DuckDB reads UTF-8 (and UTF-16) only: copy another encoding to a UTF-8 file, streaming."""
+def _transcode(path: Path, encoding: str, folder: str, skip_lines: int = 0) -> Path:
+    """DuckDB reads UTF-8 (and UTF-16) only: copy another encoding to a UTF-8 file, streaming,
+    leaving out the ``skip_lines`` lines above the header (a title, a "Stand: ..." line)."""
     target = Path(folder) / (path.stem + ".utf8.csv")
     decoder = codecs.getincrementaldecoder(encoding)()
     with path.open("rb") as src, target.open("w", encoding="utf-8", newline="") as dst:
         while chunk := src.read(_CHUNK):
-            dst.write(decoder.decode(chunk))
+            text = decoder.decode(chunk)
+            while skip_lines and text:
+                cut = text.find("\n")
+                text = "" if cut < 0 else text[cut + 1 :]
+                skip_lines -= cut >= 0
+            dst.write(text)
         dst.write(decoder.decode(b"", final=True))
     return target
 
@@ -106,8 +112,10 @@ class _CsvRows:
     (which DuckDB skips) count. The file is searched for empty lines only when a row is shown, and
     only as far as the last row shown (problem rows are the first ones)."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, offset: int = 0) -> None:
         self.path = path
+        #: Lines above the header, left out of the copy DuckDB read (``path``).
+        self.offset = offset
         self.gaps: np.ndarray | None = None if path is not None else np.zeros(0, np.int64)
         self.complete = path is None
         self.covered = 0
@@ -120,7 +128,7 @@ class _CsvRows:
             empty, self.complete, self.covered = _empty_lines(self.path, target)
             # Data lines before each empty line: a record's file row is shifted by the empty lines above.
             self.gaps = empty - 2 - np.arange(empty.size)
-        return row + 1 + np.searchsorted(self.gaps, row - 1, side="right")
+        return row + 1 + self.offset + np.searchsorted(self.gaps, row - 1, side="right")
 
 
 def _release(con: Any, folder: str | None) -> None:
@@ -157,11 +165,14 @@ def _csv_sql(path: Path, delimiter: str, encoding: str) -> str:
     )
 
 
-def _source(path: Path, options: ReadOptions, folder: str) -> tuple[str, str | None, str | None, Path]:
-    """The DuckDB table function reading the file, its encoding and delimiter, and the path read."""
+def _source(
+    path: Path, options: ReadOptions, folder: str
+) -> tuple[str, str | None, str | None, Path, int, list[str]]:
+    """The DuckDB table function reading the file, its encoding and delimiter, the path read, the
+    lines above the header left out of it, and the note naming them."""
     fmt = file_format(path)
     if fmt == "parquet":
-        return f"read_parquet({_literal(str(path))}, file_row_number=true)", None, None, path
+        return f"read_parquet({_literal(str(path))}, file_row_number=true)", None, None, path, 0, []
     if fmt != "csv":
         raise KpiInputError(
             f"{path.name}: the DuckDB path reads CSV and Parquet files; an Excel sheet holds at most "
@@ -186,21 +197,22 @@ def _source(path: Path, options: ReadOptions, folder: str) -> tuple[str, str | N
     if not lines:
         raise KpiInputError(f"{path.name}: the file is empty", argument="file", value=str(path), kind="empty")
     delimiter = options.delimiter or detect_delimiter(lines)
-    header_at, _ = csv_header_row(path, encoding, delimiter, options.header_row)
-    if header_at:
-        raise KpiInputError(
-            f"{path.name}: the table's header is on line {header_at + 1}, under a title; the DuckDB route "
-            "reads files whose first line is the header: read this one with --engine pandas, or delete "
-            "the lines above the header",
-            argument="engine",
-        )
+    header_at, notes = csv_header_row(path, encoding, delimiter, options.header_row)
     name = codecs.lookup(encoding).name
     read_path, duck_encoding = path, "utf-8"
-    if name == "utf-16":
+    if header_at:
+        # A title above the table: DuckDB reads a UTF-8 copy without the lines above the header
+        # (the rows shown in messages are still the file's lines).
+        try:
+            read_path = _transcode(path, encoding, folder, header_at)
+        except UnicodeDecodeError:
+            encoding = detect_encoding(path)
+            read_path = _transcode(path, encoding, folder, header_at)
+    elif name == "utf-16":
         duck_encoding = "utf-16"
     elif name not in ("utf-8", "utf-8-sig"):
         read_path = _transcode(path, encoding, folder)
-    return _csv_sql(read_path, delimiter, duck_encoding), encoding, delimiter, read_path
+    return _csv_sql(read_path, delimiter, duck_encoding), encoding, delimiter, read_path, header_at, notes
 
 
 def _all_blank_sql(columns: Sequence[str]) -> str:
@@ -249,7 +261,7 @@ def load_duckdb(
     con = connect(threads, folder)
     raw = con.con
     try:
-        sql, encoding, delimiter, read_path = _source(path, options, folder)
+        sql, encoding, delimiter, read_path, skipped, title_notes = _source(path, options, folder)
         try:
             headers = _headers(raw, sql)
         except duckdb.InvalidInputException as exc:
@@ -259,7 +271,7 @@ def load_duckdb(
             # reads it (cp1252, or line by line when UTF-8 and cp1252 lines are mixed), through a
             # UTF-8 copy. Only here is the whole file read in Python.
             encoding = detect_encoding(path)
-            read_path = _transcode(path, encoding, folder)
+            read_path = _transcode(path, encoding, folder, skipped)
             sql = _csv_sql(read_path, delimiter, "utf-8")
             headers = _headers(raw, sql)
     except duckdb.Error as exc:
@@ -298,7 +310,7 @@ def load_duckdb(
             if encoding != "utf-8" or options.encoding or "unicode" not in str(exc).lower():
                 raise
             encoding = detect_encoding(path)
-            read_path = _transcode(path, encoding, folder)
+            read_path = _transcode(path, encoding, folder, skipped)
             sql = _csv_sql(read_path, delimiter, "utf-8")
             raw.execute(create + sql)
         if fmt == "csv":
@@ -308,10 +320,12 @@ def load_duckdb(
         empty_rows = _drop_empty_rows(raw, sql, headers, wanted) if fmt == "csv" else 0
     except duckdb.Error as exc:
         raise KpiInputError(f"{path.name}: DuckDB cannot read the file: {exc}; try --engine pandas") from exc
-    ds.row_map = _CsvRows(read_path if encoding and codecs.lookup(encoding).name != "utf-16" else None)
+    ds.row_map = _CsvRows(
+        read_path if encoding and codecs.lookup(encoding).name != "utf-16" else None, skipped
+    )
     if fmt == "parquet":
         ds.row_map = None
-    notes: list[str] = []
+    notes: list[str] = list(title_notes)
     if fmt == "csv":
         # The copy DuckDB read is UTF-8 when the file was transcoded.
         how = (read_path, "utf-8" if read_path != path else encoding or "utf-8", delimiter or ",", headers)
@@ -323,7 +337,8 @@ def load_duckdb(
     ds.notes = [*notes, *ds.notes]
     if unused:
         ds.notes.append(f"columns not used: {', '.join(map(repr, unused))}")
-    if read_path != path:
+    if read_path != path and not skipped:
+        # (A copy without the title lines stays until the dataset goes: rows are counted in it.)
         read_path.unlink()
         # The copy is gone; a row shown later is counted in the original's lines (same line breaks).
         if isinstance(ds.row_map, _CsvRows):
