@@ -296,6 +296,18 @@ def detect_delimiter(lines: list[str]) -> str:
     return ","
 
 
+def _given_header(path: Path, header_row: int, n_rows: int, within: str) -> int:
+    """The 0-based index of a header row the user gave (1-based, ``--header-row``), which must lie
+    among the ``n_rows`` rows searched (``within`` names them)."""
+    if header_row < 1 or header_row > n_rows:
+        raise KpiInputError(
+            f"{path.name}: header row {header_row} is outside {within}",
+            argument="header_row",
+            value=header_row,
+        )
+    return header_row - 1
+
+
 def csv_header_row(
     path: Path, encoding: str, delimiter: str, header_row: int | None = None
 ) -> tuple[int, list[str]]:
@@ -306,13 +318,7 @@ def csv_header_row(
         head = [line for _, line in zip(range(_HEADER_SEARCH_ROWS), fh, strict=False)]
     rows = list(csv.reader(head, delimiter=delimiter))
     if header_row is not None:
-        if header_row < 1 or header_row > len(rows):
-            raise KpiInputError(
-                f"{path.name}: header row {header_row} is outside the first {len(rows)} lines of the file",
-                argument="header_row",
-                value=header_row,
-            )
-        header_at = header_row - 1
+        header_at = _given_header(path, header_row, len(rows), f"the first {len(rows)} lines of the file")
     else:
         # Every CSV field is text, so a sheet's test (the first text row as wide as the rows
         # below) cannot tell a header from data here; a title line is told by its one filled
@@ -623,13 +629,7 @@ def _read_xlsx(path: Path, sheet: str | None, header_row: int | None = None) -> 
     if not any(filled):
         raise KpiInputError(f"{path.name}: sheet {chosen!r} is empty", argument="file", kind="empty")
     if header_row is not None:
-        if header_row < 1 or header_row > len(rows):
-            raise KpiInputError(
-                f"{path.name}: header row {header_row} is outside the sheet {chosen!r} (rows 1-{len(rows)})",
-                argument="header_row",
-                value=header_row,
-            )
-        header_at = header_row - 1
+        header_at = _given_header(path, header_row, len(rows), f"the sheet {chosen!r} (rows 1-{len(rows)})")
     else:
         header_at = _header_guess(rows[:_HEADER_SEARCH_ROWS], filled)
     notes = []

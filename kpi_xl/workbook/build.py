@@ -68,6 +68,7 @@ from .layout import (
     HOLDOUT_ROW,
     MARKER_NAME,
     PROJECTION_COL,
+    REPORT_SHEETS,
     SEGMENT_BLOCKS,
     SETTINGS,
     SHEETS,
@@ -310,17 +311,7 @@ def build_workbook(
         sheets, lab, {"title": _TITLE, "note": _NOTE, "h2": _H2, "header": _header_row, "widths": _widths}
     )
     _build_benchmarks(sheets["benchmarks"], lab)
-    for key in (
-        "segments",
-        "trends",
-        "cohorts",
-        "clv",
-        "comments",
-        "followup",
-        "advocates",
-        "drivers",
-        "benchmarks",
-    ):
+    for key in REPORT_SHEETS:
         # A report sheet prints one page wide (its tables side by side were cut into strips).
         _print_one_page_wide(sheets[key])
     _build_chartdata(sheets["chartdata"], lab)

@@ -115,6 +115,8 @@ SHEETS = (
     "engagement",
     "chartdata",
 )
+#: The report sheets (between the dashboard and the settings): they print one page wide.
+REPORT_SHEETS = SHEETS[SHEETS.index("segments") : SHEETS.index("settings")]
 
 OWNED = frozenset(
     {
