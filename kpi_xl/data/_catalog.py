@@ -143,7 +143,9 @@ def specs_for(
         # (ids with signup dates) is not an order log either: order metrics need an order date or
         # an amount beside the ids.
         if scored and s.family != "survey":
-            if s.name not in respondents:
+            # Said only where the file has an order date or amount (a list of respondents' ids is
+            # no order log, nothing to say).
+            if present & {"date", "amount"} and s.name not in respondents:
                 respondents.append(s.name)
             continue
         if s.family == "orders" and not present & {"date", "amount"}:
