@@ -298,3 +298,29 @@ def test_text_id_shortcut_agrees_with_the_engines_clean_ids():
     same_engine = engine_codes[~blank][:, None] == engine_codes[~blank][None, :]
     assert (same_ours == same_engine).all()
     assert list(labels[codes[~blank].astype(int)]) == list(engine_labels[engine_codes[~blank]])
+
+
+def test_problem_summary_order_does_not_follow_the_order_values_came_in():
+    """A backend returns grouped values in any order (DuckDB's group order moves with its threads):
+    the summary lines are sorted by file, column and reason, whichever came first."""
+    from kpi_xl.data import Problems
+
+    def summary(counts):
+        problems = Problems()
+        rows = np.array([], dtype=np.int64)
+        none = np.array([], dtype=object)
+        problems.add("b.csv", "Betrag", rows, none, none, counts=counts)
+        problems.add("a.csv", "Datum", rows, none, none, counts={"is not a real calendar date": 1})
+        return problems.summary()
+
+    one = summary({"is not a number": 1, "is negative": 2})
+    other = summary({"is negative": 2, "is not a number": 1})
+    assert (
+        one
+        == other
+        == [
+            "a.csv, column 'Datum': 1 value(s) skipped: is not a real calendar date",
+            "b.csv, column 'Betrag': 2 value(s) skipped: is negative",
+            "b.csv, column 'Betrag': 1 value(s) skipped: is not a number",
+        ]
+    )

@@ -101,12 +101,13 @@ class Problems:
 
     def summary(self, blanks: bool = False) -> list[str]:
         """One line per file, column and reason: ``orders.csv, column 'Betrag': 3 value(s) skipped: not a
-        number`` (with ``blanks``, the blank and placeholder lines instead)."""
+        number`` (with ``blanks``, the blank and placeholder lines instead), sorted by file, column and
+        reason so the order never depends on the order a backend returned the values in."""
         items = [(k, n) for k, n in self.counts.items() if (k[3] != "invalid") == blanks]
         verb = "left out" if blanks else "skipped"
         return [
             f"{file}, column {column!r}: {n:,} value(s) {verb}: {reason}"
-            for (file, column, reason, _), n in sorted(items, key=lambda kv: (kv[0][0], kv[0][1]))
+            for (file, column, reason, _), n in sorted(items, key=lambda kv: kv[0][:3])
         ]
 
     def as_dicts(self, blanks: bool = False) -> list[dict[str, Any]]:
