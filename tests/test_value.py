@@ -17,6 +17,7 @@ from kpi_xl.metrics import (
     historical_clv_by_customer,
     lifespan_from_churn,
 )
+from kpi_xl.metrics._text import use_locale
 
 # ---------------------------------------------------------------- average order value
 
@@ -52,6 +53,18 @@ def test_aov_negative_amount_is_an_error_naming_the_position():
         average_order_value([10, -5, 20])
     assert info.value.position == 2
     assert "allow_negative" in str(info.value)
+
+
+def test_aov_hint_to_allow_refunds_only_for_a_negative_amount():
+    # Text in the other locale's format or a word is not made valid by allowing refunds: the error
+    # offers only to skip it; a negative amount (text or number) offers both.
+    for bad in ("zehn", "1.234,50", float("-inf")):
+        with use_locale("en-US"), pytest.raises(KpiInputError) as info:
+            average_order_value([10, bad, 20])
+        assert "allow_negative" not in str(info.value) and "skip" in str(info.value)
+    for bad in (-5, "-5"):
+        with pytest.raises(KpiInputError, match="allow_negative"):
+            average_order_value([10, bad, 20])
 
 
 def test_aov_negative_amounts_allowed_as_refunds():

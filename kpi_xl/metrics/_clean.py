@@ -257,8 +257,9 @@ def clean_numbers(
     expected:
         Phrase for the error message, e.g. ``"an integer score from 0 to 10"``.
     hint:
-        An option of the caller that would make the value valid (``allow_negative=True``), named
-        before the one that skips it.
+        An option of the caller that would make a negative value valid (``allow_negative=True``),
+        named before the one that skips it; given only where the rejected value is a negative number
+        (text in the other locale's format, say, is not made valid by it).
     locale:
         ``"de"`` or ``"en"``: how number text is read (:mod:`kpi_xl.metrics.rules`); ``None``
         (default) reads text that has one reading only and rejects ``"1.000"`` as ambiguous.
@@ -282,13 +283,14 @@ def clean_numbers(
     n_invalid = int(invalid.sum())
     if n_invalid and on_invalid == "raise":
         pos = int(np.flatnonzero(invalid)[0])
+        made_valid = (hint, SKIP_INVALID) if hint and -np.inf < nums[pos] < 0 else SKIP_INVALID
         raise KpiInputError(
             argument=argument,
             position=pos + 1,
             value=arr[pos],
             kind="ambiguous" if ambiguous[pos] else "invalid",
             reason=reasons[pos],
-            hint=SET_LOCALE if ambiguous[pos] else ((hint, SKIP_INVALID) if hint else SKIP_INVALID),
+            hint=SET_LOCALE if ambiguous[pos] else made_valid,
             n_more=n_invalid - 1,
         )
     keep = ~blank & ~placeholder & ~invalid
