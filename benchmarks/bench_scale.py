@@ -123,9 +123,11 @@ def _kpi(command: str, path: Path, engine: str, tree: Path | None) -> list[str]:
     return [*argv, "--format", "json"]
 
 
-def _floor(command: str, path: Path) -> list[str]:
+def _floor(command: str, path: Path, *, ibis: bool = False) -> list[str]:
+    """The one-query floor; with ``ibis``, the same query after ``import ibis``: the least any route
+    written in Ibis expressions (issue 14's choice) can take, whatever it computes."""
     code = (_REPORT_FLOOR if command == "report" else _CLV_FLOOR).format(source=_source(path))
-    return [sys.executable, "-c", code]
+    return [sys.executable, "-c", ("import ibis\n" if ibis else "") + code]
 
 
 def _agree(command: str, kpi: dict[str, Any], floor: dict[str, Any]) -> str:
@@ -256,10 +258,17 @@ def measure(
 
                     pq.write_table(pacsv.read_csv(csv_path), path)
             for command in commands:
-                runs: dict[str, list[dict[str, Any]]] = {"kpi": [], "floor": [], "pandas": [], "before": []}
+                runs: dict[str, list[dict[str, Any]]] = {
+                    "kpi": [],
+                    "floor": [],
+                    "ibis_floor": [],
+                    "pandas": [],
+                    "before": [],
+                }
                 for _ in range(repeat):
                     runs["kpi"].append(run_child(_kpi(command, path, "duckdb", None), _env(None)))
                     runs["floor"].append(run_child(_floor(command, path), _env(None)))
+                    runs["ibis_floor"].append(run_child(_floor(command, path, ibis=True), _env(None)))
                     if before is not None:
                         runs["before"].append(run_child(_kpi(command, path, "duckdb", before), _env(before)))
                 # The pandas path once: it is the comparison, not the subject (minutes at 10M rows:
@@ -291,7 +300,8 @@ def _line(row: dict[str, Any]) -> str:
     before = f"  before {cell('before')}" if "before_s" in row else ""
     return (
         f"{row['rows']:>11,} {row['format']:<7} {row['command']:<6} kpi-xl {cell('kpi')}"
-        f"  floor {cell('floor')}  pandas {cell('pandas')}{before}  kpi/floor {vs:4.2f}"
+        f"  floor {cell('floor')}  floor+import ibis {cell('ibis_floor')}"
+        f"  pandas {cell('pandas')}{before}  kpi/floor {vs:4.2f}"
         f"  kpi/pandas {vp}  {row['agree']}  load {row['load']:.1f}"
     )
 
@@ -324,6 +334,10 @@ def case_files(quick: bool, repeat: int, data: Path, row: Any) -> list[dict[str,
                 mem="peak RSS",
                 floor="one DuckDB query",
                 floor_s=r["floor_s"],
+                note=(
+                    f"the same query after `import ibis` (the least an Ibis route can take): "
+                    f"{r['ibis_floor_s']:.2f} s = {r['ibis_floor_s'] / r['floor_s']:.2f}x the floor"
+                ),
             )
         )
     spark = spark_child(data / "files" / f"orders_{sizes[0]}.parquet") if not quick else None
