@@ -13,7 +13,7 @@ import pytest
 
 from kpi_xl import cli
 from kpi_xl.data._duck import load_duckdb
-from kpi_xl.data.aggregate import PURCHASE_KEYS, SPEND_KEYS, WHITESPACE
+from kpi_xl.data.aggregate import PURCHASE_KEYS, SPEND_KEYS, WHITESPACE, _initials
 from kpi_xl.data.backend import (
     customer_predictions,
     open_table,
@@ -23,6 +23,7 @@ from kpi_xl.data.backend import (
 )
 from kpi_xl.datasets import load_cdnow_transactions
 from kpi_xl.metrics import predict_clv, rfm_summary
+from kpi_xl.metrics.rules import BLANK_TEXT
 
 
 def _report(capsys, *argv):
@@ -44,6 +45,23 @@ def _same_results(a, b):
 def test_whitespace_set_is_pythons_whole_range():
     # Ids are stripped of exactly what str.strip removes; none of those lies beyond U+3000.
     assert tuple(c for c in range(sys.maxunicode + 1) if chr(c).isspace()) == WHITESPACE
+
+
+def test_placeholder_initials_cover_every_lower_case_in_python_and_duckdb():
+    # The id check lower-cases only the ids whose first character lower-cases to a placeholder's
+    # first one: those characters, over the whole range, by Python's lower and by DuckDB's.
+    import duckdb
+
+    firsts = frozenset(p[:1] for p in BLANK_TEXT if p)
+    initials = set(_initials(firsts))
+    assert {c for c in range(sys.maxunicode + 1) if chr(c).lower()[:1] in firsts} <= initials
+    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in sorted(firsts))
+    by_duckdb = duckdb.sql(
+        "SELECT c FROM (SELECT c FROM range(1114112) t(c) WHERE c < 55296 OR c > 57343) "
+        f"WHERE left(lower(chr(CAST(c AS INTEGER))), 1) IN ({listed})"
+    ).fetchall()
+    assert {c for (c,) in by_duckdb} <= initials
+    assert {0x4B, 0x6B, 0x212A} <= initials
 
 
 def test_nan_in_a_typed_float_column_is_a_blank(tmp_path, capsys):
@@ -251,6 +269,9 @@ def _ids_file(folder, ids, fmt):
         # Ids to strip and a placeholder: counted again by the stripped id.
         ("csv", [" C1", "C1", "n/a", "C2\u00a0", "C2", "k.A."], True, True),
         ("parquet", [" C1", "C1", "n/a", "C2\u3000", "C2", "K.A."], True, True),
+        # Placeholders in any case (the Kelvin sign lower-cases to "k"), beside ids that start as
+        # one could ("N1", "e1") but are customers.
+        ("csv", ["N1", "\u212a.A.", "N/A", "e1", "N1"], True, True),
     ],
 )
 def test_ids_are_checked_on_the_ids_the_customers_were_grouped_by(tmp_path, capsys, fmt, ids, strip, blank):
