@@ -209,7 +209,26 @@ def _is_number(v: object) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
 
 
+#: Text of digits, marks and signs only: each step of :func:`_clean_number_text` leaves it as it is
+#: (no space, parenthesis, minus sign, currency or group space to take out).
+_BARE_NUMBER = r"[0-9.,+-]*"
+
+
 def _clean_number_text(text: pd.Series) -> pd.Series:
+    """Number text without surrounding spaces, currency, group spaces; a parenthesised or U+2212
+    minus as ``-``. Most export values are bare numbers, which no step changes: the replacements
+    (a Python call per value and step) run on the others only."""
+    bare = text.str.fullmatch(_BARE_NUMBER).to_numpy(dtype=bool, na_value=False)
+    if bare.all():
+        return text
+    if bare.any():
+        out = text.copy()
+        out[~bare] = _clean_number_steps(text[~bare])
+        return out
+    return _clean_number_steps(text)
+
+
+def _clean_number_steps(text: pd.Series) -> pd.Series:
     t = text.str.strip().str.replace("\u2212", "-", regex=False)
     neg = t.str.match(_PAREN_NEG)
     t = t.where(~neg, "-" + t.str.slice(1, -1).str.strip())
@@ -272,8 +291,12 @@ def parse_numbers(
     u_val = np.full(len(u), np.nan)
     u_blank = np.zeros(len(u), bool)
     u_reason = np.full(len(u), "", dtype=object)
-    is_num = u.map(_is_number).to_numpy(dtype=bool)
-    is_str = u.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    if isinstance(values.dtype, pd.StringDtype):
+        # A text column (every CSV): each distinct value is a string, no call per value to say so.
+        is_num, is_str = np.zeros(len(u), bool), np.ones(len(u), bool)
+    else:
+        is_num = u.map(_is_number).to_numpy(dtype=bool)
+        is_str = u.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
     u_val[is_num] = u[is_num].astype(np.float64).to_numpy()
     u_blank[is_num] = np.isnan(u_val[is_num])
     other = ~is_num & ~is_str
