@@ -619,7 +619,12 @@ def _customers(ds, roles: tuple[str, ...], by, date_role, grouped: bool, days: b
     s = f"s{sets.index(roles)}"
     amount = "amount" in roles
     groups = ["_group"] if grouped else []
-    got = ds.fetch(aggregate.counts_of_counts(per, s, groups, days=days, amount=amount))
+    # Purchase frequency and the repeat rate by orders read the same counts: counted once.
+    counted = (*key, s, days, amount)
+    if counted not in ds._summaries:
+        expr = aggregate.counts_of_counts(per, s, groups, days=days, amount=amount)
+        ds._summaries[counted] = ds.fetch(expr)
+    got = ds._summaries[counted].copy()
     if not grouped:
         got["_group"] = "Total"
     orders = got["_o"].to_numpy(dtype=np.int64)
