@@ -64,6 +64,30 @@ def test_placeholder_initials_cover_every_lower_case_in_python_and_duckdb():
     assert {0x4B, 0x6B, 0x212A} <= initials
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        [3.5, -1.0, 2.25],  # odd: the middle one twice
+        [4.0, 1.0, 3.0, 2.0],  # even: two different middles
+        [2.0, 2.0, 1.0, 5.0, 2.0, 7.0],  # the middles tie
+        [0.1, 0.7, 0.2, 0.30000000000000004, 0.3, 1e300, -1e300, 0.3],
+    ],
+)
+def test_middle_values_are_the_two_middle_ranks(values):
+    # DuckDB's discrete quantile gives the median's two middle values in the totals' own query
+    # (no ranking of every customer): the values numpy's sort puts at ranks (n-1)//2 and n//2.
+    import ibis
+
+    from kpi_xl.data.aggregate import middle_values
+
+    con = ibis.duckdb.connect()
+    t = con.create_table("v", pd.DataFrame({"x": values}))
+    low, high = middle_values(t, t.x)
+    got = con.to_pandas(t.aggregate(low=low, high=high)).iloc[0]
+    ranked = np.sort(values)
+    assert (got["low"], got["high"]) == (ranked[(len(values) - 1) // 2], ranked[len(values) // 2])
+
+
 def test_nan_in_a_typed_float_column_is_a_blank(tmp_path, capsys):
     # Parquet doubles can hold NaN and NULL; a backend sum would carry NaN, the engine skips both.
     path = tmp_path / "orders.parquet"

@@ -34,16 +34,23 @@ class BackendClvPrediction(ClvPrediction):
         import ibis
 
         ds, t = self.dataset, self.per_customer
-        got = ds.fetch(t.aggregate(n=t.count(), total=aggregate._sum(t, t.clv), top=t.clv.max())).iloc[0]
+        aggs = {"n": t.count(), "total": aggregate._sum(t, t.clv), "top": t.clv.max()}
+        middle = aggregate.middle_values(t, t.clv)
+        if middle is not None:
+            aggs.update(low=middle[0], high=middle[1])
+        got = ds.fetch(t.aggregate(**aggs)).iloc[0]
         n = int(got["n"])
         median = float("nan")
-        if n:
+        if n and middle is not None:
+            # The two middle customers by CLV, as the engine averages them.
+            median = (float(got["low"]) + float(got["high"])) / 2
+        elif n:
             # The two middle customers by CLV (the same one when n is odd), as the engine averages
             # them; ranked by a window (Spark's OFFSET is not one Ibis compiles).
             k = (n - 1) // 2
             ranked = t.select("clv").mutate(_i=ibis.row_number().over(order_by="clv"))
-            middle = ds.fetch(ranked.filter(ranked._i.between(k, k + 1)).order_by("_i"))["clv"]
-            median = (float(middle.iloc[0]) + float(middle.iloc[1 if n % 2 == 0 else 0])) / 2
+            two = ds.fetch(ranked.filter(ranked._i.between(k, k + 1)).order_by("_i"))["clv"]
+            median = (float(two.iloc[0]) + float(two.iloc[1 if n % 2 == 0 else 0])) / 2
         p = self.patterns.purchases
         return {
             "customers": n,

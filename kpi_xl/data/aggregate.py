@@ -46,6 +46,7 @@ __all__ = [
     "PURCHASE_KEYS",
     "SPEND_KEYS",
     "sorted_by",
+    "middle_values",
 ]
 
 #: Columns of each summary kind, after ``_group``.
@@ -141,6 +142,28 @@ def _fsum_udf() -> Any:
 
 def _fsum(value: Any) -> Any:
     return _fsum_udf()(value)
+
+
+def middle_values(table: Any, value: Any) -> tuple[Any, Any] | None:
+    """The lower and upper middle of ``value`` by rank (one value twice for an odd count), as
+    aggregates, where the backend has an exact discrete quantile: DuckDB's ``quantile_disc(x, 0.5)``
+    is the value of rank ceil(n / 2) (1-based), the lower middle; on the negated values it gives the
+    upper one. None elsewhere: the caller ranks the rows (a sort of every row, which this spares)."""
+    if _backend_name(table) != "duckdb":
+        return None
+    quantile = _quantile_disc_udf()
+    return quantile(value, 0.5), -quantile(-value, 0.5)
+
+
+@functools.cache
+def _quantile_disc_udf() -> Any:
+    import ibis
+
+    @ibis.udf.agg.builtin(name="quantile_disc")
+    def quantile_disc(value: float, q: float) -> float:
+        """DuckDB's discrete quantile: a value of the column, none interpolated."""
+
+    return quantile_disc
 
 
 def _value_at_min(table: Any, value: Any, key: Any) -> Any:
