@@ -447,6 +447,11 @@ def judge(
         if typed_number and _cast_agrees(values, reasons, raw, kind):
             # A typed number the rules read as it is needs no lookup, only its rejected values.
             how = "same"
+        typed_date = kind == "date" and dtype.is_date() and not (reasons != "").any()
+        if typed_date and _cast_agrees(values, reasons, raw, kind):
+            # A typed date column (Parquet, a warehouse) the rules read as it is, no date rejected:
+            # its day numbers are read in place, no lookup joined to every row.
+            how, cast = "cast", "date"
         for c in casts:
             # Text the backend's own cast reads as the rules do (plain numbers, ISO dates): no join.
             if _cast_agrees(values, reasons, got[f"as_{c}"], "date" if kind == "date" else kind):
