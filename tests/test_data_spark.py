@@ -61,7 +61,8 @@ def _tables(folder) -> dict[str, tuple[pd.DataFrame, str]]:
         }
     )
     orders.loc[[3, 50], "amount"] = ["-5", "n/a"]
-    orders.loc[7, "customer_id"] = " C1 "
+    # An id to strip, and placeholders in upper case (one with the Kelvin sign for "k"): blanks.
+    orders.loc[[7, 11, 12], "customer_id"] = [" C1 ", "N/A", "\u212a.A."]
     survey = pd.DataFrame(
         {
             "date": day.strftime("%Y-%m-%d"),
