@@ -328,6 +328,26 @@ def test_ids_are_checked_on_the_ids_the_customers_were_grouped_by(tmp_path, caps
     assert by_duckdb["blank"]["total"] == sum(c.strip().lower() in ("", "n/a", "k.a.") for c in ids)
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_placeholder_ids_with_inner_spaces_are_blanks_as_on_the_pandas_path(tmp_path, capsys, fmt):
+    # The rulebook reads runs of spaces inside a placeholder as one ("k.  a.", "n.<NBSP>a." are
+    # "k. a.", "n. a."): those ids are blanks on the DuckDB route too, not two more customers.
+    ids = ["C1", "k.  a.", "C1", "N.\u00a0A.", "C2", "k. a. x"]
+    path = _ids_file(tmp_path, ids, fmt)
+    outs = []
+    for engine in ("pandas", "duckdb"):
+        assert cli.main(["report", str(path), "--format", "json", "--engine", engine]) == 0
+        outs.append(json.loads(capsys.readouterr().out))
+    by_pandas, by_duckdb = outs
+    _same_results(
+        {r["metric"]: r for r in by_pandas["results"]}, {r["metric"]: r for r in by_duckdb["results"]}
+    )
+    assert by_pandas["blank"] == by_duckdb["blank"]
+    assert by_duckdb["blank"]["total"] == 2
+    frequency = {r["metric"]: r for r in by_duckdb["results"]}["purchase_frequency"]
+    assert frequency["value"] == pytest.approx(4 / 3)
+
+
 def test_per_customer_counts_without_checks_equal_the_checked_form():
     # A role set with no role to check is read from plain per-customer aggregates (non-blank
     # counts, a distinct count, a sum) instead of one conditional count per set; on rows with

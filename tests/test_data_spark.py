@@ -61,8 +61,9 @@ def _tables(folder) -> dict[str, tuple[pd.DataFrame, str]]:
         }
     )
     orders.loc[[3, 50], "amount"] = ["-5", "n/a"]
-    # An id to strip, and placeholders in upper case (one with the Kelvin sign for "k"): blanks.
-    orders.loc[[7, 11, 12], "customer_id"] = [" C1 ", "N/A", "\u212a.A."]
+    # An id to strip, and placeholders in upper case (one with the Kelvin sign for "k") or with a
+    # run of spaces inside (read as one): blanks.
+    orders.loc[[7, 11, 12, 13], "customer_id"] = [" C1 ", "N/A", "\u212a.A.", "n.\u00a0 a."]
     survey = pd.DataFrame(
         {
             "date": day.strftime("%Y-%m-%d"),

@@ -61,6 +61,9 @@ SUMMARY_COLUMNS = {
 #: beyond U+3000 (a test checks the whole Unicode range).
 WHITESPACE: tuple[int, ...] = tuple(c for c in range(0x3001) if chr(c).isspace())
 
+#: A regex class of :data:`WHITESPACE`, every code point named (``\\x{...}``).
+_SPACE = "[" + "".join(f"\\x{{{c:x}}}" for c in WHITESPACE) + "]"
+
 
 def id_key(text: Any, placeholders: Sequence[str]) -> Any:
     """A text id as the engine reads it (:func:`kpi_xl.data._validate.check_ids`): stripped of the
@@ -69,21 +72,22 @@ def id_key(text: Any, placeholders: Sequence[str]) -> Any:
     DuckDB's RE2 and Spark's Java regex), so no backend's own trim decides what a space is."""
     import ibis
 
-    space = "[" + "".join(f"\\x{{{c:x}}}" for c in WHITESPACE) + "]"
-    key = text.re_replace(f"^{space}+|{space}+$", "")
+    key = text.re_replace(f"^{_SPACE}+|{_SPACE}+$", "")
     return ibis.ifelse(_blank_id(key, placeholders), ibis.null("string"), key)
 
 
 def _blank_id(key: Any, placeholders: Sequence[str]) -> Any:
+    """Empty, or a placeholder as the rulebook compares them
+    (:func:`kpi_xl.metrics._text.placeholder_key`): runs of spaces inside read as one space
+    ("k.  a.", "n.<NBSP>a." are "k. a.", "n. a."), in lower case."""
     import ibis
 
-    short = max(len(p) for p in placeholders)
     # Lower-casing every id costs more than the rest of the check (half of it on 4M ids): only an
     # id whose first character lower-cases to a placeholder's first one can be a placeholder, and
-    # the CASE of ``ifelse`` lower-cases just those ids.
+    # the CASE of ``ifelse`` reads just those ids.
     maybe = key.ascii_str().isin(_initials(frozenset(p[:1] for p in placeholders if p)))
-    placeholder = ibis.ifelse(maybe, (key.length() <= short) & key.lower().isin(sorted(placeholders)), False)
-    return (key == "") | placeholder
+    spoken = key.re_replace(f"{_SPACE}+", " ").lower()
+    return (key == "") | ibis.ifelse(maybe, spoken.isin(sorted(placeholders)), False)
 
 
 #: No code point beyond this one has a lower case other than itself (a test checks the whole range).
